@@ -1,0 +1,206 @@
+"""The `atlas` command: Flask's CLI group with the atlas's own commands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import PROJECTS_FILE
+from .store import STATUSES
+
+
+def _echo_json(obj: dict) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _store():
+    from .app import get_store
+    return get_store()
+
+
+def geocoder_for(app: Flask):
+    """The configured geocoding function: offline by default, Nominatim when asked for."""
+    from . import geocoding
+    if app.config.get("GEOCODER", "offline") != "nominatim":
+        return geocoding.resolve
+    online = geocoding.online_geocoder(
+        app.config["NOMINATIM_URL"], app.config["NOMINATIM_USER_AGENT"],
+        min_delay_seconds=float(app.config["NOMINATIM_MIN_DELAY"]),
+        cache=app.extensions["atlas.store"].cache())
+    return lambda query: geocoding.resolve(query, geocoder=online)
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """Create the schema and load the curated projects (running it again changes nothing)."""
+    from .projects import clean_rows, read_rows
+    store = _store()
+    store.create_schema()
+    records, errors = clean_rows(read_rows(PROJECTS_FILE.read_text(encoding="utf-8"),
+                                           PROJECTS_FILE.name))
+    for err in errors:
+        click.echo(f"{PROJECTS_FILE.name}, {err}", err=True)
+    if errors:
+        raise click.ClickException("the curated data has errors; nothing loaded")
+    counts = store.save_all(records, replace=False)
+    click.echo(f"Database ready ({_safe_url(store.url)}): {counts['added']} curated projects "
+               f"added, {counts['unchanged']} already present.")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid rows even if others fail (they are still reported).")
+@with_appcontext
+def import_command(file: Path, skip_invalid: bool):
+    """Import projects from a GeoJSON or CSV file; rows without coordinates are geocoded.
+
+    A file with any invalid row imports nothing unless --skip-invalid is given.
+    """
+    from .projects import RowError, clean_rows, read_rows
+    store = _store()
+    store.create_schema()
+    try:
+        rows = read_rows(file.read_text(encoding="utf-8-sig"), file.name)
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not UTF-8 text (byte {exc.start})")
+    except RowError as exc:
+        raise click.ClickException(str(exc))
+
+    def progress(items):
+        with click.progressbar(items, label=f"Prüfe {file.name}", file=sys.stderr) as bar:
+            yield from bar
+
+    records, errors = clean_rows(rows, progress=progress if len(rows) > 50 else None,
+                                 geocode=geocoder_for(current_app))
+    for err in errors:
+        click.echo(f"{file.name}, {err}", err=True)
+    if errors and not skip_invalid:
+        raise click.ClickException(f"{len(errors)} of {len(rows)} rows are invalid; nothing "
+                                   f"imported (use --skip-invalid to import the valid rows)")
+    counts = store.save_all(records)
+    click.echo(f"Imported {file.name}: {counts['added']} added, {counts['updated']} updated, "
+               f"{counts['unchanged']} unchanged, {len(errors)} skipped as invalid.")
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "csv"]), default="geojson")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")
+@click.option("--status", type=click.Choice(list(STATUSES) + ["all"]), default="published",
+              show_default=True)
+@with_appcontext
+def export_command(fmt: str, output: Path | None, status: str):
+    """Export projects as GeoJSON or CSV."""
+    from .projects import write_csv, write_geojson
+    projects = _store().projects(None if status == "all" else status)
+    write = write_geojson if fmt == "geojson" else write_csv
+    if output is None:
+        write(projects, sys.stdout)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            write(projects, out)
+        click.echo(f"Wrote {len(projects)} projects to {output}.", err=True)
+
+
+@click.command("geocode")
+@click.argument("query")
+@with_appcontext
+def geocode_command(query: str):
+    """Geocode QUERY, or one query per line from standard input with "-".
+
+    Exit status in single mode: 0 found, 1 not found, 3 ambiguous.
+    """
+    resolve = geocoder_for(current_app)
+    if query == "-":
+        for line in sys.stdin:
+            if line.strip():
+                _echo_json(resolve(line.rstrip("\n")))
+        return
+    answer = resolve(query)
+    _echo_json(answer)
+    sys.exit({"ok": 0, "ambiguous": 3}.get(answer["status"], 1))
+
+
+@click.command("locate")
+@click.argument("lat")
+@click.argument("lon", required=False)
+def locate_command(lat: str, lon: str | None):
+    """District and region of LAT LON, or of one "lat,lon" per line from standard input with "-".
+
+    Exit status in single mode: 0 inside Lower Saxony, 1 outside, 2 malformed.
+    """
+    from . import regions
+    if lat == "-":
+        _locate_stream(sys.stdin)
+        return
+    try:
+        if lon is None:
+            raise ValueError("give LAT and LON (or - to read lines from standard input)")
+        answer = regions.locate_one(_number(lat, "lat"), _number(lon, "lon"))
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    _echo_json(answer)
+    sys.exit(1 if answer.get("error") else 0)
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"{name} '{text}' is not a number") from None
+
+
+def _locate_stream(lines) -> None:
+    """All well-formed lines are located in one vectorised call; a bad line gets its own error."""
+    import numpy as np
+    from . import regions
+
+    parsed = []
+    for line in lines:
+        if not line.strip():
+            continue
+        parts = line.replace(";", ",").split(",")
+        try:
+            if len(parts) != 2:
+                raise ValueError(f"line '{line.strip()}' is not 'lat,lon'")
+            lat, lon = _number(parts[0], "lat"), _number(parts[1], "lon")
+            if not (np.isfinite(lat) and np.isfinite(lon) and -90 <= lat <= 90
+                    and -180 <= lon <= 180):
+                raise ValueError(f"line '{line.strip()}' is not a valid coordinate")
+            parsed.append((lat, lon, None))
+        except ValueError as exc:
+            parsed.append((None, None, str(exc)))
+    ok = [i for i, p in enumerate(parsed) if p[2] is None]
+    codes = regions.locate(np.array([parsed[i][0] for i in ok], dtype=float),
+                           np.array([parsed[i][1] for i in ok], dtype=float)) if ok else []
+    code_at = dict(zip(ok, codes))
+    for i, (lat, lon, error) in enumerate(parsed):
+        if error:
+            _echo_json({"lat": None, "lon": None, "district_code": None, "district": None,
+                        "region": None, "region_name": None, "error": error})
+        else:
+            _echo_json(regions.describe(lat, lon, code_at[i]))
+
+
+COMMANDS = [init_command, import_command, export_command, geocode_command, locate_command]
+
+
+def register(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    from .app import create_app
+    FlaskGroup(create_app=create_app, help=__doc__)(prog_name="atlas")

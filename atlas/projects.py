@@ -1,0 +1,285 @@
+"""What a project record is: its properties, how a raw row becomes a clean record, and how a
+record reads and writes as GeoJSON and CSV.
+
+Imports, the curated data and (later) the submission form all pass through `clean_record`, so
+every way into the store checks the same things and explains a refusal the same way.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from .fields import FIELDS, unknown_fields
+
+#: Public properties, in the order they are exported.
+PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
+              "street", "website", "source", "precision", "location_note", "district_code",
+              "district", "region", "status", "synthetic"]
+LIST_PROPERTIES = {"fields", "tags", "source"}
+PRECISIONS = ("address", "postcode", "municipality", "area")
+MAX_LENGTH = {"id": 120, "name": 200, "organisation": 200, "description": 4000, "city": 120,
+              "street": 200, "website": 300, "location_note": 1000}
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_POSTCODE = re.compile(r"^\d{5}$")
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe",
+                           "Ü": "ue"})
+
+
+def slugify(text: str) -> str:
+    """German-aware slug: "Café Überall, Lüneburg" → "cafe-ueberall-lueneburg"."""
+    text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
+    text = text.encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:MAX_LENGTH["id"]].strip("-")
+
+
+@dataclass
+class RowError(Exception):
+    """A row that cannot be stored, with every reason, and where it stood in its file."""
+    where: str
+    reasons: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.where}: " + "; ".join(self.reasons)
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(str(value).split())
+    return value or None
+
+
+def _as_list(value) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[;,|]", value)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("must be a list or a text separated by ';'")
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _coordinate(value, name: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(str(value).replace(",", ".") if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} '{value}' is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} '{value}' is not a finite number")
+    return number
+
+
+def clean_record(raw: dict, where: str, *, geocode=None) -> dict:
+    """Check one raw row and return the record to store, or raise RowError with every reason.
+
+    Location: given coordinates must lie in Lower Saxony; without them street, postcode and city
+    are geocoded, and an ambiguous or unknown place is refused (never guessed). District and
+    region always come from the point, never from the row.
+    """
+    from . import geocoding, regions
+
+    geocode = geocode or geocoding.resolve
+    reasons: list[str] = []
+    rec: dict = {}
+    for key in ("id", "name", "organisation", "description", "city", "street", "website",
+                "location_note", "precision", "postcode"):
+        rec[key] = _text(raw.get(key))
+        limit = MAX_LENGTH.get(key)
+        if limit and rec[key] and len(rec[key]) > limit:
+            reasons.append(f"{key} is longer than {limit} characters")
+    if not rec["name"]:
+        reasons.append("name is missing")
+    for key in LIST_PROPERTIES:
+        try:
+            rec[key] = _as_list(raw.get(key))
+        except ValueError as exc:
+            rec[key] = []
+            reasons.append(f"{key} {exc}")
+    if not rec["fields"]:
+        reasons.append(f"fields is empty; valid fields: {', '.join(FIELDS)}")
+    elif bad := unknown_fields(rec["fields"]):
+        reasons.append(f"unknown field(s) {', '.join(repr(b) for b in bad)}; "
+                       f"valid fields: {', '.join(FIELDS)}")
+    if rec["id"] and not _ID.match(rec["id"]):
+        reasons.append(f"id '{rec['id']}' must be lower-case letters, digits and hyphens")
+    if rec["website"]:
+        url = urlparse(rec["website"])
+        if url.scheme not in ("http", "https") or not url.netloc:
+            reasons.append(f"website '{rec['website']}' is not an http(s) address")
+    if rec["precision"] and rec["precision"] not in PRECISIONS:
+        reasons.append(f"precision '{rec['precision']}' is not one of {', '.join(PRECISIONS)}")
+    if rec["postcode"]:
+        if not _POSTCODE.match(rec["postcode"]):
+            reasons.append(f"postcode '{rec['postcode']}' is not five digits")
+        elif geocode(rec["postcode"])["status"] == "not_found":
+            reasons.append(f"postcode {rec['postcode']} does not exist in Lower Saxony")
+    rec["synthetic"] = str(raw.get("synthetic", "")).lower() in ("1", "true", "yes")
+    rec["status"] = _text(raw.get("status")) or "published"
+
+    try:
+        lat, lon = _coordinate(raw.get("lat"), "lat"), _coordinate(raw.get("lon"), "lon")
+    except ValueError as exc:
+        reasons.append(str(exc))
+        lat = lon = None
+    else:
+        if (lat is None) != (lon is None):
+            reasons.append("only one of lat and lon is given")
+            lat = lon = None
+        elif lat is None and not reasons:
+            lat, lon = _geocode_row(rec, geocode, reasons)
+    if lat is not None and not reasons:
+        try:
+            place = regions.locate_one(lat, lon)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        else:
+            if place.get("error"):
+                reasons.append(f"coordinates {lat:.5f}, {lon:.5f} lie outside Lower Saxony")
+            else:
+                rec.update(lat=lat, lon=lon, district_code=place["district_code"],
+                           region=place["region"])
+    if reasons:
+        raise RowError(where, reasons)
+    rec["id"] = rec["id"] or slugify(" ".join(filter(None, [rec["name"], rec["city"]])))
+    return rec
+
+
+def _geocode_row(rec: dict, geocode, reasons: list[str]):
+    query = ", ".join(filter(None, [rec["street"], " ".join(filter(None, [rec["postcode"],
+                                                                           rec["city"]]))]))
+    if not query:
+        reasons.append("no coordinates and no address (street, postcode, city) to geocode")
+        return None, None
+    answer = geocode(query)
+    if answer["status"] == "ambiguous":
+        options = "; ".join(f"{c['label']} ({c['district']})" for c in answer["candidates"])
+        reasons.append(f"place '{query}' is ambiguous, add a postcode: {options}")
+        return None, None
+    if answer["status"] != "ok":
+        hint = ", ".join(s["label"] for s in answer.get("suggestions") or [])
+        reasons.append(f"place '{query}' not found" + (f" (did you mean: {hint}?)" if hint else ""))
+        return None, None
+    rec["precision"] = rec["precision"] or answer.get("precision")
+    rec["postcode"] = rec["postcode"] or answer.get("postcode")
+    return answer["lat"], answer["lon"]
+
+
+# --- reading files -------------------------------------------------------------------------
+
+def read_rows(data: str, filename: str) -> list[tuple[str, dict]]:
+    """Raw rows of a GeoJSON or CSV text, each with where it stood ("line 7", "feature 3").
+
+    A file that cannot be parsed at all raises RowError naming the place of the fault.
+    """
+    if filename.lower().endswith((".geojson", ".json")) or data.lstrip().startswith("{"):
+        return _geojson_rows(data, filename)
+    return _csv_rows(data, filename)
+
+
+def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
+    try:
+        doc = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise RowError(filename, [f"not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                                  f"{exc.msg}"]) from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
+            or not isinstance(doc.get("features"), list):
+        raise RowError(filename, ["not a GeoJSON FeatureCollection with a list of features"])
+    rows = []
+    for i, feature in enumerate(doc["features"], start=1):
+        where = f"feature {i}"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            rows.append((where, {"__error__": "is not a GeoJSON Feature"}))
+            continue
+        props = dict(feature.get("properties") or {})
+        props.pop("lat", None), props.pop("lon", None)
+        geom = feature.get("geometry")
+        if geom is not None:
+            coords = geom.get("coordinates") if isinstance(geom, dict) else None
+            if not (isinstance(geom, dict) and geom.get("type") == "Point"
+                    and isinstance(coords, list) and len(coords) >= 2):
+                rows.append((where, {"__error__": "geometry is not a Point with [lon, lat]"}))
+                continue
+            props["lon"], props["lat"] = coords[0], coords[1]
+        where = f"feature {i}" + (f" ({props['name']})" if props.get("name") else "")
+        rows.append((where, props))
+    return rows
+
+
+def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
+    try:
+        reader = csv.DictReader(io.StringIO(data, newline=""), strict=True)
+        rows = []
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if None in row:
+                rows.append((where, {"__error__": "has more cells than the header"}))
+            else:
+                rows.append((where, row))
+    except csv.Error as exc:
+        raise RowError(filename, [f"not valid CSV at line {reader.line_num}: {exc}"]) from None
+    if reader.fieldnames is None or "name" not in reader.fieldnames:
+        raise RowError(filename, ["CSV has no header row with a 'name' column"])
+    return rows
+
+
+def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
+    """Clean every row; return (records, errors). Duplicate ids within one file are errors."""
+    records, errors, seen = [], [], {}
+    for where, raw in (progress(rows) if progress else rows):
+        try:
+            if "__error__" in raw:
+                raise RowError(where, [raw["__error__"]])
+            rec = clean_record(raw, where, geocode=geocode)
+            if rec["id"] in seen:
+                raise RowError(where, [f"id '{rec['id']}' already used by {seen[rec['id']]}"])
+            seen[rec["id"]] = where
+            records.append(rec)
+        except RowError as exc:
+            errors.append(exc)
+    return records, errors
+
+
+# --- writing files -------------------------------------------------------------------------
+
+def public_properties(project) -> dict:
+    """The exported properties of a stored project (an ORM object or a dict)."""
+    from .regions import district
+
+    get = project.get if isinstance(project, dict) else lambda k: getattr(project, k, None)
+    props = {k: get(k) for k in PROPERTIES}
+    info = district(props["district_code"]) if props["district_code"] else None
+    props["district"] = info["name"] if info else None
+    return props
+
+
+def to_feature(project) -> dict:
+    get = project.get if isinstance(project, dict) else lambda k: getattr(project, k)
+    return {"type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(get("lon"), 6),
+                                                          round(get("lat"), 6)]},
+            "properties": public_properties(project)}
+
+
+def write_geojson(projects, out) -> None:
+    json.dump({"type": "FeatureCollection", "features": [to_feature(p) for p in projects]},
+              out, ensure_ascii=False, indent=1)
+    out.write("\n")
+
+
+def write_csv(projects, out) -> None:
+    writer = csv.DictWriter(out, fieldnames=PROPERTIES + ["lat", "lon"], lineterminator="\n")
+    writer.writeheader()
+    for p in projects:
+        row = public_properties(p)
+        row.update({k: ";".join(row[k] or []) for k in LIST_PROPERTIES})
+        row["lat"], row["lon"] = round(p.lat, 6), round(p.lon, 6)
+        writer.writerow(row)

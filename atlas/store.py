@@ -1,0 +1,140 @@
+"""The database: projects and the geocoding cache, through SQLAlchemy 2.
+
+The embedded default is a SQLite file in the instance folder, in WAL mode so readers never wait
+for a writer; `ATLAS_DATABASE_URL` points anywhere SQLAlchemy can reach.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, String, Text, create_engine, event, select)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+#: Moderation states; curated and imported projects are published at once.
+STATUSES = ("pending", "published", "rejected")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[list] = mapped_column(JSON, default=list)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    city: Mapped[str | None] = mapped_column(String(120))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    street: Mapped[str | None] = mapped_column(String(200))
+    website: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[list] = mapped_column(JSON, default=list)
+    precision: Mapped[str | None] = mapped_column(String(20))
+    location_note: Mapped[str | None] = mapped_column(Text)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    district_code: Mapped[str] = mapped_column(String(5), index=True)
+    region: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="published", index=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+
+class GeocodeAnswer(Base):
+    """Answers of an online geocoder, kept so a query is sent once (Nominatim's usage policy)."""
+    __tablename__ = "geocode_cache"
+
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets the web server read while an import writes; busy_timeout waits out short locks."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+class Store:
+    """One database: an engine and its sessions."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_engine(url)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    def get(self, project_id: str) -> Project | None:
+        with self.session() as s:
+            return s.get(Project, project_id)
+
+    def projects(self, status: str | None = "published") -> list[Project]:
+        stmt = select(Project).order_by(Project.id)
+        if status is not None:
+            stmt = stmt.where(Project.status == status)
+        with self.session() as s:
+            return list(s.scalars(stmt))
+
+    def count(self, status: str | None = "published") -> int:
+        return len(self.projects(status))
+
+    def save_all(self, records: list[dict], *, replace: bool = True) -> dict[str, int]:
+        """Insert or update records in ONE transaction, so an import lands whole or not at all.
+
+        With replace=False an existing id is left as it is (what `atlas init` needs to be
+        idempotent). Returns counts of added, updated and unchanged records.
+        """
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        columns = {c.key for c in Project.__table__.columns} - {"created_at", "updated_at"}
+        with self.session.begin() as s:
+            for rec in records:
+                values = {k: v for k, v in rec.items() if k in columns}
+                existing = s.get(Project, values["id"])
+                if existing is None:
+                    s.add(Project(**values))
+                    counts["added"] += 1
+                elif not replace or all(getattr(existing, k) == v for k, v in values.items()):
+                    counts["unchanged"] += 1
+                else:
+                    for k, v in values.items():
+                        setattr(existing, k, v)
+                    counts["updated"] += 1
+        return counts
+
+    def cache(self) -> "GeocodeCache":
+        return GeocodeCache(self)
+
+
+class GeocodeCache:
+    """Database-backed cache with the get/set interface the online geocoder expects."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def get(self, key: str) -> dict | None:
+        with self.store.session() as s:
+            row = s.get(GeocodeAnswer, key)
+            return None if row is None else json.loads(row.answer)
+
+    def set(self, key: str, value: dict) -> None:
+        with self.store.session.begin() as s:
+            s.merge(GeocodeAnswer(key=key, answer=json.dumps(value, ensure_ascii=False)))
