@@ -5,7 +5,10 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, g, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from . import ROOT
 from .store import Store
@@ -30,9 +33,81 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.extensions["atlas.store"] = Store(app.config["DATABASE_URL"])
 
+    from . import api, assets, pages
     from .cli import register
+    assets.local_assets(app.static_url_path)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}),
+                            "query_string")
+    app.add_template_global(lambda pkg: [url_for("static", filename=f)
+                                         for f in assets.VENDOR[pkg]["js"]], "vendor_js")
+    app.add_template_global(lambda pkg: [url_for("static", filename=f)
+                                         for f in assets.VENDOR[pkg]["css"]], "vendor_css")
+    app.before_request(_nonce)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(Exception, _unexpected)
     register(app)
     return app
+
+
+def _nonce():
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+def _security_headers(response):
+    """No sniffing, no framing, no referrer beyond the origin, and scripts only from here."""
+    from .maps import Tiles
+    tile_origin = Tiles.from_config(current_app.config.get("TILES")).origin or ""
+    nonce = g.get("csp_nonce", "")
+    response.headers.setdefault("Content-Security-Policy", "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        # Folium and Leaflet style elements inline; styles cannot run code.
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src 'self' data: {tile_origin}".strip(),
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
+
+
+ERROR_TEXTS = {
+    404: ("Seite nicht gefunden", "Diese Seite gibt es nicht (mehr)."),
+    405: ("Nicht erlaubt", "Diese Anfrage ist hier nicht möglich."),
+    413: ("Zu groß", "Die gesendeten Daten sind zu groß."),
+    429: ("Zu viele Anfragen", "Bitte warten Sie einen Moment und versuchen Sie es erneut."),
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_page(exc: HTTPException):
+    if _wants_json():
+        from .api import error
+        return error(exc.description or exc.name, exc.code or 500)
+    title, message = ERROR_TEXTS.get(exc.code, (exc.name, exc.description))
+    return render_template("error.html", title=title, message=message), exc.code
+
+
+def _unexpected(exc: Exception):
+    """Last line: log the fault, answer plainly, never leak a traceback."""
+    current_app.logger.exception("unexpected error on %s", request.path)
+    if _wants_json():
+        from .api import error
+        return error("internal error; it has been logged", 500)
+    return render_template("error.html", title="Fehler",
+                           message="Etwas ist schiefgegangen. Der Fehler wurde protokolliert."), 500
 
 
 def _instance_secret(instance: Path) -> str:
@@ -46,3 +121,19 @@ def _instance_secret(instance: Path) -> str:
 
 def get_store(app: Flask | None = None) -> Store:
     return (app or current_app).extensions["atlas.store"]
+
+
+def get_geocode(app: Flask | None = None):
+    """The configured geocoding function (query → answer dict): offline unless Nominatim is set."""
+    app = app or current_app
+    if "atlas.geocode" not in app.extensions:
+        from . import geocoding
+        if app.config.get("GEOCODER", "offline") != "nominatim":
+            app.extensions["atlas.geocode"] = geocoding.resolve
+        else:
+            online = geocoding.online_geocoder(
+                app.config["NOMINATIM_URL"], app.config["NOMINATIM_USER_AGENT"],
+                min_delay_seconds=float(app.config["NOMINATIM_MIN_DELAY"]),
+                cache=get_store(app).cache())
+            app.extensions["atlas.geocode"] = lambda q: geocoding.resolve(q, geocoder=online)
+    return app.extensions["atlas.geocode"]

@@ -22,16 +22,9 @@ def _store():
     return get_store()
 
 
-def geocoder_for(app: Flask):
-    """The configured geocoding function: offline by default, Nominatim when asked for."""
-    from . import geocoding
-    if app.config.get("GEOCODER", "offline") != "nominatim":
-        return geocoding.resolve
-    online = geocoding.online_geocoder(
-        app.config["NOMINATIM_URL"], app.config["NOMINATIM_USER_AGENT"],
-        min_delay_seconds=float(app.config["NOMINATIM_MIN_DELAY"]),
-        cache=app.extensions["atlas.store"].cache())
-    return lambda query: geocoding.resolve(query, geocoder=online)
+def get_geocode():
+    from .app import get_geocode as configured
+    return configured()
 
 
 @click.command("init")
@@ -82,7 +75,7 @@ def import_command(file: Path, skip_invalid: bool):
             yield from bar
 
     records, errors = clean_rows(rows, progress=progress if len(rows) > 50 else None,
-                                 geocode=geocoder_for(current_app))
+                                 geocode=get_geocode())
     for err in errors:
         click.echo(f"{file.name}, {err}", err=True)
     if errors and not skip_invalid:
@@ -121,7 +114,7 @@ def geocode_command(query: str):
 
     Exit status in single mode: 0 found, 1 not found, 3 ambiguous.
     """
-    resolve = geocoder_for(current_app)
+    resolve = get_geocode()
     if query == "-":
         for line in sys.stdin:
             if line.strip():
@@ -193,7 +186,21 @@ def _locate_stream(lines) -> None:
             _echo_json(regions.describe(lat, lon, code_at[i]))
 
 
-COMMANDS = [init_command, import_command, export_command, geocode_command, locate_command]
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int, threads: int):
+    """Serve the atlas with waitress, a production WSGI server."""
+    from waitress import serve
+    _store().create_schema()
+    click.echo(f"Gemeinsame Sache läuft auf http://{host}:{port}/ (Strg+C beendet)")
+    serve(current_app._get_current_object(), host=host, port=port, threads=threads,
+          ident="atlas")
+
+
+COMMANDS = [serve_command, init_command, import_command, export_command, geocode_command, locate_command]
 
 
 def register(app: Flask) -> None:

@@ -8,6 +8,15 @@ FIELDS: dict[str, str] = {
     "teilhabe": "Gesellschaftliche Teilhabe",
 }
 
+#: Marker colours per field (ColorBrewer "Dark2": distinguishable, also for most colour-blind eyes).
+FIELD_COLOURS: dict[str, str] = {
+    "sprache": "#1b9e77",
+    "arbeit-ausbildung": "#d95f02",
+    "wohnen-leben": "#7570b3",
+    "engagement": "#e7298a",
+    "teilhabe": "#66a61e",
+}
+
 #: Focus topics the report puts forward; free tags are allowed beside them.
 FOCUS_TAGS: dict[str, str] = {"frauen": "Frauen", "kultur": "Kultur"}
 

@@ -38,6 +38,19 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:MAX_LENGTH["id"]].strip("-")
 
 
+def normalise_text(text: str) -> str:
+    """Case- and umlaut-blind form, so "lueneburg" finds "Lüneburg" and "CAFÉ" finds "Café"."""
+    text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT).casefold())
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+def search_text(rec: dict) -> str:
+    """What the free-text filter searches in: name, organisation, description, place, tags."""
+    parts = [rec.get(k) or "" for k in ("name", "organisation", "description", "city",
+                                        "postcode")]
+    return normalise_text(" ".join(parts + list(rec.get("tags") or [])))
+
+
 @dataclass
 class RowError(Exception):
     """A row that cannot be stored, with every reason, and where it stood in its file."""

@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, String, Text, create_engine, event, select)
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from .projects import search_text
 
 #: Moderation states; curated and imported projects are published at once.
 STATUSES = ("pending", "published", "rejected")
@@ -40,12 +42,13 @@ class Project(Base):
     source: Mapped[list] = mapped_column(JSON, default=list)
     precision: Mapped[str | None] = mapped_column(String(20))
     location_note: Mapped[str | None] = mapped_column(Text)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float, index=True)
+    lon: Mapped[float] = mapped_column(Float, index=True)
     district_code: Mapped[str] = mapped_column(String(5), index=True)
     region: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(12), default="published", index=True)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
@@ -108,6 +111,7 @@ class Store:
         with self.session.begin() as s:
             for rec in records:
                 values = {k: v for k, v in rec.items() if k in columns}
+                values["search_text"] = search_text(values)
                 existing = s.get(Project, values["id"])
                 if existing is None:
                     s.add(Project(**values))

@@ -1,0 +1,109 @@
+"""The JSON API: projects as GeoJSON, regions, districts with counts, geocoding.
+
+A bad parameter answers 400 with {"error": "..."} that says what is wrong.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
+
+from . import regions, search
+from .app import get_geocode, get_store
+from .projects import to_feature
+from .store import Project
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def error(message: str, status: int = 400, **extra):
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(search.BadQuery)
+def bad_query(exc: search.BadQuery):
+    return error(str(exc), **exc.extra)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    return error(exc.description or exc.name, exc.code or 500)
+
+
+def _feature(project, distance_km=None) -> dict:
+    feature = to_feature(project)
+    if distance_km is not None:
+        feature["properties"]["distance_km"] = round(distance_km, 2)
+    return feature
+
+
+@bp.get("/projects")
+def projects():
+    query = search.parse(request.args, geocode=get_geocode())
+    result = search.run(get_store(), query)
+    body = {"type": "FeatureCollection",
+            "features": [_feature(p, d) for p, d in result.items],
+            "total": result.total, "limit": query.limit, "offset": query.offset}
+    if query.near:
+        body["near"] = {"lat": query.near.lat, "lon": query.near.lon, "label": query.near.label,
+                        "radius_km": query.near.radius_km}
+    return jsonify(body)
+
+
+@bp.get("/markers")
+def markers():
+    """Compact rows for the map's client-side clusters; popups fetch details by id."""
+    query = search.parse(request.args, geocode=get_geocode())
+    return jsonify({"columns": ["id", "lat", "lon", "field"],
+                    "rows": search.markers(get_store(), query)})
+
+
+@bp.get("/projects/<project_id>")
+def project(project_id: str):
+    found = get_store().get(project_id)
+    if found is None or found.status != "published":
+        return error(f"no published project with id '{project_id}'", 404)
+    feature = _feature(found)
+    info = regions.REGIONS.get(found.region)
+    feature["properties"]["office"] = info["office"] if info else None
+    return jsonify(feature)
+
+
+def _counts(column) -> dict[str, int]:
+    with get_store().session() as s:
+        rows = s.execute(select(column, func.count()).where(Project.status == "published")
+                         .group_by(column)).all()
+    return dict(rows)
+
+
+@bp.get("/regions")
+def regions_():
+    counts = _counts(Project.region)
+    frame = regions.regions()
+    features = []
+    for row in frame.to_dict("records"):
+        geometry = row.pop("geometry")
+        row["project_count"] = counts.get(row["region"], 0)
+        features.append({"type": "Feature", "geometry": geometry.__geo_interface__,
+                         "properties": row})
+    return jsonify({"type": "FeatureCollection", "features": features,
+                    "attribution": regions.ATTRIBUTION})
+
+
+@bp.get("/districts")
+def districts():
+    counts = _counts(Project.district_code)
+    rows = [dict(regions.district(code), project_count=counts.get(code, 0))
+            for code in regions.district_codes()]
+    return jsonify({"districts": rows, "attribution": regions.ATTRIBUTION})
+
+
+@bp.get("/geocode")
+def geocode():
+    q = request.args.get("q", "")
+    if not q.strip():
+        return error("parameter q is missing: a place, postcode or address")
+    return jsonify(get_geocode()(q[:200]))
+

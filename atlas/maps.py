@@ -1,0 +1,129 @@
+"""Folium maps of the atlas: the overview of Lower Saxony and the small map of one project.
+
+The overview never embeds projects: its markers come from /api/markers and are clustered in
+the browser (static/atlas.js), so the page stays the same size for 10 or 100,000 projects.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import folium
+from markupsafe import Markup, escape
+
+from . import regions
+from .fields import FIELD_COLOURS
+
+#: Lower Saxony's extent, for the first view of the map.
+BOUNDS = [[51.29, 6.65], [53.9, 11.6]]
+#: Display-only simplification of the region outlines (about 300 m): drawn at state scale,
+#: where the data files' 50 m accuracy is invisible but would cost 300 KB of HTML.
+DISPLAY_TOLERANCE_DEG = 0.003
+
+_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\s*', re.S)
+_BODY_STYLE = re.compile(r"<style>\s*html, body \{.*?</style>\s*", re.S)
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])")
+
+
+@dataclass
+class Tiles:
+    """The basemap: a URL template and its attribution, or none at all."""
+    url: str | None
+    attribution: str
+
+    @classmethod
+    def from_config(cls, value) -> "Tiles":
+        """ATLAS_TILES: "none", a URL template, or {"url": ..., "attribution": ...}."""
+        osm = "© OpenStreetMap-Mitwirkende (ODbL)"
+        if value is None or value == "":
+            return cls("https://tile.openstreetmap.org/{z}/{x}/{y}.png", osm)
+        if isinstance(value, str):
+            return cls(None, "") if value.strip().lower() == "none" else cls(value.strip(), osm)
+        return cls(value.get("url") or None, value.get("attribution") or "")
+
+    @property
+    def origin(self) -> str | None:
+        """Scheme and host of the tile server, for the Content-Security-Policy."""
+        if not self.url:
+            return None
+        match = re.match(r"^(https?://[^/]+)", self.url.replace("{s}.", ""))
+        return match.group(1) if match else None
+
+
+@dataclass
+class RenderedMap:
+    """The three parts of a rendered Folium figure, ready for a Jinja template."""
+    name: str
+    header: Markup
+    html: Markup
+    script: Markup
+
+
+def render(m: folium.Map, nonce: str) -> RenderedMap:
+    """Split Folium's figure into head/body/script; drop its zoom lock and add the CSP nonce."""
+    figure = m.get_root()
+    figure.render()
+    header = _VIEWPORT.sub("", figure.header.render())
+    header = _BODY_STYLE.sub("", header)
+    header = _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', header)
+    return RenderedMap(m.get_name(), Markup(header), Markup(figure.html.render()),
+                       Markup(figure.script.render()))
+
+
+def _base_map(tiles: Tiles, **kwargs) -> folium.Map:
+    m = folium.Map(tiles=None, control_scale=True, **kwargs)
+    if tiles.url:
+        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name="Karte",
+                         max_zoom=18).add_to(m)
+    return m
+
+
+@lru_cache(maxsize=1)
+def _region_outlines() -> tuple[dict, list[tuple[str, float, float]]]:
+    frame = regions.regions()[["region", "name", "geometry"]].copy()
+    frame["geometry"] = frame.geometry.simplify(DISPLAY_TOLERANCE_DEG, preserve_topology=True)
+    labels = []
+    for row in frame.itertuples():
+        point = row.geometry.representative_point()
+        labels.append((row.name, point.y, point.x))
+    return frame.__geo_interface__, labels
+
+
+def overview(tiles: Tiles, near=None) -> folium.Map:
+    """Lower Saxony with the four regions outlined and labelled; with `near`, its radius."""
+    m = _base_map(tiles, location=[52.75, 9.2], zoom_start=7)
+    outlines, labels = _region_outlines()
+    folium.GeoJson(outlines, name="ArL-Regionen",
+                   style_function=lambda _f: {"color": "#24507a", "weight": 2,
+                                              "fill": False, "interactive": False},
+                   ).add_to(m)
+    for name, lat, lon in labels:
+        folium.Marker([lat, lon], icon=folium.DivIcon(
+            html=f'<span class="region-label">{escape(name)}</span>',
+            class_name="region-label-icon", icon_size=(140, 24), icon_anchor=(70, 12)),
+            interactive=False, keyboard=False).add_to(m)
+    if near is not None:
+        folium.Circle([near.lat, near.lon], radius=near.radius_km * 1000, color="#24507a",
+                      weight=2, fill=True, fill_opacity=0.06, interactive=False).add_to(m)
+        # No Folium tooltip: it puts its text into a JavaScript template literal unescaped,
+        # and the label may hold what the visitor typed. The page names the place instead.
+        folium.CircleMarker([near.lat, near.lon], radius=5, color="#24507a", fill=True,
+                            fill_opacity=1, interactive=False).add_to(m)
+        dlat = near.radius_km / 110.0
+        dlon = dlat / max(0.2, math.cos(math.radians(near.lat)))
+        m.fit_bounds([[near.lat - dlat, near.lon - dlon], [near.lat + dlat, near.lon + dlon]])
+    else:
+        m.fit_bounds(BOUNDS)
+    return m
+
+
+def project_map(tiles: Tiles, project) -> folium.Map:
+    """A small map with the one project; its point is as precise as the record says."""
+    m = _base_map(tiles, location=[project.lat, project.lon], zoom_start=12)
+    colour = FIELD_COLOURS.get((project.fields or [None])[0], "#555555")
+    folium.CircleMarker([project.lat, project.lon], radius=9, color="#ffffff", weight=2,
+                        fill=True, fill_color=colour, fill_opacity=1,
+                        interactive=False).add_to(m)
+    return m

@@ -1,0 +1,93 @@
+"""The public pages: the map, the listing and the page of one project (German interface)."""
+from __future__ import annotations
+
+import math
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, g, render_template, request
+
+from . import maps, regions, search
+from .app import get_geocode, get_store
+from .fields import FIELD_COLOURS, FIELDS
+
+bp = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+MAP_LIST_LENGTH = 20
+FILTER_KEYS = ("field", "region", "district", "q", "near", "radius_km", "sort")
+SORT_LABELS = {"name": "Name", "distance": "Entfernung", "newest": "Neueste zuerst"}
+
+
+def _tiles() -> maps.Tiles:
+    return maps.Tiles.from_config(current_app.config.get("TILES"))
+
+
+def _filters() -> dict:
+    """The filter state from the URL, so a filtered view can be shared as a link."""
+    return {k: request.args.get(k, "").strip() for k in FILTER_KEYS}
+
+
+def _query(limit: int, offset: int = 0):
+    """Run the visitor's filters; a bad or unclear one becomes a message, never an error page."""
+    args = {k: v for k, v in _filters().items() if v}
+    args.update(limit=limit, offset=offset)
+    try:
+        query = search.parse(args, geocode=get_geocode(), max_limit=limit)
+    except search.BadQuery as exc:
+        return None, None, exc
+    return query, search.run(get_store(), query), None
+
+
+def _link(endpoint_args: dict) -> str:
+    return "?" + urlencode({k: v for k, v in endpoint_args.items() if v})
+
+
+@bp.app_context_processor
+def _common():
+    return {"FIELDS": FIELDS, "FIELD_COLOURS": FIELD_COLOURS, "REGIONS": regions.REGIONS,
+            "RADII": search.RADII_KM, "SORT_LABELS": SORT_LABELS, "district": regions.district,
+            "boundary_attribution": regions.ATTRIBUTION,
+            "tiles_attribution": _tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
+
+
+@bp.get("/")
+def index():
+    filters = _filters()
+    query, result, problem = _query(MAP_LIST_LENGTH)
+    near = query.near if query else None
+    rendered = maps.render(maps.overview(_tiles(), near=near), g.csp_nonce)
+    api_args = {k: v for k, v in filters.items() if v and k != "sort"}
+    return render_template("map.html", filters=filters, query=query, result=result,
+                           problem=problem, map=rendered, markers_url="/api/markers"
+                           + _link(api_args), list_url="/projekte" + _link(filters))
+
+
+@bp.get("/projekte")
+def listing():
+    filters = _filters()
+    try:
+        page = max(1, int(request.args.get("seite", "1")))
+    except ValueError:
+        page = 1
+    query, result, problem = _query(PER_PAGE, (page - 1) * PER_PAGE)
+    pages = max(1, math.ceil(result.total / PER_PAGE)) if result else 1
+    if result and page > pages:
+        page = pages
+        query, result, problem = _query(PER_PAGE, (page - 1) * PER_PAGE)
+
+    def page_url(number: int) -> str:
+        return "/projekte" + _link({**filters, "seite": number if number > 1 else ""})
+    return render_template("list.html", filters=filters, query=query, result=result,
+                           problem=problem, page=page, pages=pages, page_url=page_url,
+                           map_url="/" + _link(filters))
+
+
+@bp.get("/projekte/<project_id>")
+def detail(project_id: str):
+    project = get_store().get(project_id)
+    if project is None or project.status != "published":
+        abort(404)
+    rendered = maps.render(maps.project_map(_tiles(), project), g.csp_nonce)
+    return render_template("detail.html", project=project, map=rendered,
+                           district_info=regions.district(project.district_code),
+                           office=regions.REGIONS.get(project.region))

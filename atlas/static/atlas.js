@@ -1,0 +1,83 @@
+/* The atlas map: markers from /api/markers, clustered in the browser; popups built as DOM nodes
+   (textContent only), so nothing a submitter typed can become markup. */
+(function () {
+  "use strict";
+  var config = document.getElementById("atlas-map-config");
+  if (config) { initMap(config); }
+  initLocationButton();
+
+  function initMap(config) {
+    var map = window[config.dataset.map];
+    var fields = JSON.parse(config.dataset.fields);
+    var status = document.getElementById("map-status");
+    if (!map) { return; }
+    var span = document.createElement("span");
+    span.textContent = config.dataset.attribution;
+    map.attributionControl.addAttribution(span.innerHTML);
+
+    var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+    map.addLayer(cluster);
+    fetch(config.dataset.markers, { headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (!res.ok) { status.textContent = res.body.error || "Die Projekte konnten nicht geladen werden."; return; }
+        var markers = res.body.rows.map(function (row) {
+          var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none"), iconSize: [16, 16] });
+          var marker = L.marker([row[1], row[2]], { icon: icon, title: "Projekt", alt: "Projekt" });
+          marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });
+          return marker;
+        });
+        cluster.addLayers(markers);
+        status.textContent = markers.length === 1 ? "1 Projekt auf der Karte" : markers.length + " Projekte auf der Karte";
+        status.dataset.count = String(markers.length);
+      })
+      .catch(function () { status.textContent = "Die Projekte konnten nicht geladen werden."; });
+  }
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text) { node.textContent = text; }
+    if (className) { node.className = className; }
+    return node;
+  }
+
+  function popupFor(id, marker, fields) {
+    var box = el("div", "Lädt …", "popup");
+    fetch("/api/projects/" + encodeURIComponent(id))
+      .then(function (r) { return r.json(); })
+      .then(function (feature) {
+        var p = feature.properties;
+        box.textContent = "";
+        var title = el("h3", p.name);
+        if (p.synthetic) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", "Testdaten", "badge synthetic")); }
+        box.appendChild(title);
+        if (p.organisation) { box.appendChild(el("p", p.organisation, "org")); }
+        var place = [p.postcode, p.city].filter(Boolean).join(" ");
+        box.appendChild(el("p", [place, p.district].filter(Boolean).join(" · ")));
+        box.appendChild(el("p", (p.fields || []).map(function (f) { return fields[f] || f; }).join(", ")));
+        var link = el("a", "Details ansehen");
+        link.href = "/projekte/" + encodeURIComponent(p.id);
+        box.appendChild(link);
+        if (marker.getPopup()) { marker.getPopup().update(); }
+      })
+      .catch(function () { box.textContent = "Details konnten nicht geladen werden."; });
+    return box;
+  }
+
+  function initLocationButton() {
+    var button = document.getElementById("use-location");
+    if (!button || !navigator.geolocation) { return; }
+    var status = document.getElementById("location-status");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      status.textContent = "Standort wird ermittelt …";
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        var input = document.getElementById("f-near");
+        input.value = pos.coords.latitude.toFixed(5) + "," + pos.coords.longitude.toFixed(5);
+        input.form.submit();
+      }, function () {
+        status.textContent = "Ihr Standort ist nicht verfügbar. Bitte geben Sie Ort oder Postleitzahl ein.";
+      }, { timeout: 10000 });
+    });
+  }
+})();
