@@ -200,7 +200,25 @@ def serve_command(host: str, port: int, threads: int):
           ident="atlas")
 
 
-COMMANDS = [serve_command, init_command, import_command, export_command, geocode_command, locate_command]
+@click.command("demo-data")
+@click.option("--count", "-n", type=click.IntRange(0, 1_000_000), required=True,
+              help="How many synthetic projects (0 removes them).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@with_appcontext
+def demo_data_command(count: int, seed: int):
+    """Fill the store with synthetic projects for tests and benchmarks (flagged as synthetic).
+
+    Earlier synthetic projects are replaced; curated and submitted ones stay untouched.
+    """
+    from .demo import synthetic_projects
+    store = _store()
+    store.create_schema()
+    n = store.replace_synthetic(synthetic_projects(count, seed))
+    click.echo(f"{n} synthetic projects in the store (seed {seed}); they are marked "
+               f"'Testdaten' everywhere.")
+
+
+COMMANDS = [serve_command, demo_data_command, init_command, import_command, export_command, geocode_command, locate_command]
 
 
 def register(app: Flask) -> None:

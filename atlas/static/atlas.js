@@ -15,6 +15,8 @@
     span.textContent = config.dataset.attribution;
     map.attributionControl.addAttribution(span.innerHTML);
 
+    // Without a basemap (ATLAS_TILES=none) nothing sets a zoom limit, and clustering needs one.
+    if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(18); }
     var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
     map.addLayer(cluster);
     fetch(config.dataset.markers, { headers: { "Accept": "application/json" } })
