@@ -28,7 +28,9 @@ def synthetic_projects(count: int, seed: int = 0) -> list[dict]:
             la, lo = rng.uniform(miny, maxy, k), rng.uniform(minx, maxx, k)
             keep = regions.locate(la, lo) == row["district_code"]
             got_lat, got_lon = np.r_[got_lat, la[keep]], np.r_[got_lon, lo[keep]]
-        lats.append(got_lat[:n]), lons.append(got_lon[:n]), codes += [row["district_code"]] * n
+        lats.append(got_lat[:n])
+        lons.append(got_lon[:n])
+        codes += [row["district_code"]] * n
     lats, lons = np.concatenate(lats), np.concatenate(lons)
     slugs = list(FIELDS)
     first = rng.integers(0, len(slugs), count)
