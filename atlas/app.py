@@ -33,11 +33,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.extensions["atlas.store"] = Store(app.config["DATABASE_URL"])
 
-    from . import api, assets, pages
+    from . import api, assets, coverage, pages
     from .cli import register
     assets.local_assets(app.static_url_path)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(coverage.bp)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}),
                             "query_string")
     app.add_template_global(lambda pkg: [url_for("static", filename=f)
