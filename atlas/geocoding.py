@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from geopy.location import Location
 from rapidfuzz import fuzz, process
 
 from atlas import DATA_DIR, regions
+from atlas.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +50,10 @@ ATTRIBUTION_HTML = (
     'Postleitzahl → Kreis: Eurostat/GISCO TERCET, © EuroGeographics bezüglich der Verwaltungsgrenzen'
 )
 
-_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
 _QUALIFIER = re.compile(
     r"\s*(\(.*?\)|/.*$|\s(an der|an dem|a\.\s?d\.|am|an|im|in|i\.|bei|ob der|unterm)\s.*$)", re.IGNORECASE)
 #: Titles in front of a town's name that people leave out ("Hansestadt Stade" → "Stade").
 _TITLE = re.compile(r"^(hansestadt|stadt|gemeinde|flecken|kurort)\s+", re.IGNORECASE)
-
-
-def normalize(text: str, fold: bool = False) -> str:
-    """Key for comparing names as people type them: case, umlauts, ß, accents, punctuation.
-
-    "Lüneburg" → "lueneburg" (fold=True: "luneburg", for people who drop the umlaut dots).
-    """
-    text = unicodedata.normalize("NFC", text).lower().translate(_FOLD if fold else _TRANSLIT)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[\W_]+", " ", text).split())
 
 
 def strip_qualifier(name: str) -> str:

@@ -11,44 +11,34 @@ import io
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from .fields import FIELDS, unknown_fields
+from .text import normalize
 
 #: Public properties, in the order they are exported.
 PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
               "street", "website", "source", "precision", "location_note", "district_code",
               "district", "region", "status", "synthetic"]
 LIST_PROPERTIES = {"fields", "tags", "source"}
-PRECISIONS = ("address", "postcode", "municipality", "area")
+PRECISIONS = ("address", "postcode", "municipality", "place", "district", "area")
 MAX_LENGTH = {"id": 120, "name": 200, "organisation": 200, "description": 4000, "city": 120,
               "street": 200, "website": 300, "location_note": 1000}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _POSTCODE = re.compile(r"^\d{5}$")
-_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe",
-                           "Ü": "ue"})
-
 
 def slugify(text: str) -> str:
     """German-aware slug: "Café Überall, Lüneburg" → "cafe-ueberall-lueneburg"."""
-    text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
-    text = text.encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:MAX_LENGTH["id"]].strip("-")
-
-
-def normalise_text(text: str) -> str:
-    """Case- and umlaut-blind form, so "lueneburg" finds "Lüneburg" and "CAFÉ" finds "Café"."""
-    text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT).casefold())
-    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+    ascii_text = normalize(text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:MAX_LENGTH["id"]].strip("-")
 
 
 def search_text(rec: dict) -> str:
     """What the free-text filter searches in: name, organisation, description, place, tags."""
     parts = [rec.get(k) or "" for k in ("name", "organisation", "description", "city",
                                         "postcode")]
-    return normalise_text(" ".join(parts + list(rec.get("tags") or [])))
+    return normalize(" ".join(parts + list(rec.get("tags") or [])))
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pyproj import Geod
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from .fields import FIELDS
-from .projects import normalise_text
+from .text import normalize
 from .regions import REGIONS, district
 from .store import Project, Store
 
@@ -162,7 +162,7 @@ def _conditions(query: Query) -> list:
     if query.field:
         cond.append(cast(Project.fields, String).like(f'%"{query.field}"%'))
     if query.q:
-        for word in normalise_text(query.q).split():
+        for word in normalize(query.q).split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             cond.append(Project.search_text.like(f"%{escaped}%", escape="\\"))
     if query.bbox:

@@ -1,0 +1,18 @@
+"""Text as people type it: one way to compare names and search words across the atlas."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
+
+
+def normalize(text: str, fold: bool = False) -> str:
+    """Key for comparing names as people type them: case, umlauts, ß, accents, punctuation.
+
+    "Lüneburg" → "lueneburg" (fold=True: "luneburg", for people who drop the umlaut dots).
+    """
+    text = unicodedata.normalize("NFC", text).lower().translate(_FOLD if fold else _TRANSLIT)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
