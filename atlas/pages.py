@@ -39,7 +39,8 @@ def _query(limit: int, offset: int = 0):
 
 
 def _link(endpoint_args: dict) -> str:
-    return "?" + urlencode({k: v for k, v in endpoint_args.items() if v})
+    query = urlencode({k: v for k, v in endpoint_args.items() if v})
+    return "?" + query if query else ""
 
 
 @bp.app_context_processor
@@ -47,6 +48,7 @@ def _common():
     return {"FIELDS": FIELDS, "FIELD_COLOURS": FIELD_COLOURS, "REGIONS": regions.REGIONS,
             "RADII": search.RADII_KM, "SORT_LABELS": SORT_LABELS, "district": regions.district,
             "boundary_attribution": regions.ATTRIBUTION,
+            "map_attribution": regions.MAP_ATTRIBUTION,
             "tiles_attribution": _tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
 
 

@@ -26,6 +26,8 @@ REGION_BY_DIGIT = {"1": "braunschweig", "2": "leine-weser", "3": "lueneburg", "4
 
 #: Required by the sources: BKG (GeoNutzV: "© GeoBasis-DE / BKG <year>", mark changes) and
 #: Destatis (CC BY 4.0, wording of the landkreise-deutschland readme).
+#: The short credit on maps that draw the boundaries (the full one stands in footer and README).
+MAP_ATTRIBUTION = "Grenzen: © GeoBasis-DE / BKG 2016 (VG250, verändert)"
 ATTRIBUTION = (
     "Verwaltungsgrenzen: © GeoBasis-DE / BKG 2016 (VG250, Daten verändert), "
     "Nutzung nach GeoNutzV; "

@@ -60,7 +60,8 @@
         var link = el("a", "Details ansehen");
         link.href = "/projekte/" + encodeURIComponent(p.id);
         box.appendChild(link);
-        if (marker.getPopup()) { marker.getPopup().update(); }
+        // setContent, not update(): update() would call this content function again.
+        if (marker.getPopup()) { marker.getPopup().setContent(box); }
       })
       .catch(function () { box.textContent = "Details konnten nicht geladen werden."; });
     return box;
