@@ -7,11 +7,19 @@ from pathlib import Path
 
 from urllib.parse import urlencode
 
+from datetime import timedelta
+
 from flask import Flask, current_app, g, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
 from . import ROOT
 from .store import Store
+
+
+#: Per-client limits on submitting and logging in (ATLAS_RATELIMIT_ENABLED=0 switches them off).
+limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -25,6 +33,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         NOMINATIM_URL="https://nominatim.openstreetmap.org",
         NOMINATIM_USER_AGENT="gemeinsame-sache-atlas/0.1 (Niedersachsen packt an)",
         NOMINATIM_MIN_DELAY=1.0,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_SUBMIT="20 per hour",
+        RATELIMIT_LOGIN="10 per minute",
+        RATELIMIT_HEADERS_ENABLED=True,
+        MAIL_FROM="gemeinsame-sache@localhost",
     )
     app.config.from_prefixed_env("ATLAS")
     if test_config:
@@ -33,12 +50,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.extensions["atlas.store"] = Store(app.config["DATABASE_URL"])
 
-    from . import api, assets, coverage, pages
+    limiter.init_app(app)
+
+    from . import api, assets, coverage, moderation_pages, pages, submission_pages
     from .cli import register
     assets.local_assets(app.static_url_path)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(coverage.bp)
+    app.register_blueprint(submission_pages.bp)
+    app.register_blueprint(moderation_pages.bp)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}),
                             "query_string")
     app.add_template_global(lambda pkg: [url_for("static", filename=f)

@@ -218,7 +218,46 @@ def demo_data_command(count: int, seed: int):
                f"'Testdaten' everywhere.")
 
 
-COMMANDS = [serve_command, demo_data_command, init_command, import_command, export_command, geocode_command, locate_command]
+@click.group("users")
+def users_group():
+    """Accounts of the regional offices."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--region", type=click.Choice(["braunschweig", "leine-weser", "lueneburg",
+                                             "weser-ems"]),
+              help="The officer's regional office.")
+@click.option("--admin", is_flag=True, help="A statewide administrator (all regions).")
+@with_appcontext
+def users_add_command(email: str, region: str | None, admin: bool):
+    """Add an account; the password is asked for (or read from standard input), never an argument."""
+    from .accounts import AccountError, add_user
+    if sys.stdin.isatty():
+        password = click.prompt("Passwort", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    store = _store()
+    store.create_schema()
+    try:
+        user = add_user(store, email, password, region, admin)
+    except AccountError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"Added {user.email} ({'administrator' if user.is_admin else user.region}).")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list_command():
+    """List the accounts."""
+    from .accounts import users
+    store = _store()
+    store.create_schema()
+    for user in users(store):
+        click.echo(f"{user.email}\t{'admin' if user.is_admin else user.region}")
+
+
+COMMANDS = [users_group, serve_command, demo_data_command, init_command, import_command, export_command, geocode_command, locate_command]
 
 
 def register(app: Flask) -> None:

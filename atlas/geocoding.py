@@ -431,7 +431,9 @@ def _resolve_postcode(g: Gazetteer, query: str, q: Parsed) -> dict:
 
 def _place_in_postcode(g: Gazetteer, record: dict, text: str) -> dict | None:
     """The place of a postcode that a name means ("29308 Winsen" → Winsen (Aller))."""
-    keys = name_keys(text) | name_keys(strip_qualifier(text))
+    # A qualifier the user typed must fit: "29308 Winsen (Luhe)" is not Winsen (Aller).
+    qualified = strip_qualifier(text) != text.strip()
+    keys = name_keys(text) if qualified else name_keys(text) | name_keys(strip_qualifier(text))
     best = None
     for p in record["places"]:
         names = [p["name"], p["as_listed"]]

@@ -377,3 +377,10 @@ def test_online_base_url_may_end_in_a_slash(stub):
 def test_online_needs_a_user_agent(stub):
     with pytest.raises(ValueError):
         online_geocoder(stub.base_url, " ")
+
+
+def test_a_qualifier_that_contradicts_the_postcode_is_ambiguous():
+    answer = resolve("29308 Winsen (Luhe)")
+    assert answer["status"] == "ambiguous"
+    assert {c["district_code"] for c in answer["candidates"]} == {"03351", "03353"}
+    assert resolve("29308 Winsen (Aller)")["district_code"] == "03351"

@@ -1,0 +1,95 @@
+"""Accounts of the regional offices: creating them, checking passwords, who is logged in.
+
+Passwords are hashed by Werkzeug (scrypt); the session cookie only carries the user's id.
+"""
+from __future__ import annotations
+
+import re
+from functools import wraps
+
+from flask import abort, g, redirect, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .regions import REGIONS
+from .store import Store, User
+
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: Compared against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+class AccountError(ValueError):
+    pass
+
+
+def add_user(store: Store, email: str, password: str, region: str | None,
+             is_admin: bool) -> User:
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise AccountError(f"'{email}' is not an e-mail address")
+    if region is not None and region not in REGIONS:
+        raise AccountError(f"unknown region '{region}'; valid regions: {', '.join(REGIONS)}")
+    if region is None and not is_admin:
+        raise AccountError("an officer needs --region SLUG; a statewide administrator --admin")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user = User(email=email, password_hash=generate_password_hash(password), region=region,
+                is_admin=is_admin)
+    try:
+        with store.session.begin() as s:
+            s.add(user)
+    except IntegrityError:
+        raise AccountError(f"a user '{email}' exists already") from None
+    return user
+
+
+def authenticate(store: Store, email: str, password: str) -> User | None:
+    with store.session() as s:
+        user = s.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def users(store: Store) -> list[User]:
+    with store.session() as s:
+        return list(s.scalars(select(User).order_by(User.email)))
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        from .app import get_store
+        uid = session.get("user_id")
+        g.user = None
+        if uid is not None:
+            with get_store().session() as s:
+                g.user = s.get(User, uid)
+    return g.user
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            return redirect(url_for("moderation.login", next=request.full_path))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user().is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def may_moderate(user: User, region: str | None) -> bool:
+    """Officers act on their own region only; administrators on every region."""
+    return user.is_admin or (user.region is not None and user.region == region)

@@ -1,0 +1,57 @@
+"""Notifications by e-mail, kept in the outbox whether or not they could be sent.
+
+With ATLAS_SMTP_HOST set, each message is sent at once and marked sent; without it (or when the
+server refuses), it stays in the outbox for an administrator to read. Nothing is dropped.
+"""
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import select
+
+from .store import OutboxMessage, Store, User, utcnow
+
+
+def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
+    config = current_app.config
+    for recipient in dict.fromkeys(r for r in recipients if r):
+        with store.session.begin() as s:
+            message = OutboxMessage(recipient=recipient, subject=subject, body=body)
+            s.add(message)
+            s.flush()
+            if config.get("SMTP_HOST"):
+                try:
+                    _deliver(config, recipient, subject, body)
+                    message.sent_at = utcnow()
+                except (OSError, smtplib.SMTPException) as exc:
+                    message.error = f"{type(exc).__name__}: {exc}"
+                    current_app.logger.warning("mail to %s not sent: %s", recipient, exc)
+
+
+def _deliver(config, recipient: str, subject: str, body: str) -> None:
+    msg = EmailMessage()
+    msg["From"] = config.get("MAIL_FROM", "atlas@localhost")
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg.set_content(body)
+    with smtplib.SMTP(config["SMTP_HOST"], int(config.get("SMTP_PORT", 25)), timeout=10) as smtp:
+        if config.get("SMTP_STARTTLS"):
+            smtp.starttls()
+        if config.get("SMTP_USER"):
+            smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD", ""))
+        smtp.send_message(msg)
+
+
+def office_addresses(store: Store, region: str) -> list[str]:
+    """The officers of a region; administrators when a region has none yet."""
+    with store.session() as s:
+        officers = list(s.scalars(select(User.email).where(User.region == region)))
+        return officers or list(s.scalars(select(User.email).where(User.is_admin.is_(True))))
+
+
+def outbox(store: Store, limit: int = 200) -> list[OutboxMessage]:
+    with store.session() as s:
+        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())
+                              .limit(limit)))
