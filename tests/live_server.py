@@ -1,0 +1,72 @@
+"""A real atlas server for tests: `atlas serve` (waitress) as a subprocess on 127.0.0.1."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ATLAS = Path(sys.executable).with_name("atlas")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def atlas_env(instance: Path, **extra: str) -> dict:
+    """The environment of an instance: its own folder and SQLite file, no basemap."""
+    env = {**os.environ, "ATLAS_INSTANCE_PATH": str(instance), "ATLAS_TILES": "none", **extra}
+    if "ATLAS_DATABASE_URL" not in extra:
+        env.pop("ATLAS_DATABASE_URL", None)
+    return env
+
+
+def run_atlas(args: list[str], env: dict, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ATLAS), *args], env=env, input=input, capture_output=True,
+                          text=True, timeout=300)
+
+
+@contextmanager
+def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers"):
+    """Serve until the block ends; fail with the server's log if it does not come up."""
+    instance = Path(env["ATLAS_INSTANCE_PATH"])
+    instance.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (instance / "serve.log").open("w+")
+    proc = subprocess.Popen([str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--threads", str(threads)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"atlas serve exited with {proc.returncode}:\n{log.read()}")
+            try:
+                with urllib.request.urlopen(base + probe, timeout=2):
+                    break
+            except urllib.error.HTTPError as exc:
+                log.seek(0)
+                raise RuntimeError(f"atlas serve answers {probe} with {exc.code}:\n{log.read()}")
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("atlas serve did not answer within 30 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
