@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 from pyproj import Geod
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, select
 
 from .fields import FIELDS
 from .text import normalize

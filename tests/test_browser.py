@@ -5,14 +5,7 @@ from the API, keyboard use, console errors, and that the page asks no host but i
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +13,7 @@ import pytest
 
 from atlas import PROJECTS_FILE, ROOT
 from atlas.fields import FIELD_COLOURS, FIELDS
+from live_server import atlas_env, atlas_server, run_atlas
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -28,7 +22,6 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-ATLAS = Path(sys.executable).with_name("atlas")
 DEMO_COUNT = 300
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -38,60 +31,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 IGNORED_CONSOLE_URLS = re.compile(r"/favicon\.ico$")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ATLAS), *args], env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real instance: `atlas init`, synthetic projects, `atlas serve` on a free local port."""
-    instance = tmp_path_factory.mktemp("browser-instance")
-    env = {**os.environ, "ATLAS_INSTANCE_PATH": str(instance), "ATLAS_TILES": "none"}
-    env.pop("ATLAS_DATABASE_URL", None)
-    init = _run(["init"], env)
+    env = atlas_env(tmp_path_factory.mktemp("browser-instance"))
+    init = run_atlas(["init"], env)
     if init.returncode != 0 and PROJECTS_FILE.exists():
         pytest.fail(f"atlas init failed:\n{init.stdout}\n{init.stderr}")
-    demo = _run(["demo-data", "--count", str(DEMO_COUNT), "--seed", "7"], env)
+    demo = run_atlas(["demo-data", "--count", str(DEMO_COUNT), "--seed", "7"], env)
     assert demo.returncode == 0, f"atlas demo-data failed:\n{demo.stdout}\n{demo.stderr}"
-
-    port = _free_port()
-    log = (instance / "serve.log").open("w+")
-    proc = subprocess.Popen([str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"atlas serve exited with {proc.returncode}:\n{log.read()}")
-            try:
-                with urllib.request.urlopen(base + "/api/markers", timeout=2):
-                    break
-            except urllib.error.HTTPError as exc:           # it answers, but badly
-                log.seek(0)
-                pytest.fail(f"atlas serve answers /api/markers with {exc.code}:\n{log.read()}")
-            except OSError:                                 # not listening yet
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("atlas serve did not answer within 30 s")
-            time.sleep(0.2)
+    with atlas_server(env) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
