@@ -4,7 +4,11 @@ A bad parameter answers 400 with {"error": "..."} that says what is wrong.
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import json
+import threading
+from collections import OrderedDict
+
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
@@ -52,12 +56,31 @@ def projects():
     return jsonify(body)
 
 
+#: Encoded marker feeds by (filters, data version): the whole state is 100k rows, and it only
+#: changes when a project does.
+_MARKER_CACHE: OrderedDict = OrderedDict()
+_MARKER_CACHE_SIZE = 32
+_MARKER_LOCK = threading.Lock()
+
+
 @bp.get("/markers")
 def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
     query = search.parse(request.args, geocode=get_geocode())
-    return jsonify({"columns": ["id", "lat", "lon", "field"],
-                    "rows": search.markers(get_store(), query)})
+    store = get_store()
+    key = (store.url, tuple(sorted(query.args.items())), store.data_version())
+    with _MARKER_LOCK:
+        body = _MARKER_CACHE.get(key)
+        if body is not None:
+            _MARKER_CACHE.move_to_end(key)
+    if body is None:
+        body = json.dumps({"columns": ["id", "lat", "lon", "field"],
+                           "rows": search.markers(store, query)}, separators=(",", ":"))
+        with _MARKER_LOCK:
+            _MARKER_CACHE[key] = body
+            while len(_MARKER_CACHE) > _MARKER_CACHE_SIZE:
+                _MARKER_CACHE.popitem(last=False)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/projects/<project_id>")

@@ -194,25 +194,32 @@ def run(store: Store, query: Query) -> Result:
             rows = s.scalars(select(Project).where(cond).order_by(*order)
                              .limit(query.limit).offset(query.offset)).all()
             return Result(total, [(p, None) for p in rows])
-        candidates = s.scalars(select(Project).where(cond)).all()
-    n = query.near
-    dist = distances_km(n.lat, n.lon, [p.lat for p in candidates], [p.lon for p in candidates])
-    inside = [(p, float(d)) for p, d in zip(candidates, dist) if d <= n.radius_km]
-    key = {"distance": lambda pd: (pd[1], pd[0].id),
-           "name": lambda pd: (pd[0].name.lower(), pd[0].id),
-           "newest": lambda pd: (-pd[0].created_at.timestamp(), pd[0].id)}[query.sort]
-    inside.sort(key=key)
-    return Result(len(inside), inside[query.offset:query.offset + query.limit])
+        # Distances on plain columns; only the page shown is loaded as whole records.
+        rows = s.execute(select(Project.id, Project.lat, Project.lon, Project.name,
+                                Project.created_at).where(cond)).all()
+        n = query.near
+        dist = distances_km(n.lat, n.lon, [r[1] for r in rows], [r[2] for r in rows])
+        inside = np.flatnonzero(dist <= n.radius_km)
+        if query.sort == "distance":
+            order = inside[np.lexsort(([rows[i][0] for i in inside], dist[inside]))]
+        elif query.sort == "name":
+            order = sorted(inside, key=lambda i: (rows[i][3].lower(), rows[i][0]))
+        else:
+            order = sorted(inside, key=lambda i: (-rows[i][4].timestamp(), rows[i][0]))
+        page = list(order[query.offset:query.offset + query.limit])
+        ids = [rows[i][0] for i in page]
+        loaded = {p.id: p for p in s.scalars(select(Project).where(Project.id.in_(ids)))}
+    return Result(len(inside), [(loaded[rows[i][0]], float(dist[i])) for i in page])
 
 
 def markers(store: Store, query: Query) -> list[list]:
     """Every match as [id, lat, lon, first field]: the compact feed for the clustered map."""
     cond = and_(*_conditions(query))
     with store.session() as s:
-        rows = s.execute(select(Project.id, Project.lat, Project.lon, Project.fields)
-                         .where(cond)).all()
+        rows = s.execute(select(Project.id, Project.lat, Project.lon,
+                                Project.fields[0].as_string()).where(cond)).all()
     if query.near:
         dist = distances_km(query.near.lat, query.near.lon, [r[1] for r in rows],
                             [r[2] for r in rows])
         rows = [r for r, d in zip(rows, dist) if d <= query.near.radius_km]
-    return [[r[0], round(r[1], 5), round(r[2], 5), (r[3] or [None])[0]] for r in rows]
+    return [[r[0], round(r[1], 5), round(r[2], 5), r[3]] for r in rows]

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine,
-                        delete, event, insert, select)
+                        delete, event, func, insert, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -63,7 +63,7 @@ class Project(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 onupdate=utcnow)
+                                                 onupdate=utcnow, index=True)
 
 
 class User(Base):
@@ -146,6 +146,16 @@ class Store:
             stmt = stmt.where(Project.status == status)
         with self.session() as s:
             return list(s.scalars(stmt))
+
+    def data_version(self) -> tuple:
+        """Changes whenever a project is added, changed or deleted: a key for caches.
+
+        Two index lookups (count, newest change) instead of a counter that every writer would
+        have to remember to bump.
+        """
+        with self.session() as s:
+            return (s.scalar(select(func.count()).select_from(Project)),
+                    s.scalar(select(func.max(Project.updated_at))))
 
     def count(self, status: str | None = "published") -> int:
         return len(self.projects(status))

@@ -178,3 +178,16 @@ def test_api_answers_carry_the_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_marker_feed_follows_every_change(app, client):
+    before = client.get("/api/markers").get_json()["rows"]
+    store = get_store(app)
+    store.save_all([clean_record({"name": "Neu in Celle", "fields": "sprache", "city": "Celle",
+                                  "lat": 52.62, "lon": 10.08}, "new")])
+    after = client.get("/api/markers").get_json()["rows"]
+    assert len(after) == len(before) + 1 and "neu-in-celle-celle" in [r[0] for r in after]
+    store.save_all([clean_record({"name": "Neu in Celle", "fields": "teilhabe", "city": "Celle",
+                                  "lat": 52.62, "lon": 10.08}, "changed")])
+    changed = {r[0]: r[3] for r in client.get("/api/markers").get_json()["rows"]}
+    assert changed["neu-in-celle-celle"] == "teilhabe"
