@@ -43,12 +43,18 @@ def _link(endpoint_args: dict) -> str:
     return "?" + query if query else ""
 
 
+def _districts_of(region: str) -> list[dict]:
+    found = [regions.district(c) for c in regions.district_codes()]
+    return sorted((d for d in found if d["region"] == region), key=lambda d: d["name"])
+
+
 @bp.app_context_processor
 def _common():
     return {"FIELDS": FIELDS, "FIELD_COLOURS": FIELD_COLOURS, "REGIONS": regions.REGIONS,
             "RADII": search.RADII_KM, "SORT_LABELS": SORT_LABELS, "district": regions.district,
             "boundary_attribution": regions.ATTRIBUTION,
             "map_attribution": regions.MAP_ATTRIBUTION,
+            "districts_of": _districts_of,
             "tiles_attribution": _tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
 
 

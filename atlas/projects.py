@@ -20,7 +20,7 @@ from .text import normalize
 #: Public properties, in the order they are exported.
 PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
               "street", "website", "source", "precision", "location_note", "district_code",
-              "district", "region", "status", "synthetic"]
+              "district", "region", "status", "synthetic", "contact_email"]
 LIST_PROPERTIES = {"fields", "tags", "source"}
 PRECISIONS = ("address", "postcode", "municipality", "place", "district", "area")
 MAX_LENGTH = {"id": 120, "name": 200, "organisation": 200, "description": 4000, "city": 120,
@@ -261,6 +261,8 @@ def public_properties(project) -> dict:
     props = {k: get(k) for k in PROPERTIES}
     info = district(props["district_code"]) if props["district_code"] else None
     props["district"] = info["name"] if info else None
+    # Personal data only with consent: the e-mail is public when its owner said so.
+    props["contact_email"] = get("contact_email") if get("publish_email") else None
     return props
 
 
