@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e '.[test,postgres]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 .PHONY: run test
@@ -14,5 +14,13 @@ run: $(STAMP)
 	$(VENV)/bin/atlas init
 	$(VENV)/bin/atlas serve
 
+# The suite runs on SQLite, then again on PostgreSQL/PostGIS when this machine has it.
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@if pg=$$(scripts/pg_test_cluster.sh 2>/tmp/atlas-pg-setup.log); then \
+	  eval "$$pg"; echo "== the same suite on PostgreSQL/PostGIS: $$ATLAS_TEST_DATABASE_URL"; \
+	  $(VENV)/bin/pytest $(PYTEST_ARGS); \
+	else \
+	  echo "== PostgreSQL run skipped: no PostgreSQL/PostGIS here ($$(tail -n 1 /tmp/atlas-pg-setup.log))."; \
+	  echo "   To enable it: apt-get install postgresql postgresql-15-postgis-3, then make test again."; \
+	fi

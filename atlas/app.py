@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_global(lambda pkg: [url_for("static", filename=f)
                                          for f in assets.VENDOR[pkg]["css"]], "vendor_css")
     app.before_request(_nonce)
+    app.before_request(_no_nul_bytes)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(Exception, _unexpected)
@@ -76,6 +77,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _nonce():
     g.csp_nonce = secrets.token_urlsafe(16)
+
+
+def _no_nul_bytes():
+    """No text field of any database may hold NUL; refuse it before it reaches one."""
+    values = [request.path, *request.args.values()]
+    if request.method == "POST" and request.content_length:
+        values += [v for v in request.form.values()]
+    if any("\x00" in v for v in values):
+        from werkzeug.exceptions import BadRequest
+        raise BadRequest("the request contains a NUL character")
 
 
 def _security_headers(response):

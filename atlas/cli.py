@@ -50,6 +50,15 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@click.command("migrate")
+@with_appcontext
+def migrate_command():
+    """Apply the schema migrations (Alembic) to the configured database."""
+    store = _store()
+    store.create_schema()
+    click.echo(f"Schema of {_safe_url(store.url)} is up to date.")
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True,
@@ -257,7 +266,7 @@ def users_list_command():
         click.echo(f"{user.email}\t{'admin' if user.is_admin else user.region}")
 
 
-COMMANDS = [users_group, serve_command, demo_data_command, init_command, import_command, export_command, geocode_command, locate_command]
+COMMANDS = [migrate_command, users_group, serve_command, demo_data_command, init_command, import_command, export_command, geocode_command, locate_command]
 
 
 def register(app: Flask) -> None:

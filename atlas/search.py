@@ -12,7 +12,8 @@ from typing import Mapping
 
 import numpy as np
 from pyproj import Geod
-from sqlalchemy import String, and_, cast, func, select
+from geoalchemy2 import Geography
+from sqlalchemy import String, and_, cast, func, literal_column, select
 
 from .fields import FIELDS
 from .text import normalize
@@ -153,7 +154,17 @@ class Result:
     items: list[tuple[Project, float | None]]
 
 
-def _conditions(query: Query) -> list:
+#: PostgreSQL only: the generated PostGIS columns of migration 0002 (not mapped on the model,
+#: so SQLite never sees them).
+_GEOM = literal_column("projects.geom")
+_GEOG = literal_column("projects.geog")
+
+
+def _pg_point(near: Near):
+    return cast(func.ST_SetSRID(func.ST_MakePoint(near.lon, near.lat), 4326), Geography)
+
+
+def _conditions(query: Query, postgres: bool = False) -> list:
     cond = [Project.status == "published"]
     if query.region:
         cond.append(Project.region == query.region)
@@ -167,8 +178,12 @@ def _conditions(query: Query) -> list:
             cond.append(Project.search_text.like(f"%{escaped}%", escape="\\"))
     if query.bbox:
         minlon, minlat, maxlon, maxlat = query.bbox
+        if postgres:
+            cond.append(_GEOM.op("&&")(func.ST_MakeEnvelope(minlon, minlat, maxlon, maxlat, 4326)))
         cond += [Project.lon.between(minlon, maxlon), Project.lat.between(minlat, maxlat)]
-    if query.near:
+    if query.near and postgres:
+        cond.append(func.ST_DWithin(_GEOG, _pg_point(query.near), query.near.radius_km * 1000))
+    elif query.near:
         n = query.near
         dlat = n.radius_km / 110.0
         dlon = n.radius_km / (110.0 * max(math.cos(math.radians(n.lat)), 0.01))
@@ -185,6 +200,8 @@ def distances_km(lat: float, lon: float, lats, lons) -> np.ndarray:
 
 
 def run(store: Store, query: Query) -> Result:
+    if query.near and store.is_postgres:
+        return _run_near_postgis(store, query)
     cond = and_(*_conditions(query))
     with store.session() as s:
         if query.near is None:
@@ -212,13 +229,33 @@ def run(store: Store, query: Query) -> Result:
     return Result(len(inside), [(loaded[rows[i][0]], float(dist[i])) for i in page])
 
 
+def _run_near_postgis(store: Store, query: Query) -> Result:
+    """Radius by ST_DWithin and nearest-first by the KNN operator, both on the GiST index."""
+    point = _pg_point(query.near)
+    cond = and_(*_conditions(query, postgres=True))
+    distance = func.ST_Distance(_GEOG, point)
+    order = {"distance": [_GEOG.op("<->")(point), Project.id],
+             "name": [func.lower(Project.name), Project.id],
+             "newest": [Project.created_at.desc(), Project.id]}[query.sort]
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(Project).where(cond))
+        rows = s.execute(select(Project, distance).where(cond).order_by(*order)
+                         .limit(query.limit).offset(query.offset)).all()
+    items = [(p, d / 1000.0) for p, d in rows]
+    if query.sort == "distance":
+        # <-> orders on the sphere; ST_Distance is on the spheroid. Keep the page consistent.
+        items.sort(key=lambda pd: (pd[1], pd[0].id))
+    return Result(total, items)
+
+
 def markers(store: Store, query: Query) -> list[list]:
     """Every match as [id, lat, lon, first field]: the compact feed for the clustered map."""
-    cond = and_(*_conditions(query))
+    postgres = store.is_postgres
+    cond = and_(*_conditions(query, postgres))
     with store.session() as s:
         rows = s.execute(select(Project.id, Project.lat, Project.lon,
                                 Project.fields[0].as_string()).where(cond)).all()
-    if query.near:
+    if query.near and not postgres:
         dist = distances_km(query.near.lat, query.near.lon, [r[1] for r in rows],
                             [r[2] for r in rows])
         rows = [r for r, d in zip(rows, dist) if d <= query.near.radius_km]

@@ -6,6 +6,7 @@ for a writer; `ATLAS_DATABASE_URL` points anywhere SQLAlchemy can reach.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine,
@@ -133,8 +134,19 @@ class Store:
         self.engine = create_engine(url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration (Alembic); a current schema is left alone."""
+        from alembic import command
+        from alembic.config import Config
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
     def get(self, project_id: str) -> Project | None:
         with self.session() as s:

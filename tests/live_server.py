@@ -11,6 +11,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from databases import fresh_database_url
+
 ATLAS = Path(sys.executable).with_name("atlas")
 
 
@@ -21,11 +23,22 @@ def free_port() -> int:
 
 
 def atlas_env(instance: Path, **extra: str) -> dict:
-    """The environment of an instance: its own folder and SQLite file, no basemap."""
+    """The environment of an instance: its own folder and database (SQLite file or a fresh
+    PostgreSQL schema, see databases.py), no basemap."""
     env = {**os.environ, "ATLAS_INSTANCE_PATH": str(instance), "ATLAS_TILES": "none", **extra}
     if "ATLAS_DATABASE_URL" not in extra:
-        env.pop("ATLAS_DATABASE_URL", None)
+        url = fresh_database_url()
+        if url:
+            env["ATLAS_DATABASE_URL"] = url
+        else:
+            env.pop("ATLAS_DATABASE_URL", None)
     return env
+
+
+def database_url(env: dict) -> str:
+    """The SQLAlchemy URL an instance's server uses, for checking what it stored."""
+    return env.get("ATLAS_DATABASE_URL") or \
+        f"sqlite:///{Path(env['ATLAS_INSTANCE_PATH']) / 'atlas.sqlite3'}"
 
 
 def run_atlas(args: list[str], env: dict, input: str | None = None) -> subprocess.CompletedProcess:

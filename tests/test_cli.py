@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sqlalchemy import text
+
 from atlas import PROJECTS_FILE
 from atlas.app import get_store
 from atlas.fields import FIELDS
+from databases import drop_database, fresh_database_url
 
 CURATED = json.loads(PROJECTS_FILE.read_text(encoding="utf-8"))["features"]
 
@@ -28,16 +30,18 @@ def test_init_loads_curated_projects_and_is_idempotent(cli, app, instance):
     first = cli("init")
     assert first.exit_code == 0, first.output
     assert f"{len(CURATED)} curated projects added" in first.stdout
-    db = instance / "atlas.sqlite3"
-    assert db.exists()
-    with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        before = con.execute("SELECT id, updated_at FROM projects ORDER BY id").fetchall()
+    store = get_store(app)
+    listing = text("SELECT id, updated_at FROM projects ORDER BY id")
+    with store.engine.connect() as con:
+        if not store.is_postgres:
+            assert (instance / "atlas.sqlite3").exists()
+            assert con.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        before = con.execute(listing).all()
     second = cli("init")
     assert second.exit_code == 0
     assert "0 curated projects added" in second.stdout
-    with sqlite3.connect(db) as con:
-        assert con.execute("SELECT id, updated_at FROM projects ORDER BY id").fetchall() == before
+    with store.engine.connect() as con:
+        assert con.execute(listing).all() == before
     assert len(before) == len(CURATED)
 
 
@@ -109,7 +113,8 @@ def test_export_round_trips_through_import(cli, app, tmp_path, instance, monkeyp
         out = tmp_path / f"export.{fmt}"
         result = cli("export", "--format", fmt, "--output", out)
         assert result.exit_code == 0, result.output
-        monkeypatch.setenv("ATLAS_DATABASE_URL", f"sqlite:///{tmp_path / (fmt + '.sqlite3')}")
+        other_url = fresh_database_url() or f"sqlite:///{tmp_path / (fmt + '.sqlite3')}"
+        monkeypatch.setenv("ATLAS_DATABASE_URL", other_url)
         from atlas import create_app
         other = create_app({"TESTING": True})
         result = other.test_cli_runner().invoke(args=["import", str(out)])
@@ -119,6 +124,9 @@ def test_export_round_trips_through_import(cli, app, tmp_path, instance, monkeyp
         copied = {p.id: (p.name, p.fields, p.district_code, round(p.lat, 6))
                   for p in get_store(other).projects()}
         assert copied == original and len(copied) == len(CURATED)
+        get_store(other).engine.dispose()
+        if other_url.startswith("postgresql"):
+            drop_database(other_url)
 
 
 def test_export_geojson_carries_district_and_region(cli, app):

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import http.client
 import re
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit
 
-from live_server import atlas_env, atlas_server, run_atlas
+from sqlalchemy import create_engine, text
+
+from live_server import atlas_env, atlas_server, database_url, run_atlas
 
 COUNT = 100
 
@@ -46,7 +47,11 @@ def test_hundred_concurrent_submissions_are_all_stored(tmp_path):
             answers = list(pool.map(lambda i: _submit(base, i), range(COUNT)))
     assert [status for status, _ in answers] == [303] * COUNT
     assert len({location for _, location in answers}) == COUNT      # one private link each
-    with sqlite3.connect(tmp_path / "instance" / "atlas.sqlite3") as db:
-        names = [r[0] for r in db.execute("SELECT name FROM projects WHERE status = 'pending'")]
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    engine = create_engine(database_url(env))
+    with engine.connect() as db:
+        names = [r[0] for r in db.execute(text(
+            "SELECT name FROM projects WHERE status = 'pending'"))]
+        if engine.dialect.name == "sqlite":
+            assert db.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    engine.dispose()
     assert sorted(names) == [f"Lastprojekt {i:03d}" for i in range(COUNT)]

@@ -1,0 +1,27 @@
+"""Alembic environment: migrations run on the connection the store hands over (`atlas migrate`)."""
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from atlas.store import Base
+
+config = context.config
+
+
+def run(connection) -> None:
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:  # the plain `alembic` command, e.g. for `alembic revision --autogenerate`
+    url = os.environ.get("ATLAS_DATABASE_URL", "sqlite:///instance/atlas.sqlite3")
+    with create_engine(url).begin() as conn:
+        run(conn)
