@@ -110,6 +110,8 @@ def _security_headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    if current_app.config.get("EXPOSE_WORKER"):     # for tests of multi-process serving
+        response.headers["X-Atlas-Worker"] = str(os.getpid())
     return response
 
 

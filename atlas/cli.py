@@ -198,15 +198,39 @@ def _locate_stream(lines) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per process.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes; more than one runs under gunicorn, all sharing the store.")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int):
-    """Serve the atlas with waitress, a production WSGI server."""
-    from waitress import serve
+def serve_command(host: str, port: int, threads: int, workers: int):
+    """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
     _store().create_schema()
     click.echo(f"Gemeinsame Sache läuft auf http://{host}:{port}/ (Strg+C beendet)")
-    serve(current_app._get_current_object(), host=host, port=port, threads=threads,
-          ident="atlas")
+    if workers == 1:
+        from waitress import serve
+        serve(current_app._get_current_object(), host=host, port=port, threads=threads,
+              ident="atlas")
+        return
+    _gunicorn(f"{host}:{port}", workers, threads)
+
+
+def _gunicorn(bind: str, workers: int, threads: int) -> None:
+    """Each worker builds its own app (and database pool) after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": bind, "workers": workers, "threads": threads,
+                               "worker_class": "gthread", "accesslog": None,
+                               "graceful_timeout": 10}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    Server().run()
 
 
 @click.command("demo-data")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,15 +48,16 @@ def run_atlas(args: list[str], env: dict, input: str | None = None) -> subproces
 
 
 @contextmanager
-def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers"):
+def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers", workers: int = 1):
     """Serve until the block ends; fail with the server's log if it does not come up."""
     instance = Path(env["ATLAS_INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = (instance / "serve.log").open("w+")
     proc = subprocess.Popen([str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", str(threads)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+                             "--threads", str(threads), "--workers", str(workers)], env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -76,10 +78,10 @@ def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers"):
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)          # the server and any worker processes
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
