@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine,
-                        delete, event, func, insert, select)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, Index, Integer, String, Text,
+                        create_engine, delete, event, func, insert, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -48,7 +48,7 @@ class Project(Base):
     lon: Mapped[float] = mapped_column(Float, index=True)
     district_code: Mapped[str] = mapped_column(String(5), index=True)
     region: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="published", index=True)
+    status: Mapped[str] = mapped_column(String(12), default="published")
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Submission and moderation. Contact data is personal: shown only with consent
@@ -65,6 +65,10 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow, index=True)
+
+
+# The listing's order (name within a status) straight from an index, also for 100k projects.
+Index("ix_projects_status_name", Project.status, func.lower(Project.name), Project.id)
 
 
 class User(Base):
@@ -202,7 +206,13 @@ class Store:
             s.execute(delete(Project).where(Project.synthetic.is_(True)))
             if records:
                 s.execute(insert(Project), records)
+        self.analyze()
         return len(records)
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk change, so it picks the right index."""
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
 
     def cache(self) -> "GeocodeCache":
         return GeocodeCache(self)

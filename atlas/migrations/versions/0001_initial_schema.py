@@ -84,7 +84,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_projects_lat'), ['lat'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_lon'), ['lon'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_region'), ['region'], unique=False)
-        batch_op.create_index(batch_op.f('ix_projects_status'), ['status'], unique=False)
+        batch_op.create_index('ix_projects_status_name',
+                              ['status', sa.literal_column('lower(name)'), 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('users',
@@ -103,7 +104,7 @@ def downgrade() -> None:
     op.drop_table('users')
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_projects_updated_at'))
-        batch_op.drop_index(batch_op.f('ix_projects_status'))
+        batch_op.drop_index('ix_projects_status_name')
         batch_op.drop_index(batch_op.f('ix_projects_region'))
         batch_op.drop_index(batch_op.f('ix_projects_lon'))
         batch_op.drop_index(batch_op.f('ix_projects_lat'))
