@@ -42,6 +42,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         RATELIMIT_LOGIN="10 per minute",
         RATELIMIT_HEADERS_ENABLED=True,
         MAIL_FROM="gemeinsame-sache@localhost",
+        #: Where people reach the atlas; links in mails are built on it.
+        PUBLIC_URL="http://127.0.0.1:8000",
     )
     app.config.from_prefixed_env("ATLAS")
     if test_config:

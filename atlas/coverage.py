@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
@@ -18,7 +20,7 @@ import folium
 import numpy as np
 import shapely
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
-from pyproj import Geod
+from pyproj import Geod, Transformer
 from sqlalchemy import String, and_, case, cast, func, select
 
 from . import maps, regions
@@ -41,14 +43,13 @@ STATE_DISPLAY_TOLERANCE_DEG = 0.003
 #: ColorBrewer YlGnBu, five classes; districts without any project get their own grey.
 CLASS_COLOURS = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 ZERO_COLOUR = "#d4d4d4"
-WHITE_SPOT_COLOUR = "#c0392b"
-#: Geodesic over spherical distance lies within [M/R, N/R] of the WGS84 radii of curvature
-#: (0.9967…1.0067 anywhere, 1.0005…1.0033 in Lower Saxony); a 1 % margin on the spherical nearest
-#: keeps every project that could be the geodesic nearest among the exact candidates.
-SPHERE_MARGIN = 1.01
-_EARTH_RADIUS_KM = 6371.0088
+WHITE_SPOT_COLOUR = "#8e2a1f"
+#: Grid distance in UTM 32N over geodesic distance stays within 0.9996…1.0002 across Lower Saxony
+#: and within 1 % up to about 900 km east or west of 9° E; so a 1 % margin on the grid nearest
+#: keeps every target that could be the geodesic nearest among the exact candidates.
+PLANAR_MARGIN = 1.01
+_TO_PLANE = Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
 _GEOD = Geod(ellps="WGS84")
-_CHUNK = 8192
 
 MUNICIPALITY_SOURCE = ("Gemeindemittelpunkte: Hauptort nach GeoNames oder Mittelpunkt der Gemeindefläche "
                        "(© GeoBasis-DE / BKG 2016); Einwohner der Gemeinden: GeoNames (CC BY 4.0), "
@@ -59,8 +60,6 @@ MAP_ATTRIBUTION = (regions.MAP_ATTRIBUTION + "; Einwohner: © Destatis 2019 (CC 
                    "Gemeinden: GeoNames (CC BY 4.0)")
 
 SORT_KEYS = ("code", "name", "population", "projects", "per_100k", *FIELDS)
-SORT_LABELS = {"code": "Kreisschlüssel", "name": "Landkreis / Stadt", "population": "Einwohner",
-               "projects": "Projekte", "per_100k": "je 100.000 Einw."}
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -91,8 +90,9 @@ def parse(args: Mapping, region: str | None = None) -> Params:
             raise BadQuery(f"distance_km '{raw}' is not a number",
                            de=f"Die Entfernung „{raw}“ ist keine Zahl.") from None
         if not (math.isfinite(distance) and 0 < distance <= MAX_DISTANCE_KM):
-            raise BadQuery(f"distance_km must be more than 0 and at most {MAX_DISTANCE_KM:g}, not {raw}",
-                           de=f"Die Entfernung muss größer als 0 und höchstens {MAX_DISTANCE_KM:g} km sein.")
+            raise BadQuery(
+                f"distance_km must be more than 0 and at most {MAX_DISTANCE_KM:g}, not {raw}",
+                de=f"Die Entfernung muss größer als 0 und höchstens {MAX_DISTANCE_KM:g} km sein.")
     return Params(slug, field, distance)
 
 
@@ -111,8 +111,13 @@ def _has_field(slug: str):
     return cast(Project.fields, String).like(f'%"{slug}"%')
 
 
-def _grouped_counts(store: Store, column, *conditions) -> dict[str, dict]:
+def _grouped_counts(store: Store, column, region: str | None = None) -> dict[str, dict]:
     """{group: {"projects": n, "by_field": {slug: n}}} in one scan of the published projects."""
+    return _cached(store, ("counts", column.key, region),
+                   lambda: _count(store, column, *([Project.region == region] if region else [])))
+
+
+def _count(store: Store, column, *conditions) -> dict[str, dict]:
     columns = [column, func.count()] + [func.sum(case((_has_field(s), 1), else_=0)) for s in FIELDS]
     with store.session() as s:
         rows = s.execute(select(*columns).where(Project.status == "published", *conditions)
@@ -136,7 +141,7 @@ def _figures(count: dict, population: int) -> dict:
 
 def district_rows(store: Store, region: str) -> list[dict]:
     """One row per district of the region, in key order: population, area and project counts."""
-    counts = _grouped_counts(store, Project.district_code, Project.region == region)
+    counts = _grouped_counts(store, Project.district_code, region)
     rows = []
     for code in regions.district_codes():
         info = regions.district(code)
@@ -193,46 +198,75 @@ def sort_rows(rows: list[dict], key: str, descending: bool) -> list[dict]:
 
 # --- white spots --------------------------------------------------------------------------------
 
-def _unit_vectors(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    lat, lon = np.radians(lats), np.radians(lons)
-    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+@dataclass
+class Targets:
+    """Points to measure to, with their R-tree in the plane (built once per data version)."""
+    ids: list[str]
+    lats: np.ndarray
+    lons: np.ndarray
+    tree: shapely.STRtree | None
+
+    @classmethod
+    def build(cls, ids, lats, lons) -> "Targets":
+        lats, lons = np.asarray(lats, dtype=float), np.asarray(lons, dtype=float)
+        tree = shapely.STRtree(shapely.points(*_TO_PLANE.transform(lons, lats))) if lats.size else None
+        return cls(list(ids), lats, lons, tree)
 
 
 def nearest(lats, lons, target_lats, target_lons) -> tuple[np.ndarray, np.ndarray]:
     """Geodesic distance (km, WGS84) from each point to its nearest target, and that target's index.
 
-    A spherical search (dot products of unit vectors, in chunks) finds the nearest target on the
-    sphere; every target within SPHERE_MARGIN of that is measured exactly with pyproj, so the
-    answer is the true geodesic nearest. Without targets: inf and -1.
+    Without targets: inf and -1.
+    """
+    tl = np.asarray(target_lats, dtype=float)
+    return nearest_targets(lats, lons, Targets.build(range(tl.size), tl, target_lons))
+
+
+def nearest_targets(lats, lons, targets: Targets) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest` against prepared targets.
+
+    The R-tree in ETRS89 / UTM 32N finds the nearest target by grid distance; every target within
+    PLANAR_MARGIN of that is then measured exactly with pyproj, so the answer is the true geodesic
+    nearest.
     """
     lats, lons = np.asarray(lats, dtype=float), np.asarray(lons, dtype=float)
-    tl, tn = np.asarray(target_lats, dtype=float), np.asarray(target_lons, dtype=float)
     n = lats.size
-    if n == 0 or tl.size == 0:
+    if n == 0 or targets.tree is None:
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    points, targets = _unit_vectors(lats, lons), _unit_vectors(tl, tn)
-    best = np.full(n, -2.0)
-    for start in range(0, len(targets), _CHUNK):
-        dots = points @ targets[start:start + _CHUNK].T
-        np.maximum(best, dots.max(axis=1), out=best)
-    angle = np.arccos(np.clip(best, -1.0, 1.0))
-    limit = np.cos(np.minimum(angle * SPHERE_MARGIN + 1e-7, np.pi))  # 1e-7 rad ≈ 0.6 m of rounding
-    rows, cols = [], []
-    for start in range(0, len(targets), _CHUNK):
-        dots = points @ targets[start:start + _CHUNK].T
-        r, c = np.nonzero(dots >= limit[:, None])
-        rows.append(r)
-        cols.append(c + start)
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    _, _, metres = _GEOD.inv(lons[rows], lats[rows], tn[cols], tl[cols])
+    points = shapely.points(*_TO_PLANE.transform(lons, lats))
+    _, planar = targets.tree.query_nearest(points, return_distance=True, all_matches=False)
+    # + 1 m absorbs rounding where a target sits on the point itself.
+    rows, cols = targets.tree.query(points, predicate="dwithin", distance=planar * PLANAR_MARGIN + 1.0)
+    _, _, metres = _GEOD.inv(lons[rows], lats[rows], targets.lons[cols], targets.lats[cols])
     metres = np.asarray(metres)
-    order = np.lexsort((metres, rows))  # by point, nearest first
+    order = np.lexsort((cols, metres, rows))  # by point, nearest first, ties by index
     first = order[np.r_[0, np.flatnonzero(np.diff(rows[order])) + 1]]
     distance = np.full(n, np.inf)
     index = np.full(n, -1, dtype=np.int64)
     distance[rows[first]] = metres[first] / 1000.0
     index[rows[first]] = cols[first]
     return distance, index
+
+
+# Results that only change with the data: keyed by (database, what, data version), so a new,
+# changed or deleted project is seen by the next request.
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 16
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(store: Store, what: tuple, compute):
+    key = (store.url, what, store.data_version())
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
 
 
 @dataclass(frozen=True)
@@ -259,7 +293,7 @@ def municipalities(region: str) -> Municipalities:
                           np.array([e.population for e in rows], dtype=np.int64))
 
 
-def _project_points(store: Store, field: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _project_points(store: Store, field: str | None) -> Targets:
     """Published projects of the field anywhere in the atlas: a project across a region's border
     serves the municipalities near it too.
 
@@ -277,29 +311,38 @@ def _project_points(store: Store, field: str | None) -> tuple[list[str], np.ndar
             rows = cursor.fetchall()
         finally:
             cursor.close()
-    if not rows:
-        return [], np.empty(0), np.empty(0)
-    ids = [r[0] for r in rows]
-    return ids, np.array([r[1] for r in rows], dtype=float), np.array([r[2] for r in rows], dtype=float)
+    return Targets.build([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+def project_targets(store: Store, field: str | None) -> Targets:
+    return _cached(store, ("targets", field), lambda: _project_points(store, field))
+
+
+def _nearest_in_region(store: Store, region: str, field: str | None):
+    """Each municipality of the region: distance (km) to the nearest project of the field, its id."""
+    munis = municipalities(region)
+    targets = project_targets(store, field)
+    distance, index = nearest_targets(munis.lat, munis.lon, targets)
+    ids = [targets.ids[i] if i >= 0 else None for i in index]
+    return munis, distance, ids
 
 
 def white_spots(store: Store, region: str, field: str | None, distance_km: float) -> dict:
-    """Municipalities of the region farther than distance_km from the nearest project of the field."""
-    munis = municipalities(region)
-    ids, lats, lons = _project_points(store, field)
-    distance, index = nearest(munis.lat, munis.lon, lats, lons)
+    """Municipalities of the region farther than distance_km from the nearest project of the field,
+    farthest first, with the shares of municipalities and inhabitants they make up."""
+    munis, distance, ids = _nearest_in_region(store, region, field)
     uncovered = distance > distance_km
     population = int(munis.population.sum())
     uncovered_population = int(munis.population[uncovered].sum())
     items = []
     for i in np.flatnonzero(uncovered):
-        info = regions.district(munis.district_code[i])
         items.append({"ags": munis.ags[i], "name": munis.name[i],
-                      "district_code": munis.district_code[i], "district": info["name"],
+                      "district_code": munis.district_code[i],
+                      "district": regions.district(munis.district_code[i])["name"],
                       "lat": float(munis.lat[i]), "lon": float(munis.lon[i]),
                       "population": int(munis.population[i]),
-                      "nearest_km": round(float(distance[i]), 2) if index[i] >= 0 else None,
-                      "nearest_project": ids[index[i]] if index[i] >= 0 else None})
+                      "nearest_km": round(float(distance[i]), 2) if ids[i] else None,
+                      "nearest_project": ids[i]})
     items.sort(key=lambda s: (-(s["nearest_km"] if s["nearest_km"] is not None else math.inf),
                               s["ags"]))
     return {"field": field, "distance_km": distance_km, "municipalities": len(munis.ags),
@@ -307,21 +350,19 @@ def white_spots(store: Store, region: str, field: str | None, distance_km: float
             "share_municipalities": round(len(items) / len(munis.ags), 4) if munis.ags else 0.0,
             "population": population, "uncovered_population": uncovered_population,
             "share_population": round(uncovered_population / population, 4) if population else 0.0,
-            "projects_considered": len(ids), "population_source": MUNICIPALITY_SOURCE,
-            "items": items,
-            "_all": {"distance": distance, "index": index, "ids": ids}}
+            "projects_considered": len(project_targets(store, field).ids),
+            "population_source": MUNICIPALITY_SOURCE, "items": items}
 
 
 def coverage(store: Store, params: Params) -> dict:
     """Every figure of a region's coverage, in the shape of GET /api/coverage."""
     rows = district_rows(store, params.region)
-    spots = white_spots(store, params.region, params.field, params.distance_km)
-    spots.pop("_all")
     info = regions.REGIONS[params.region]
     return {"region": params.region, "region_name": info["name"], "office": info["office"],
             "field": params.field, "distance_km": params.distance_km,
             "total": total_row(rows), "districts": rows, "gaps": gaps(rows),
-            "white_spots": spots, "attribution": ATTRIBUTION}
+            "white_spots": white_spots(store, params.region, params.field, params.distance_km),
+            "attribution": ATTRIBUTION}
 
 
 # --- maps, legend and chart ---------------------------------------------------------------------
@@ -335,6 +376,14 @@ def _nice_step(value: float) -> float:
         if m * 10 ** exponent >= value - 1e-12:
             return m * 10 ** exponent
     return 10 ** (exponent + 1)
+
+
+def _digits(step: float) -> int:
+    """Decimals that show every multiple of a step exactly (2.5 → 1, 0.05 → 2)."""
+    for digits in range(4):
+        if abs(step * 10 ** digits - round(step * 10 ** digits)) < 1e-9:
+            return digits
+    return 4
 
 
 @dataclass
@@ -358,7 +407,7 @@ class Classes:
         return ZERO_COLOUR if i < 0 else CLASS_COLOURS[i]
 
     def legend(self) -> list[dict]:
-        digits = 0 if self.step >= 1 and float(self.step).is_integer() else (1 if self.step * 10 >= 1 else 2)
+        digits = _digits(self.step)
         items = [{"colour": ZERO_COLOUR, "label": "keine Projekte (Lücke)"}]
         for i, colour in enumerate(CLASS_COLOURS):
             low, high = i * self.step, (i + 1) * self.step
@@ -408,7 +457,7 @@ def _choropleth(m: folium.Map, shapes, rows: list[dict], key: str, name_key: str
         count, value = _value(row, field)
         features.append({"type": "Feature", "geometry": geometry, "properties": {
             "name": row[name_key], "fill": classes.colour(value),
-            "label": f"{_project_words(count)} · {de_number(value, 1)} je 100.000 Einw."}})
+            "label": f"{_project_words(count)} · {de_rate(value)} je 100.000 Einw."}})
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features}, name=layer_name,
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.72,
@@ -431,9 +480,10 @@ def region_map(tiles: maps.Tiles, region: str, rows: list[dict], field: str | No
                     for s in spots["items"]]
         folium.GeoJson(
             {"type": "FeatureCollection", "features": features}, name="Weiße Flecken",
-            marker=folium.CircleMarker(radius=6, fill=True),
-            style_function=lambda f: {"color": "#ffffff", "weight": 1.5, "fillColor": WHITE_SPOT_COLOUR,
-                                      "fillOpacity": 0.95, "className": "white-spot"},
+            marker=folium.CircleMarker(radius=5, fill=True),
+            # Literally white, ringed dark red: unlike the projects' filled dots with white rims.
+            style_function=lambda f: {"color": WHITE_SPOT_COLOUR, "weight": 2.5, "fillColor": "#ffffff",
+                                      "fillOpacity": 1, "className": "white-spot"},
             tooltip=folium.GeoJsonTooltip(fields=["name", "label"], labels=False),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
@@ -482,14 +532,15 @@ def chart(rows: list[dict], name_key: str = "district") -> dict:
             value = r["by_field_per_100k"][slug]
             width = plot * value / scale_max
             if r["by_field"][slug]:
-                segments.append({"x": round(x, 2), "width": round(width, 2), "colour": FIELD_COLOURS[slug],
-                                 "title": f"{r[name_key]} – {label}: {_project_words(r['by_field'][slug])}, "
-                                          f"{de_number(value, 1)} je 100.000 Einw."})
+                title = (f"{r[name_key]} – {label}: {_project_words(r['by_field'][slug])}, "
+                         f"{de_rate(value)} je 100.000 Einw.")
+                segments.append({"x": round(x, 2), "width": round(width, 2),
+                                 "colour": FIELD_COLOURS[slug], "title": title})
             x += width
         bars.append({"label": r[name_key], "y": y, "segments": segments,
-                     "total": de_number(sum(r["by_field_per_100k"].values()), 1), "end": round(x, 2)})
+                     "total": de_rate(sum(r["by_field_per_100k"].values())), "end": round(x, 2)})
     height = CHART_TOP + len(ordered) * (CHART_BAR + CHART_GAP) + CHART_AXIS
-    digits = 0 if float(step).is_integer() else 1
+    digits = _digits(step)
     axis = [{"x": round(CHART_LABEL + plot * t / scale_max, 2), "label": de_number(t, digits)}
             for t in ticks]
     return {"width": CHART_WIDTH, "height": height, "bars": bars, "axis": axis,
@@ -504,6 +555,11 @@ def de_number(value, digits: int = 0) -> str:
         return "–"
     text = f"{value:,.{digits}f}"
     return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+
+
+def de_rate(value: float) -> str:
+    """Projects per 100,000 inhabitants: one decimal, two below 1 so a single project never reads 0."""
+    return de_number(value, 2 if 0 < value < 1 else 1)
 
 
 def de_percent(share: float) -> str:
@@ -535,22 +591,19 @@ def gaps_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def white_spots_csv(region: str, spots: dict) -> str:
+def white_spots_csv(store: Store, region: str, field: str | None, distance_km: float) -> str:
     """Every municipality of the region with its nearest project; white_spot says which are."""
-    munis = municipalities(region)
-    distance, index, ids = spots["_all"]["distance"], spots["_all"]["index"], spots["_all"]["ids"]
+    munis, distance, ids = _nearest_in_region(store, region, field)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["ags", "municipality", "district_code", "district", "lat", "lon", "population",
                      "field", "distance_km", "nearest_km", "nearest_project", "white_spot"])
     for i in range(len(munis.ags)):
-        found = index[i] >= 0
         writer.writerow([munis.ags[i], munis.name[i], munis.district_code[i],
                          regions.district(munis.district_code[i])["name"], munis.lat[i], munis.lon[i],
-                         int(munis.population[i]), spots["field"] or "", spots["distance_km"],
-                         round(float(distance[i]), 3) if found else "",
-                         ids[index[i]] if found else "",
-                         "true" if distance[i] > spots["distance_km"] else "false"])
+                         int(munis.population[i]), field or "", distance_km,
+                         round(float(distance[i]), 3) if ids[i] else "", ids[i] or "",
+                         "true" if distance[i] > distance_km else "false"])
     return out.getvalue()
 
 
@@ -580,7 +633,8 @@ def _bad_query(exc: BadQuery):
 
 
 def _distance_text(distance_km: float) -> str:
-    return de_number(distance_km, 0 if float(distance_km).is_integer() else 1)
+    """12.5 → "12,5", 15.0 → "15": as typed, in German."""
+    return f"{distance_km:g}".replace(".", ",")
 
 
 def _link(endpoint: str, region: str | None = None, **params) -> str:
@@ -609,7 +663,7 @@ def overview():
                            map=rendered, legend=classes.legend(), chart=chart(rows, "region_name"),
                            field_links={slug: _link("coverage.overview", field=slug)
                                         for slug in [None, *FIELDS]},
-                           de_number=de_number, attribution=ATTRIBUTION,
+                           de_number=de_number, de_rate=de_rate, attribution=ATTRIBUTION,
                            map_attribution=MAP_ATTRIBUTION)
 
 
@@ -620,7 +674,8 @@ def region_page(slug: str):
     params = parse(request.args, region=slug)
     sort = (request.args.get("sort") or "code").strip()
     if sort not in SORT_KEYS:
-        raise BadQuery(f"unknown sort '{sort}'", de=f"Nach „{sort}“ kann die Tabelle nicht sortiert werden.")
+        raise BadQuery(f"unknown sort '{sort}'; valid: {', '.join(SORT_KEYS)}",
+                       de=f"Nach „{sort}“ kann die Tabelle nicht sortiert werden.")
     order = (request.args.get("order") or ("asc" if sort in ("code", "name") else "desc")).strip()
     if order not in ("asc", "desc"):
         raise BadQuery(f"order must be asc or desc, not '{order}'",
@@ -648,8 +703,9 @@ def region_page(slug: str):
         rows=sort_rows(rows, sort, order == "desc"), total=total, gaps=gaps(rows), spots=spots,
         map=rendered, legend=classes.legend(), chart=chart(rows), sort=sort, order=order,
         sort_link=sort_link, field_links={s: link(field=s) for s in [None, *FIELDS]},
-        sort_labels=SORT_LABELS, distance_choices=DISTANCE_CHOICES_KM, markers_url=markers,
-        distance_text=_distance_text(params.distance_km), de_number=de_number, de_percent=de_percent,
+        distance_choices=DISTANCE_CHOICES_KM, markers_url=markers,
+        distance_text=_distance_text(params.distance_km), de_number=de_number, de_rate=de_rate,
+        de_percent=de_percent,
         attribution=ATTRIBUTION, map_attribution=MAP_ATTRIBUTION,
         municipality_source=MUNICIPALITY_SOURCE,
         downloads={
@@ -685,9 +741,10 @@ def download_gaps(slug: str):
 @bp.get("/regionen/<slug>/weisse-flecken.csv")
 def download_white_spots(slug: str):
     params = parse(request.args, region=_region_or_404(slug))
-    spots = white_spots(_store(), slug, params.field, params.distance_km)
-    name = f"abdeckung-{slug}-weisse-flecken-{params.field or 'alle'}-{_distance_text(params.distance_km)}km.csv"
-    return _download(white_spots_csv(slug, spots), name.replace(",", "_"), "text/csv")
+    distance = _distance_text(params.distance_km).replace(",", "_")
+    name = f"abdeckung-{slug}-weisse-flecken-{params.field or 'alle'}-{distance}km.csv"
+    return _download(white_spots_csv(_store(), slug, params.field, params.distance_km),
+                     name, "text/csv")
 
 
 @bp.get("/regionen/<slug>/projekte.<fmt>")

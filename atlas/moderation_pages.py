@@ -115,7 +115,7 @@ def _notify_decision(project, approved: bool, reason: str | None) -> None:
     office = regions.REGIONS[project.region]["office"]
     if approved:
         body = (f"Ihr Projekt „{project.name}“ wurde vom {office} freigegeben und ist jetzt im "
-                f"Atlas zu sehen:\n{url_for('pages.detail', project_id=project.id, _external=True)}\n")
+                f"Atlas zu sehen:\n{notify.link('pages.detail', project_id=project.id)}\n")
     else:
         body = (f"Ihr Projekt „{project.name}“ wurde vom {office} nicht freigegeben.\n\n"
                 f"Begründung: {reason}\n")
@@ -203,7 +203,7 @@ def move(project_id: str):
     store = get_store()
     notify.send(store, notify.office_addresses(store, moved.region),
                 f"Einreichung an Ihre Region übergeben: {moved.name}",
-                f"{url_for('moderation.item', project_id=moved.id, _external=True)}\n")
+                f"{notify.link('moderation.item', project_id=moved.id)}\n")
     flash(f"„{moved.name}“ liegt jetzt bei der Region {regions.REGIONS[moved.region]['name']}.")
     return redirect(url_for("moderation.queue"), 303)
 

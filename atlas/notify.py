@@ -8,26 +8,38 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app
-from sqlalchemy import select
+from flask import current_app, url_for
+from sqlalchemy import select, update
 
 from .store import OutboxMessage, Store, User, utcnow
 
 
+def link(endpoint: str, **values) -> str:
+    """An absolute link for a mail, built on ATLAS_PUBLIC_URL, never on the request's Host
+    header (which a client chooses, and could point officers to a phishing site)."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
 def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
+    """Store each message first (committed), then talk to SMTP outside any transaction, so a
+    slow mail server never holds the database's write lock."""
     config = current_app.config
     for recipient in dict.fromkeys(r for r in recipients if r):
         with store.session.begin() as s:
             message = OutboxMessage(recipient=recipient, subject=subject, body=body)
             s.add(message)
-            s.flush()
-            if config.get("SMTP_HOST"):
-                try:
-                    _deliver(config, recipient, subject, body)
-                    message.sent_at = utcnow()
-                except (OSError, smtplib.SMTPException) as exc:
-                    message.error = f"{type(exc).__name__}: {exc}"
-                    current_app.logger.warning("mail to %s not sent: %s", recipient, exc)
+        if not config.get("SMTP_HOST"):
+            continue
+        try:
+            _deliver(config, recipient, subject, body)
+            outcome = {"sent_at": utcnow()}
+        except (OSError, smtplib.SMTPException) as exc:
+            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+            current_app.logger.warning("mail to %s not sent: %s", recipient, exc)
+        with store.session.begin() as s:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
+                      .values(**outcome))
 
 
 def _deliver(config, recipient: str, subject: str, body: str) -> None:

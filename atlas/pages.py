@@ -5,6 +5,7 @@ import math
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, g, render_template, request
+from markupsafe import Markup
 
 from . import maps, regions, search
 from .app import get_geocode, get_store
@@ -43,6 +44,17 @@ def _link(endpoint_args: dict) -> str:
     return "?" + query if query else ""
 
 
+def district_phrase(d: dict) -> Markup:
+    """ "im Landkreis Harburg", "in der Region Hannover", "in der kreisfreien Stadt Emden"."""
+    name = Markup("<strong>%s</strong>") % d["name"]
+    if d["kind"] == "Region":
+        return Markup("in der ") + name
+    if d["kind"] == "Kreisfreie Stadt":
+        return Markup("in der kreisfreien Stadt ") + name
+    return Markup("im ") + name if d["name"].startswith("Landkreis") \
+        else Markup("im Landkreis ") + name
+
+
 def _districts_of(region: str) -> list[dict]:
     found = [regions.district(c) for c in regions.district_codes()]
     return sorted((d for d in found if d["region"] == region), key=lambda d: d["name"])
@@ -55,6 +67,7 @@ def _common():
             "boundary_attribution": regions.ATTRIBUTION,
             "map_attribution": regions.MAP_ATTRIBUTION,
             "districts_of": _districts_of,
+            "district_phrase": district_phrase,
             "tiles_attribution": _tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
 
 

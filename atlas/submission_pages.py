@@ -85,12 +85,12 @@ def submit():
     store = get_store()
     project_id, token = submissions.create(store, data, placement)
     office = regions.REGIONS[placement.region]
-    link = url_for("submit.status", token=token, _external=True)
+    link = notify.link("submit.status", token=token)
     notify.send(store, notify.office_addresses(store, placement.region),
                 f"Neue Einreichung: {data['name']}",
                 f"Eine neue Einreichung wartet auf Prüfung durch das {office['office']}:\n\n"
                 f"{data['name']} ({data['postcode']} {data['city']})\n\n"
-                f"{url_for('moderation.item', project_id=project_id, _external=True)}\n")
+                f"{notify.link('moderation.item', project_id=project_id)}\n")
     notify.send(store, [data["contact_email"]], f"Ihre Einreichung: {data['name']}",
                 f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
                 f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "

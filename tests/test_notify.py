@@ -88,7 +88,7 @@ def test_a_submission_mails_the_office_and_the_submitter(make_app):
         assert "Amt für regionale Landesentwicklung Lüneburg" in m.body
         assert token not in m.body                  # the private link is the submitter's alone
     assert mine.subject == f"Ihre Einreichung: {VALID['name']}"
-    assert f"http://localhost/einreichung/{token}\n" in mine.body
+    assert f"http://127.0.0.1:8000/einreichung/{token}\n" in mine.body
     assert "/verwaltung/" not in mine.body
     # The private link in the mail opens the submitter's status page.
     assert "wird geprüft" in client.get(f"/einreichung/{token}").get_data(as_text=True)
@@ -116,7 +116,7 @@ def test_a_decision_mails_the_submitter_only(make_app):
     yes, no = decisions
     assert yes.subject == f"Entscheidung zu Ihrer Einreichung: {VALID['name']}"
     assert "wurde vom Amt für regionale Landesentwicklung Lüneburg freigegeben" in yes.body
-    assert f"http://localhost/projekte/{approved}" in yes.body
+    assert f"http://127.0.0.1:8000/projekte/{approved}" in yes.body
     assert no.subject == "Entscheidung zu Ihrer Einreichung: Fahrradwerkstatt für alle"
     assert "nicht freigegeben" in no.body and f"Begründung: {reason}" in no.body
     assert all(r.sent_at is not None for r in outbox_rows(app))

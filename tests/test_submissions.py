@@ -399,3 +399,15 @@ def test_export_with_status(app, client, cli):
     assert len(lines) == 2 and ",pending," in lines[1] and "Nähcafé Miteinander" in lines[1]
     everything = json.loads(cli("export", "--status", "all").stdout)
     assert {f["properties"]["status"] for f in everything["features"]} == {"pending", "published"}
+
+
+def test_mail_links_use_the_configured_address_not_the_host_header(app):
+    client = app.test_client()
+    page = client.get("/einreichen", base_url="http://evil.example").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = dict(VALID, step="confirm", csrf_token=token)
+    assert client.post("/einreichen", data=data, base_url="http://evil.example").status_code == 303
+    with get_store(app).session() as s:
+        bodies = [m.body for m in s.scalars(select(OutboxMessage))]
+    assert bodies and all("evil.example" not in b for b in bodies)
+    assert all("http://127.0.0.1:8000/" in b for b in bodies)
