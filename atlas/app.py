@@ -19,7 +19,7 @@ from .store import Store
 
 
 #: Per-client limits on submitting and logging in (ATLAS_RATELIMIT_ENABLED=0 switches them off).
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
+limiter = Limiter(key_func=get_remote_address)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_SUBMIT="20 per hour",
         RATELIMIT_LOGIN="10 per minute",
         RATELIMIT_HEADERS_ENABLED=True,
