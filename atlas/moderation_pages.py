@@ -9,7 +9,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from . import accounts, notify, regions, submissions
 from .app import get_geocode, get_store, limiter
 from .forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
-from .submission_pages import preview_map
+from .submission_pages import form_values, preview_map
 
 bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
@@ -162,7 +162,7 @@ def edit(project_id: str):
     form = EditForm()
     if not form.validate():
         return _show(project, 400, "Bitte prüfen Sie die markierten Felder.", edit_form=form)
-    data = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in form.data.items()}
+    data = form_values(form)
     placement = submissions.place(data["street"], data["postcode"], data["city"],
                                   data.get("lat"), data.get("lon"), geocode=get_geocode())
     if not placement.ok:
@@ -171,19 +171,10 @@ def edit(project_id: str):
     if not accounts.may_moderate(accounts.current_user(), placement.region):
         return _show(project, 403, "Der neue Ort liegt in einer anderen Region. Bitte wenden "
                                    "Sie sich an die Landesverwaltung.", edit_form=form)
-    version = int(form.version.data)
-    edited = submissions.update_pending(get_store(), project_id, data, placement, actor,
-                                        version=version)
-    if edited is None:
-        return _stale(project_id)
-    return _decide_after_edit(edited)
-
-
-def _decide_after_edit(project):
-    actor = accounts.current_user().email
-    done = submissions.decide(get_store(), project.id, project.version, actor, True)
+    done = submissions.update_pending(get_store(), project_id, data, placement, actor,
+                                      version=int(form.version.data), approve=True)
     if done is None:
-        return _stale(project.id)
+        return _stale(project_id)
     _notify_decision(done, True, None)
     flash(f"„{done.name}“ wurde bearbeitet und freigegeben.")
     return redirect(url_for("moderation.queue"), 303)

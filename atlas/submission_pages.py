@@ -16,7 +16,7 @@ def _submit_limit() -> str:
     return current_app.config.get("RATELIMIT_SUBMIT", "20 per hour")
 
 
-def _values(form) -> dict:
+def form_values(form) -> dict:
     """Clean form data; a point chosen among candidates or set for another address is handled."""
     data = {k: (v.strip() if isinstance(v, str) else v) for k, v in form.data.items()}
     choice = request.form.get("choose", "")
@@ -26,8 +26,9 @@ def _values(form) -> dict:
         data["lat"] = data["lon"] = None
     for key in ("organisation", "street", "website", "contact_name"):
         data[key] = data.get(key) or None
-    data["contact_email"] = (data.get("contact_email") or "").lower() or None
-    data["publish_email"] = bool(data.get("publish_email"))
+    if "contact_email" in data:
+        data["contact_email"] = (data.get("contact_email") or "").lower() or None
+        data["publish_email"] = bool(data.get("publish_email"))
     return data
 
 
@@ -68,7 +69,7 @@ def submit():
                                message="Diese Einreichung konnte nicht angenommen werden."), 400
     if not form.validate():
         return _render(form, status=400)
-    data = _values(form)
+    data = form_values(form)
     placement = submissions.place(data["street"], data["postcode"], data["city"],
                                   data.get("lat"), data.get("lon"), geocode=get_geocode())
     if not placement.ok:
@@ -122,7 +123,7 @@ def status(token: str):
         elif not form.validate():
             message, code = "Bitte prüfen Sie die markierten Felder.", 400
         else:
-            data = _values(form)
+            data = form_values(form)
             new_place = submissions.place(data["street"], data["postcode"], data["city"],
                                           data.get("lat"), data.get("lon"), geocode=get_geocode())
             if not new_place.ok:

@@ -171,19 +171,27 @@ def _apply(store: Store, project_id: str, version: int | None, actor: str, actio
 
 
 def update_pending(store: Store, project_id: str, values: dict, placement: Placement,
-                   actor: str, version: int | None = None, action: str = "edited") -> Project | None:
+                   actor: str, version: int | None = None, approve: bool = False
+                   ) -> Project | None:
+    """Change a pending submission; with approve=True publish it in the same transaction."""
     changes = {k: values[k] for k in EDITABLE if k in values}
     changes.update(lat=placement.lat, lon=placement.lon, precision=placement.precision,
                    district_code=placement.district_code, region=placement.region)
-    return _apply(store, project_id, version, actor, action, changes)
+    if approve:
+        changes.update(_decision(actor, True, None))
+    return _apply(store, project_id, version, actor,
+                  "edited and approved" if approve else "edited", changes)
+
+
+def _decision(actor: str, approve: bool, reason: str | None) -> dict:
+    return {"status": "published" if approve else "rejected", "decided_at": utcnow(),
+            "decided_by": actor, "decision_note": reason}
 
 
 def decide(store: Store, project_id: str, version: int, actor: str, approve: bool,
            reason: str | None = None) -> Project | None:
-    values = {"status": "published" if approve else "rejected", "decided_at": utcnow(),
-              "decided_by": actor, "decision_note": reason}
     return _apply(store, project_id, version, actor, "approved" if approve else "rejected",
-                  values)
+                  _decision(actor, approve, reason))
 
 
 def move(store: Store, project_id: str, version: int, actor: str, region: str) -> Project | None:

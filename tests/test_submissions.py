@@ -350,9 +350,11 @@ def test_edit_and_approve(app, client):
     assert client.post(url + "/bearbeiten", data=data).status_code == 303
     with get_store(app).session() as s:
         project = s.get(Project, item.id)
-        edited = s.scalars(select(AuditEntry).where(AuditEntry.action == "edited")).one()
+        edited = s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "edited and approved")).one()
     assert project.status == "published" and project.name == "Nähcafé Winsen"
     assert edited.changes["name"] == ["Nähcafé Miteinander", "Nähcafé Winsen"]
+    assert edited.changes["status"] == ["pending", "published"]
 
 
 def test_admin_moves_between_regions_and_reads_audit_and_outbox(app, client):
