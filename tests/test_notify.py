@@ -6,7 +6,6 @@ smtplib as it would a real mail server, so the test sees what an office or submi
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from sqlalchemy import select
@@ -125,9 +124,7 @@ def test_a_decision_mails_the_submitter_only(make_app):
 def test_with_the_mail_server_down_the_submission_succeeds_and_the_outbox_keeps_all(make_app):
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=closed_port())
     client = app.test_client()
-    started = time.monotonic()
     token, project_id = submitted(client)
-    assert time.monotonic() - started < 5            # a refused connection does not hang
     with get_store(app).session() as s:
         assert s.get(Project, project_id).status == "pending"
 
