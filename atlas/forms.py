@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
                      SelectMultipleField, StringField, TextAreaField, URLField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp,
                                 ValidationError)
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -40,11 +41,11 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def pre_validate(self, form):
-        valid = {value for value, _ in self.choices}
+        valid = {c.value for c in self.choices}
         unknown = [v for v in self.data or [] if v not in valid]
         if unknown:
             raise ValidationError(f"Unbekanntes Handlungsfeld: {', '.join(unknown)}. Möglich sind: "
-                                  f"{', '.join(label for _, label in self.choices)}.")
+                                  f"{', '.join(c.label for c in self.choices)}.")
 
 
 class ProjectForm(FlaskForm):
@@ -54,7 +55,8 @@ class ProjectForm(FlaskForm):
     organisation = StringField("Träger / Organisation", validators=[Optional(), _length(0, 200)])
     description = TextAreaField("Beschreibung", validators=[
         DataRequired("Bitte beschreiben Sie kurz, was das Projekt tut."), _length(20, 4000)])
-    fields = MultiCheckboxField("Handlungsfelder", choices=list(FIELDS.items()), validators=[
+    fields = MultiCheckboxField("Handlungsfelder",
+                                choices=[SelectChoice(k, v) for k, v in FIELDS.items()], validators=[
         DataRequired("Bitte mindestens ein Handlungsfeld wählen.")])
     street = StringField("Straße und Hausnummer", validators=[Optional(), _length(0, 200)])
     postcode = StringField("Postleitzahl", validators=[
@@ -109,7 +111,8 @@ class EditForm(ProjectForm):
 
 class MoveForm(FlaskForm):
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d+$")])
-    region = SelectField("Neue Region", choices=[(k, v["name"]) for k, v in REGIONS.items()])
+    region = SelectField("Neue Region",
+                         choices=[SelectChoice(k, v["name"]) for k, v in REGIONS.items()])
 
 
 class ActionForm(FlaskForm):
