@@ -382,3 +382,21 @@ def test_a_qualifier_that_contradicts_the_postcode_is_ambiguous():
     assert answer["status"] == "ambiguous"
     assert {c["district_code"] for c in answer["candidates"]} == {"03351", "03353"}
     assert resolve("29308 Winsen (Aller)")["district_code"] == "03351"
+
+
+def test_the_configured_app_geocodes_online_and_caches_in_its_database(instance, stub):
+    """ATLAS_GEOCODER=nominatim: the API asks the server once, and the answer outlives a restart."""
+    from atlas import create_app
+    from atlas.app import get_store
+    config = {"TESTING": True, "GEOCODER": "nominatim", "NOMINATIM_URL": stub.base_url,
+              "NOMINATIM_MIN_DELAY": 0}
+    app = create_app(config)
+    get_store(app).create_schema()
+    query = {"q": "Planckstraße 2, 30169 Hannover"}
+    first = app.test_client().get("/api/geocode", query_string=query).get_json()
+    assert first["status"] == "ok" and first["precision"] == "address" and stub.searches() == 1
+    restarted = create_app(config)
+    again = restarted.test_client().get("/api/geocode", query_string=query).get_json()
+    assert again == first and stub.searches() == 1
+    user_agent = stub.requests[0]["user_agent"]
+    assert user_agent.startswith("gemeinsame-sache-atlas/")
