@@ -7,6 +7,8 @@ import pytest
 from atlas import create_app
 from databases import PG_URL, drop_database, fresh_database_url
 
+pytest_plugins = ["browser_support"]
+
 
 def pytest_report_header(config):
     if PG_URL:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from test_browser import browser, marker_count, server, shot, watched  # noqa: F401  (fixtures)
+from browser_support import marker_count, shot
 
 MAP = "window[document.getElementById('atlas-map-config').dataset.map]"
 

@@ -14,8 +14,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from live_server import atlas_env, atlas_server, run_atlas
-from test_browser import (SCREENSHOTS, Watched, browser, marker_count,  # noqa: F401
-                          settle, shot, watched)             # browser, watched: fixtures
+from browser_support import SCREENSHOTS, Watched, marker_count, settle, shot
 
 PASSWORD = "ein-sicheres-passwort-2024"
 LUENEBURG = "pruefung@arl-lg.example"
