@@ -5,8 +5,6 @@ A bad parameter answers 400 with {"error": "..."} that says what is wrong.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
@@ -15,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from . import regions, search
 from .app import get_geocode, get_store
 from .projects import to_feature
-from .store import Project
+from .store import Project, VersionedCache
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -56,11 +54,9 @@ def projects():
     return jsonify(body)
 
 
-#: Encoded marker feeds by (filters, data version): the whole state is 100k rows, and it only
-#: changes when a project does.
-_MARKER_CACHE: OrderedDict = OrderedDict()
-_MARKER_CACHE_SIZE = 32
-_MARKER_LOCK = threading.Lock()
+#: Encoded marker feeds by filters: the whole state is 100k rows, and it only changes when a
+#: project does.
+_MARKERS = VersionedCache(32)
 
 
 @bp.get("/markers")
@@ -68,18 +64,9 @@ def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
     query = search.parse(request.args, geocode=get_geocode())
     store = get_store()
-    key = (store.url, tuple(sorted(query.args.items())), store.data_version())
-    with _MARKER_LOCK:
-        body = _MARKER_CACHE.get(key)
-        if body is not None:
-            _MARKER_CACHE.move_to_end(key)
-    if body is None:
-        body = json.dumps({"columns": ["id", "lat", "lon", "field"],
-                           "rows": search.markers(store, query)}, separators=(",", ":"))
-        with _MARKER_LOCK:
-            _MARKER_CACHE[key] = body
-            while len(_MARKER_CACHE) > _MARKER_CACHE_SIZE:
-                _MARKER_CACHE.popitem(last=False)
+    body = _MARKERS.get(store, tuple(sorted(query.args.items())), lambda: json.dumps(
+        {"columns": ["id", "lat", "lon", "field"], "rows": search.markers(store, query)},
+        separators=(",", ":")))
     return Response(body, mimetype="application/json")
 
 

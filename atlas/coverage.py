@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
@@ -20,14 +18,14 @@ import folium
 import numpy as np
 import shapely
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
-from pyproj import Geod, Transformer
-from sqlalchemy import String, and_, case, cast, func, select
+from pyproj import Transformer
+from sqlalchemy import and_, case, func, select
 
 from . import maps, regions
 from .fields import FIELD_COLOURS, FIELDS
 from .projects import write_csv, write_geojson
-from .search import BadQuery
-from .store import Project, Store
+from .search import BadQuery, distances_km, has_field
+from .store import Project, Store, VersionedCache
 from .text import normalize
 
 bp = Blueprint("coverage", __name__)
@@ -49,7 +47,6 @@ WHITE_SPOT_COLOUR = "#8e2a1f"
 #: keeps every target that could be the geodesic nearest among the exact candidates.
 PLANAR_MARGIN = 1.01
 _TO_PLANE = Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
-_GEOD = Geod(ellps="WGS84")
 
 MUNICIPALITY_SOURCE = ("Gemeindemittelpunkte: Hauptort nach GeoNames oder Mittelpunkt der Gemeindefläche "
                        "(© GeoBasis-DE / BKG 2016); Einwohner der Gemeinden: GeoNames (CC BY 4.0), "
@@ -106,11 +103,6 @@ def parse_field(args: Mapping) -> str | None:
 
 # --- counting -----------------------------------------------------------------------------------
 
-def _has_field(slug: str):
-    """The same JSON-text match as the public search, so both count a project alike."""
-    return cast(Project.fields, String).like(f'%"{slug}"%')
-
-
 def _grouped_counts(store: Store, column, region: str | None = None) -> dict[str, dict]:
     """{group: {"projects": n, "by_field": {slug: n}}} in one scan of the published projects."""
     return _cached(store, ("counts", column.key, region),
@@ -118,7 +110,7 @@ def _grouped_counts(store: Store, column, region: str | None = None) -> dict[str
 
 
 def _count(store: Store, column, *conditions) -> dict[str, dict]:
-    columns = [column, func.count()] + [func.sum(case((_has_field(s), 1), else_=0)) for s in FIELDS]
+    columns = [column, func.count()] + [func.sum(case((has_field(s), 1), else_=0)) for s in FIELDS]
     with store.session() as s:
         rows = s.execute(select(*columns).where(Project.status == "published", *conditions)
                          .group_by(column)).all()
@@ -237,36 +229,23 @@ def nearest_targets(lats, lons, targets: Targets) -> tuple[np.ndarray, np.ndarra
     _, planar = targets.tree.query_nearest(points, return_distance=True, all_matches=False)
     # + 1 m absorbs rounding where a target sits on the point itself.
     rows, cols = targets.tree.query(points, predicate="dwithin", distance=planar * PLANAR_MARGIN + 1.0)
-    _, _, metres = _GEOD.inv(lons[rows], lats[rows], targets.lons[cols], targets.lats[cols])
-    metres = np.asarray(metres)
-    order = np.lexsort((cols, metres, rows))  # by point, nearest first, ties by index
+    km = distances_km(lats[rows], lons[rows], targets.lats[cols], targets.lons[cols])
+    order = np.lexsort((cols, km, rows))  # by point, nearest first, ties by index
     first = order[np.r_[0, np.flatnonzero(np.diff(rows[order])) + 1]]
     distance = np.full(n, np.inf)
     index = np.full(n, -1, dtype=np.int64)
-    distance[rows[first]] = metres[first] / 1000.0
+    distance[rows[first]] = km[first]
     index[rows[first]] = cols[first]
     return distance, index
 
 
 # Results that only change with the data: keyed by (database, what, data version), so a new,
 # changed or deleted project is seen by the next request.
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 16
-_CACHE_LOCK = threading.Lock()
+_CACHE = VersionedCache(16)
 
 
 def _cached(store: Store, what: tuple, compute):
-    key = (store.url, what, store.data_version())
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
+    return _CACHE.get(store, what, compute)
 
 
 @dataclass(frozen=True)
@@ -301,7 +280,7 @@ def _project_points(store: Store, field: str | None) -> Targets:
     itself at 100,000 projects. The statement is compiled for the store's dialect with literal
     values, all of which come from the code (status, field slugs checked against FIELDS).
     """
-    cond = [Project.status == "published"] + ([_has_field(field)] if field else [])
+    cond = [Project.status == "published"] + ([has_field(field)] if field else [])
     stmt = select(Project.id, Project.lat, Project.lon).where(and_(*cond))
     with store.engine.connect() as conn:
         sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))

@@ -164,6 +164,11 @@ def _pg_point(near: Near):
     return cast(func.ST_SetSRID(func.ST_MakePoint(near.lon, near.lat), 4326), Geography)
 
 
+def has_field(slug: str):
+    """Projects working in a field: a match on the JSON text, the same on SQLite and PostgreSQL."""
+    return cast(Project.fields, String).like(f'%"{slug}"%')
+
+
 def _conditions(query: Query, postgres: bool = False) -> list:
     cond = [Project.status == "published"]
     if query.region:
@@ -171,7 +176,7 @@ def _conditions(query: Query, postgres: bool = False) -> list:
     if query.district:
         cond.append(Project.district_code == query.district)
     if query.field:
-        cond.append(cast(Project.fields, String).like(f'%"{query.field}"%'))
+        cond.append(has_field(query.field))
     if query.q:
         for word in normalize(query.q).split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -192,11 +197,12 @@ def _conditions(query: Query, postgres: bool = False) -> list:
     return cond
 
 
-def distances_km(lat: float, lon: float, lats, lons) -> np.ndarray:
-    """Geodesic distances (WGS84 ellipsoid) from one point to many, in one vectorised call."""
-    lats, lons = np.asarray(lats, dtype=float), np.asarray(lons, dtype=float)
-    _, _, metres = _GEOD.inv(np.full_like(lons, lon), np.full_like(lats, lat), lons, lats)
-    return np.asarray(metres) / 1000.0
+def distances_km(lat, lon, lats, lons) -> np.ndarray:
+    """Geodesic distances (WGS84 ellipsoid) in km, vectorised: one point to many, or pairwise."""
+    lat, lon, lats, lons = np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                                 for v in (lat, lon, lats, lons)))
+    _, _, metres = _GEOD.inv(np.ravel(lon), np.ravel(lat), np.ravel(lons), np.ravel(lats))
+    return (np.asarray(metres) / 1000.0).reshape(lat.shape)
 
 
 def run(store: Store, query: Query) -> Result:

@@ -6,6 +6,8 @@ for a writer; `ATLAS_DATABASE_URL` points anywhere SQLAlchemy can reach.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from datetime import datetime, timezone
 
@@ -18,6 +20,8 @@ from .projects import search_text
 
 #: Moderation states; curated and imported projects are published at once.
 STATUSES = ("pending", "published", "rejected")
+#: Ids per `IN (…)` when an import looks up which records exist (below SQLite's variable limit).
+_ID_CHUNK = 500
 
 
 def utcnow() -> datetime:
@@ -184,13 +188,22 @@ class Store:
         """
         counts = {"added": 0, "updated": 0, "unchanged": 0}
         columns = {c.key for c in Project.__table__.columns} - {"created_at", "updated_at"}
-        with self.session.begin() as s:
+        with self.session.begin() as s, s.no_autoflush:
+            # One SELECT per chunk of ids instead of a get (and an autoflush) per record: the
+            # new rows are then inserted in batches when the transaction commits.
+            ids = list(dict.fromkeys(rec["id"] for rec in records))
+            stored: dict[str, Project] = {}
+            for i in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[i:i + _ID_CHUNK]
+                stored.update((p.id, p) for p in
+                               s.scalars(select(Project).where(Project.id.in_(chunk))))
             for rec in records:
                 values = {k: v for k, v in rec.items() if k in columns}
                 values["search_text"] = search_text(values)
-                existing = s.get(Project, values["id"])
+                existing = stored.get(values["id"])
                 if existing is None:
-                    s.add(Project(**values))
+                    stored[values["id"]] = project = Project(**values)
+                    s.add(project)
                     counts["added"] += 1
                 elif not replace or all(getattr(existing, k) == v for k, v in values.items()):
                     counts["unchanged"] += 1
@@ -216,6 +229,32 @@ class Store:
 
     def cache(self) -> "GeocodeCache":
         return GeocodeCache(self)
+
+
+class VersionedCache:
+    """Values computed from the projects, kept until any project changes.
+
+    Keyed by the store's data version, so every worker process sees a change on its next
+    request; least recently used entries go first.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._values: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: "Store", what: tuple, compute):
+        key = (store.url, what, store.data_version())
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
 
 
 class GeocodeCache:
