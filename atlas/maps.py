@@ -127,3 +127,17 @@ def project_map(tiles: Tiles, project) -> folium.Map:
                         fill=True, fill_color=colour, fill_opacity=1,
                         interactive=False).add_to(m)
     return m
+
+
+def numbered_points(tiles: Tiles, points: list[tuple[float, float]]) -> folium.Map:
+    """Points labelled 1, 2, 3 … as in a table beside the map; no submitted text on the map."""
+    m = overview(tiles)
+    for number, (lat, lon) in enumerate(points, start=1):
+        folium.Marker([lat, lon], icon=folium.DivIcon(
+            html=f'<span class="queue-number">{number}</span>', class_name="queue-marker",
+            icon_size=(26, 26), icon_anchor=(13, 13))).add_to(m)
+    if points:
+        lats, lons = [p[0] for p in points], [p[1] for p in points]
+        pad = 0.05
+        m.fit_bounds([[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]])
+    return m

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
 
-from . import accounts, notify, regions, submissions
+from . import accounts, maps, notify, regions, submissions
 from .app import get_geocode, get_store, limiter
 from .forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
 from .submission_pages import form_values, preview_map
@@ -58,8 +58,11 @@ def queue():
     if region is not None and region not in regions.REGIONS:
         region = None
     items = submissions.queue(get_store(), region)
+    tiles = maps.Tiles.from_config(current_app.config.get("TILES"))
+    rendered = maps.render(maps.numbered_points(tiles, [(p.lat, p.lon) for p in items]),
+                           g.csp_nonce)
     return render_template("admin_queue.html", user=user, items=items, region=region,
-                           logout_form=ActionForm())
+                           logout_form=ActionForm(), map=rendered)
 
 
 def _item_or_403(project_id: str):

@@ -255,6 +255,7 @@ def test_officer_sees_own_region_and_approves(app, client):
     login(client, "lg@arl.example")
     queue = client.get("/verwaltung/").get_data(as_text=True)
     assert "Nähcafé Miteinander" in queue
+    assert queue.count('class=\\"queue-number\\"') == 1          # numbered on the map
     response = approve(client, item)
     assert response.status_code == 303
     public = client.get("/api/projects?q=naehcafe").get_json()
