@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from urllib.parse import urlencode
@@ -69,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                                          for f in assets.VENDOR[pkg]["js"]], "vendor_js")
     app.add_template_global(lambda pkg: [url_for("static", filename=f)
                                          for f in assets.VENDOR[pkg]["css"]], "vendor_css")
+    app.before_request(_schema_ready)
     app.before_request(_nonce)
     app.before_request(_no_nul_bytes)
     app.after_request(_security_headers)
@@ -76,6 +78,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(Exception, _unexpected)
     register(app)
     return app
+
+
+_SCHEMA_LOCK = threading.Lock()
+
+
+def _schema_ready():
+    """Migrate once per process before the first request, so `flask run` on a fresh instance
+    serves an empty atlas instead of failing (`atlas init` also loads the curated data)."""
+    if not current_app.extensions.get("atlas.schema_ready"):
+        with _SCHEMA_LOCK:
+            if not current_app.extensions.get("atlas.schema_ready"):
+                get_store().create_schema()
+                current_app.extensions["atlas.schema_ready"] = True
 
 
 def _nonce():
