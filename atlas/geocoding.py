@@ -39,16 +39,6 @@ ATTRIBUTION = (
     "Postleitzahlen: © OpenStreetMap-Mitwirkende, Lizenz ODbL; "
     "Postleitzahl → Kreis: Eurostat/GISCO TERCET, © EuroGeographics bezüglich der Verwaltungsgrenzen"
 )
-ATTRIBUTION_HTML = (
-    'Gemeindegrenzen: © <a href="https://www.bkg.bund.de">GeoBasis-DE / BKG</a> 2016 '
-    '(VG250, Daten verändert), Nutzung nach '
-    '<a href="https://www.geodatenzentrum.de/docpdf/geonutzv.pdf">GeoNutzV</a>; '
-    'Orte: <a href="https://www.geonames.org">GeoNames</a>, '
-    '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>; '
-    'Postleitzahlen: © <a href="https://www.openstreetmap.org/copyright">OpenStreetMap-Mitwirkende</a>, '
-    '<a href="https://opendatacommons.org/licenses/odbl/">ODbL</a>; '
-    'Postleitzahl → Kreis: Eurostat/GISCO TERCET, © EuroGeographics bezüglich der Verwaltungsgrenzen'
-)
 
 _QUALIFIER = re.compile(
     r"\s*(\(.*?\)|/.*$|\s(an der|an dem|a\.\s?d\.|am|an|im|in|i\.|bei|ob der|unterm)\s.*$)", re.IGNORECASE)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, render_template, request
 from markupsafe import Markup
 
-from . import maps, regions, search
+from . import geocoding, maps, regions, search
 from .app import get_geocode, get_store
 from .fields import FIELD_COLOURS, FIELDS
 
@@ -65,6 +65,7 @@ def _common():
     return {"FIELDS": FIELDS, "FIELD_COLOURS": FIELD_COLOURS, "REGIONS": regions.REGIONS,
             "RADII": search.RADII_KM, "SORT_LABELS": SORT_LABELS, "district": regions.district,
             "boundary_attribution": regions.ATTRIBUTION,
+            "geocoder_attribution": geocoding.ATTRIBUTION,
             "map_attribution": regions.MAP_ATTRIBUTION,
             "districts_of": _districts_of,
             "district_phrase": district_phrase,

@@ -35,13 +35,6 @@ ATTRIBUTION = (
     "Daten im Auftrag der Herausgebergemeinschaft Statistische Ämter des Bundes und der Länder, "
     "Lizenz CC BY 4.0"
 )
-ATTRIBUTION_HTML = (
-    'Verwaltungsgrenzen: © <a href="https://www.bkg.bund.de">GeoBasis-DE / BKG</a> 2016 '
-    '(VG250, Daten verändert), Nutzung nach '
-    '<a href="https://www.geodatenzentrum.de/docpdf/geonutzv.pdf">GeoNutzV</a>; '
-    'Einwohner und Fläche: © Statistisches Bundesamt (Destatis), 2019, '
-    '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>'
-)
 
 DISTRICT_FIELDS = ("code", "name", "kind", "nuts3", "population", "area_km2", "region", "region_name")
 
