@@ -105,7 +105,9 @@ def import_command(file: Path, skip_invalid: bool):
 def export_command(fmt: str, output: Path | None, status: str):
     """Export projects as GeoJSON or CSV."""
     from .projects import write_csv, write_geojson
-    projects = _store().projects(None if status == "all" else status)
+    store = _store()
+    store.create_schema()
+    projects = store.projects(None if status == "all" else status)
     write = write_geojson if fmt == "geojson" else write_csv
     if output is None:
         write(projects, sys.stdout)

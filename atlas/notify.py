@@ -21,25 +21,37 @@ def link(endpoint: str, **values) -> str:
     return base + url_for(endpoint, **values)
 
 
-def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
-    """Store each message first (committed), then talk to SMTP outside any transaction, so a
-    slow mail server never holds the database's write lock."""
+def queue(session, recipients: list[str], subject: str, body: str) -> list[OutboxMessage]:
+    """Add messages to the outbox within the caller's transaction: they are stored exactly when
+    what they announce is."""
+    messages = [OutboxMessage(recipient=r, subject=subject, body=body)
+                for r in dict.fromkeys(r for r in recipients if r)]
+    session.add_all(messages)
+    return messages
+
+
+def deliver(store: Store, messages: list[OutboxMessage]) -> None:
+    """Send committed outbox messages by SMTP, outside any transaction, so a slow mail server
+    never holds the database's write lock; each outcome is recorded on its message."""
     config = current_app.config
-    for recipient in dict.fromkeys(r for r in recipients if r):
-        with store.session.begin() as s:
-            message = OutboxMessage(recipient=recipient, subject=subject, body=body)
-            s.add(message)
-        if not config.get("SMTP_HOST"):
-            continue
+    if not config.get("SMTP_HOST"):
+        return
+    for message in messages:
         try:
-            _deliver(config, recipient, subject, body)
+            _deliver(config, message.recipient, message.subject, message.body)
             outcome = {"sent_at": utcnow()}
         except (OSError, smtplib.SMTPException) as exc:
             outcome = {"error": f"{type(exc).__name__}: {exc}"}
-            current_app.logger.warning("mail to %s not sent: %s", recipient, exc)
+            current_app.logger.warning("mail to %s not sent: %s", message.recipient, exc)
         with store.session.begin() as s:
             s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
                       .values(**outcome))
+
+
+def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
+    with store.session.begin() as s:
+        messages = queue(s, recipients, subject, body)
+    deliver(store, messages)
 
 
 def _deliver(config, recipient: str, subject: str, body: str) -> None:

@@ -168,14 +168,16 @@ class Store:
             return list(s.scalars(stmt))
 
     def data_version(self) -> tuple:
-        """Changes whenever a project is added, changed or deleted: a key for caches.
+        """Changes whenever a published project is added, changed or removed: a key for caches
+        of public figures (a new pending submission leaves them valid).
 
         Two index lookups (count, newest change) instead of a counter that every writer would
         have to remember to bump.
         """
+        published = Project.status == "published"
         with self.session() as s:
-            return (s.scalar(select(func.count()).select_from(Project)),
-                    s.scalar(select(func.max(Project.updated_at))))
+            return (s.scalar(select(func.count()).select_from(Project).where(published)),
+                    s.scalar(select(func.max(Project.updated_at)).where(published)))
 
     def count(self, status: str | None = "published") -> int:
         return len(self.projects(status))

@@ -84,18 +84,23 @@ def submit():
         form.step.data = "confirm"
         return _render(form, placement, dups, status=200)
     store = get_store()
-    project_id, token = submissions.create(store, data, placement)
     office = regions.REGIONS[placement.region]
-    link = notify.link("submit.status", token=token)
-    notify.send(store, notify.office_addresses(store, placement.region),
-                f"Neue Einreichung: {data['name']}",
-                f"Eine neue Einreichung wartet auf Prüfung durch das {office['office']}:\n\n"
-                f"{data['name']} ({data['postcode']} {data['city']})\n\n"
-                f"{notify.link('moderation.item', project_id=project_id)}\n")
-    notify.send(store, [data["contact_email"]], f"Ihre Einreichung: {data['name']}",
-                f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
-                f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
-                f"ändern oder die Einreichung zurückziehen:\n{link}\n")
+    officers = notify.office_addresses(store, placement.region)
+
+    def compose(project_id: str, token: str) -> list[tuple[list[str], str, str]]:
+        return [
+            (officers, f"Neue Einreichung: {data['name']}",
+             f"Eine neue Einreichung wartet auf Prüfung durch das {office['office']}:\n\n"
+             f"{data['name']} ({data['postcode']} {data['city']})\n\n"
+             f"{notify.link('moderation.item', project_id=project_id)}\n"),
+            ([data["contact_email"]], f"Ihre Einreichung: {data['name']}",
+             f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
+             f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
+             f"ändern oder die Einreichung zurückziehen:\n"
+             f"{notify.link('submit.status', token=token)}\n"),
+        ]
+    _, token, messages = submissions.create(store, data, placement, compose)
+    notify.deliver(store, messages)
     return redirect(url_for("submit.status", token=token, neu=1), 303)
 
 

@@ -109,8 +109,15 @@ def _public_changes(old: dict, new: dict) -> dict:
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v and k not in skip}
 
 
-def create(store: Store, values: dict, placement: Placement) -> tuple[str, str]:
-    """Store a pending submission; returns (project id, private token)."""
+def create(store: Store, values: dict, placement: Placement, compose=None
+           ) -> tuple[str, str, list]:
+    """Store a pending submission; returns (project id, private token, queued messages).
+
+    `compose(project_id, token)` gives the notifications as (recipients, subject, body); they
+    enter the outbox in the same transaction, so a crash cannot keep a stored submission from
+    its submitter's private link.
+    """
+    from . import notify
     token = secrets.token_urlsafe(32)
     base = slugify(" ".join(filter(None, [values["name"], values.get("city")]))) or "projekt"
     record = {k: values.get(k) for k in EDITABLE}
@@ -128,7 +135,10 @@ def create(store: Store, values: dict, placement: Placement) -> tuple[str, str]:
                 s.add(Project(**record))
                 s.flush()
                 _audit(s, "Einreichung", "submitted", record, {"region": [None, record["region"]]})
-            return record["id"], token
+                messages = [m for recipients, subject, body in
+                            (compose(record["id"], token) if compose else [])
+                            for m in notify.queue(s, recipients, subject, body)]
+            return record["id"], token, messages
         except IntegrityError:
             continue
     raise RuntimeError("could not find a free id for the submission")
