@@ -6,7 +6,7 @@ over HTTP: the very first request after start (gazetteer, boundaries), then N ti
 right after one project was changed (so nothing computed is reused: the worst case a visitor
 meets), and N timed repeats (the cached case). The markers a region page loads afterwards
 (/api/markers?region=…) and the JSON API are timed beside it, and an in-process breakdown shows
-where an uncached page's time goes. Writes the figures into docs/benchmarks.md under
+where an uncached page's time goes. Writes the figures into benchmarks/RESULTS.md under
 "## Coverage page".
 
 Run: `.venv/bin/python scripts/bench_coverage.py [--count 100000] [--repeat 10] [--no-doc]`
@@ -36,7 +36,7 @@ from atlas.demo import synthetic_projects  # noqa: E402
 from atlas.regions import REGIONS  # noqa: E402
 from atlas.store import Store  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Coverage page"
 SEED = 20151130
 TARGET_S = 1.0

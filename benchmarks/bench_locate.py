@@ -4,7 +4,7 @@
 read and grid build included; warm) and of sjoin against the same simplified polygons, in one run.
 Correctness: for every point farther than 50 m from any district boundary, locate must give the
 same district (or outside) as sjoin on the unsimplified VG250 polygons.
-Writes the figures into docs/benchmarks.md under "## Point assignment".
+Writes the figures into benchmarks/RESULTS.md under "## Point assignment".
 Run: `.venv/bin/python scripts/bench_locate.py [--points N]` (needs the npm cache, see build_regions).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from build_regions import MAX_ERROR_M, METRIC_CRS, hausdorff_m, raw_districts  #
 
 from atlas import regions  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Point assignment"
 SEED = 20151130  # founding day of "Niedersachsen packt an"
 
@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-doc", action="store_true", help="print only, leave docs/benchmarks.md alone")
+    parser.add_argument("--no-doc", action="store_true", help="print only, leave benchmarks/RESULTS.md alone")
     args = parser.parse_args()
 
     info = machine()

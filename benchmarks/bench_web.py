@@ -5,7 +5,7 @@ real server (`atlas serve`, waitress) is started on a free local port, and the m
 API are timed over HTTP (one warm-up request each, then N timed ones: p50/p95 of the client's
 wall time, loopback transfer included). Beside it, in the same run, the naive way: one
 `folium.Marker` with a name popup per project, rendered to HTML (time and bytes).
-Writes the figures into docs/benchmarks.md under "## Public atlas at size".
+Writes the figures into benchmarks/RESULTS.md under "## Public atlas at size".
 Run: `.venv/bin/python scripts/bench_web.py [--sizes 1000,10000,100000] [--profile] [--no-doc]`
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from atlas.demo import synthetic_projects  # noqa: E402
 from atlas.store import Store  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Public atlas at size"
 SEED = 20151130
 HANNOVER_BBOX = "9.58,52.27,9.88,52.47"  # about 0.3° × 0.2° around the city centre
