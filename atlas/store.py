@@ -245,6 +245,10 @@ class VersionedCache:
         self._values: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
     def get(self, store: "Store", what: tuple, compute):
         key = (store.url, what, store.data_version())
         with self._lock:

@@ -18,7 +18,6 @@ import gzip
 import http.client
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -31,11 +30,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from atlas.demo import synthetic_projects  # noqa: E402
 from atlas.regions import REGIONS  # noqa: E402
 from atlas.store import Store  # noqa: E402
 
+from common import free_port, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Coverage page"
 SEED = 20151130
@@ -57,10 +58,6 @@ def machine() -> str:
             f"SQLAlchemy {sqlalchemy.__version__}; folium {folium.__version__}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(folder: Path, port: int) -> subprocess.Popen:
@@ -241,13 +238,7 @@ def section(count: int, counts: dict[str, int], cold: tuple[str, float], pages: 
 
 
 def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
+    write_section(HEADING, text, DOC)
 
 
 def main() -> None:

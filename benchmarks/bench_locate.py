@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -26,11 +25,13 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from build_regions import MAX_ERROR_M, METRIC_CRS, hausdorff_m, raw_districts  # noqa: E402
 
 from atlas import regions  # noqa: E402
 
+from common import write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Point assignment"
 SEED = 20151130  # founding day of "Niedersachsen packt an"
@@ -82,14 +83,7 @@ def fmt(seconds: float) -> str:
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    write_section(HEADING, section, DOC)
 
 
 def main() -> None:

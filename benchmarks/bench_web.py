@@ -18,7 +18,6 @@ import io
 import os
 import platform
 import pstats
-import re
 import socket
 import subprocess
 import sys
@@ -33,10 +32,12 @@ import sqlalchemy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from atlas.demo import synthetic_projects  # noqa: E402
 from atlas.store import Store  # noqa: E402
 
+from common import free_port, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Public atlas at size"
 SEED = 20151130
@@ -79,10 +80,6 @@ def _sqlite_version() -> str:
     return sqlite3.sqlite_version
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fill_store(folder: Path, count: int) -> tuple[float, float]:
@@ -280,14 +277,7 @@ def section(results: dict[int, dict], info: dict[str, str], command: str) -> str
 
 
 def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
+    write_section(HEADING, text, DOC)
 
 
 def main() -> None:
