@@ -1,4 +1,4 @@
-"""Benchmark `atlas import` of a 10,000-row CSV that needs offline geocoding, on SQLite and PostgreSQL.
+"""Benchmark `atlas import` of 10,000 CSV rows that need offline geocoding, SQLite and PostgreSQL.
 
 The CSV is synthetic (ids `synthetic-import-…`, "(synthetisch)" in every name, organisation
 "Synthetische Testdaten", synthetic=true) and has no lat/lon: every row carries an address made of
@@ -223,8 +223,9 @@ def section(results: dict, info: dict, counts: dict, rows: int, command: str, fl
             b = r["baseline"]
             anchor = (f" {b['fresh'][0]:.2f} s ({b['fresh'][0] / med:.1f}× ours); "
                       f"{b['again']:.2f} s ({b['again'] / r['again']:.1f}× ours) |")
-        lines.append(f"| {label} | **{med:.2f} s** ({min(r['fresh']):.2f}–{max(r['fresh']):.2f} s)"
-                     f" | {rows / med:,.0f} | {r['again']:.2f} s | {p['read']:.2f} s / "
+        spread = f"{min(r['fresh']):.2f}–{max(r['fresh']):.2f} s"
+        lines.append(f"| {label} | **{med:.2f} s** ({spread}) | {rows / med:,.0f} | "
+                     f"{r['again']:.2f} s | {p['read']:.2f} s / "
                      f"{p['clean']:.2f} s / {p['save']:.2f} s |{anchor} {_short(r['message'])}; "
                      f"{_short(r['again_message'])} |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: the machine, percentiles, servers, databases, RESULTS.md.
+"""Shared helpers of the benchmarks: the machine, percentiles, servers, databases, RESULTS.md.
 
 The scripts run from a checkout with the project's venv (`.venv/bin/python benchmarks/…`); every
 server they start is a subprocess on 127.0.0.1 that they stop again, and every database they fill
