@@ -48,8 +48,8 @@ class Project(Base):
     source: Mapped[list] = mapped_column(JSON, default=list)
     precision: Mapped[str | None] = mapped_column(String(20))
     location_note: Mapped[str | None] = mapped_column(Text)
-    lat: Mapped[float] = mapped_column(Float, index=True)
-    lon: Mapped[float] = mapped_column(Float, index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
     district_code: Mapped[str] = mapped_column(String(5), index=True)
     region: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(12), default="published")
@@ -73,6 +73,8 @@ class Project(Base):
 
 # The listing's order (name within a status) straight from an index, also for 100k projects.
 Index("ix_projects_status_name", Project.status, func.lower(Project.name), Project.id)
+# Box and radius prefilters answered from one covering index (migration 0003).
+Index("ix_projects_lat_lon", Project.lat, Project.lon, Project.status, Project.id)
 
 
 class User(Base):
