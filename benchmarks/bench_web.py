@@ -16,7 +16,6 @@ import gzip
 import http.client
 import io
 import os
-import platform
 import pstats
 import socket
 import subprocess
@@ -28,7 +27,6 @@ from pathlib import Path
 
 import folium
 import numpy as np
-import sqlalchemy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from atlas.demo import synthetic_projects  # noqa: E402
 from atlas.store import Store  # noqa: E402
 
-from common import free_port, write_section  # noqa: E402
+from common import free_port, machine, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Public atlas at size"
 SEED = 20151130
@@ -51,34 +49,6 @@ ENDPOINTS = [
     ("`/api/projects` near=30169, 25 km", "/api/projects?near=30169&radius_km=25", 30),
     ("`/api/markers` (whole state)", "/api/markers", 10),
 ]
-
-
-def machine() -> dict[str, str]:
-    cpu, mem = "unknown", "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in
-                   Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-        mem = f"{kb / 1024 ** 2:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
-    return {"CPU": cpu, "cores": f"{os.cpu_count()} (usable {len(os.sched_getaffinity(0))})",
-            "RAM": mem, "Python": platform.python_version(), "Flask": _dist_version("flask"),
-            "waitress": _dist_version("waitress"),
-            "SQLAlchemy": sqlalchemy.__version__, "SQLite": _sqlite_version(),
-            "folium": folium.__version__, "numpy": np.__version__}
-
-
-def _dist_version(name: str) -> str:
-    from importlib.metadata import version
-    return version(name)
-
-
-def _sqlite_version() -> str:
-    import sqlite3
-    return sqlite3.sqlite_version
-
 
 
 
@@ -289,7 +259,7 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="print only, leave the doc alone")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
-    info = machine()
+    info = machine("flask", "waitress", "SQLAlchemy", "folium", "numpy")
     for k, v in info.items():
         print(f"{k}: {v}")
     results: dict[int, dict] = {}
