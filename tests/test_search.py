@@ -1,0 +1,170 @@
+"""Search answers checked against a plain-Python oracle: every filter, sort and page, on the
+backend's own path (the in-memory point index on SQLite, PostGIS on PostgreSQL).
+
+The oracle measures with geopy's geodesic, a different library from the one the atlas uses, and
+filters and sorts the published projects one by one.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+from geopy.distance import geodesic
+from pyproj import Geod
+from sqlalchemy import update
+
+from atlas import search
+from atlas.app import get_store
+from atlas.demo import synthetic_projects
+from atlas.fields import FIELDS
+from atlas.projects import RowError, clean_record
+from atlas.regions import REGIONS
+from atlas.store import Project
+from atlas.text import normalize
+
+HANNOVER = (52.3745, 9.7386)
+
+
+@pytest.fixture
+def store(app):
+    store = get_store(app)
+    store.create_schema()
+    store.replace_synthetic(synthetic_projects(1500, seed=11))
+    # Names that sort by more than ASCII letters, ties on the name, and projects that are not
+    # published (never found).
+    extra = [{"name": name, "fields": "sprache", "city": "Hannover", "lat": lat, "lon": lon}
+             for name, lat, lon in [("Über den Tellerrand", 52.38, 9.74),
+                                    ("über den Tellerrand", 52.36, 9.70),
+                                    ("Ankommen", 52.39, 9.75), ("ankommen", 52.40, 9.76),
+                                    ("Zusammen", 52.37, 9.73)]]
+    store.save_all([clean_record(r, f"extra {i}") for i, r in enumerate(extra)])
+    store.save_all([clean_record({"name": "Noch nicht frei", "fields": "sprache",
+                                  "city": "Hannover", "lat": 52.3745, "lon": 9.7386,
+                                  "status": "pending"}, "pending")])
+    return store
+
+
+def oracle(projects, query: search.Query) -> tuple[int, list[str], list[float | None]]:
+    found = []
+    for p in projects:
+        if query.region and p.region != query.region:
+            continue
+        if query.district and p.district_code != query.district:
+            continue
+        if query.field and query.field not in p.fields:
+            continue
+        if query.q and not all(w in p.search_text for w in normalize(query.q).split()):
+            continue
+        if query.bbox:
+            minlon, minlat, maxlon, maxlat = query.bbox
+            if not (minlon <= p.lon <= maxlon and minlat <= p.lat <= maxlat):
+                continue
+        d = None
+        if query.near:
+            d = geodesic((query.near.lat, query.near.lon), (p.lat, p.lon)).km
+            if d > query.near.radius_km:
+                continue
+        found.append((p, d))
+    key = {"distance": lambda pd: (pd[1], pd[0].id),
+           "name": lambda pd: (pd[0].name.encode().lower(), pd[0].id),
+           "newest": lambda pd: (-pd[0].created_at.timestamp(), pd[0].id)}[query.sort]
+    found.sort(key=key)
+    page = found[query.offset:query.offset + query.limit]
+    return len(found), [p.id for p, _ in page], [d for _, d in page]
+
+
+def random_args(rng: random.Random) -> dict:
+    args = {}
+    if rng.random() < 0.6:
+        args["near"] = f"{rng.uniform(51.4, 53.8):.5f},{rng.uniform(6.8, 11.5):.5f}"
+        args["radius_km"] = str(rng.choice([1, 5, 10, 25, 50, 200]))
+    if rng.random() < 0.3:
+        lon, lat = rng.uniform(7, 11), rng.uniform(51.5, 53.5)
+        args["bbox"] = f"{lon},{lat},{lon + rng.uniform(0.1, 2)},{lat + rng.uniform(0.1, 1)}"
+    if rng.random() < 0.3:
+        args["field"] = rng.choice(list(FIELDS))
+    if rng.random() < 0.2:
+        args["region"] = rng.choice(list(REGIONS))
+    if rng.random() < 0.1:
+        args["q"] = rng.choice(["testprojekt 1", "synthetisch", "tellerrand"])
+    sorts = ["name", "newest"] + (["distance"] if "near" in args else [])
+    args["sort"] = rng.choice(sorts)
+    args["offset"] = str(rng.choice([0, 0, 3, 50]))
+    args["limit"] = str(rng.choice([5, 20, 100]))
+    return args
+
+
+def test_every_answer_matches_the_oracle(store):
+    projects = store.projects()
+    rng = random.Random(20151130)
+    checked = nonempty = 0
+    for _ in range(120):
+        query = search.parse(random_args(rng), geocode=None)
+        result = search.run(store, query)
+        total, ids, dists = oracle(projects, query)
+        context = query.args
+        assert result.total == total, context
+        assert [p.id for p, _ in result.items] == ids, context
+        for (_, got), want in zip(result.items, dists):
+            assert (got is None) == (want is None), context
+            if want is not None:
+                assert got == pytest.approx(want, abs=1e-6), context
+        checked += 1
+        nonempty += bool(ids)
+    assert checked == 120 and nonempty > 60
+
+
+@pytest.mark.parametrize("radius_km", [0.5, 10, 25, 200])
+def test_projects_at_the_edge_of_the_radius_are_measured_exactly(app, radius_km):
+    """A metre inside the radius is found, a metre outside is not, in every direction: the
+    cheap tests that settle most projects must not decide at the edge."""
+    store = get_store(app)
+    store.create_schema()
+    lat0, lon0 = HANNOVER
+    geod = Geod(ellps="WGS84")
+    records = []
+    for azimuth in range(0, 360, 15):
+        for label, metres in (("innen", radius_km * 1000 - 1), ("aussen", radius_km * 1000 + 1)):
+            lon, lat, _ = geod.fwd(lon0, lat0, azimuth, metres)
+            try:
+                records.append(clean_record({"name": f"Rand {label} {azimuth}",
+                                             "fields": "sprache", "lat": lat, "lon": lon},
+                                            f"{label} {azimuth}"))
+            except RowError:        # outside Lower Saxony (200 km reach beyond it)
+                pass
+    store.save_all(records)
+    inside = {r["id"] for r in records if "innen" in r["name"]}
+    query = search.parse({"near": f"{lat0},{lon0}", "radius_km": str(radius_km),
+                          "limit": "1000"}, geocode=None)
+    result = search.run(store, query)
+    assert {p.id for p, _ in result.items} == inside
+    assert result.total == len(inside) > 0
+    assert max(d for _, d in result.items) <= radius_km
+
+
+@pytest.mark.parametrize("lat", [-70, -30, 0, 30, 47.3, 52.4, 53.9, 70])
+@pytest.mark.parametrize("radius_km", [0.1, 5, 25, 200])
+def test_inner_box_lies_inside_the_circle_and_outer_box_holds_it(lat, radius_km):
+    near = search.Near(lat, 9.7, "", radius_km)
+    geod = Geod(ellps="WGS84")
+    minlon, minlat, maxlon, maxlat = search._inner_box(near)
+    for clat in (minlat, maxlat):
+        for clon in (minlon, maxlon):
+            assert geod.inv(9.7, lat, clon, clat)[2] <= radius_km * 1000
+    minlon, minlat, maxlon, maxlat = search._circle_box(near)
+    lons, lats, _ = geod.fwd([9.7] * 360, [lat] * 360, list(range(360)),
+                             [radius_km * 1000] * 360)
+    assert all(minlon <= x <= maxlon for x in lons) and all(minlat <= y <= maxlat for y in lats)
+
+
+def test_an_approval_shows_in_the_next_search(app, store):
+    query = search.parse({"near": "52.3745,9.7386", "radius_km": "1", "limit": "1000"},
+                         geocode=None)
+    before = {p.id for p, _ in search.run(store, query).items}
+    version = store.data_version()
+    pending = [p for p in store.projects("pending")][0]
+    with store.session.begin() as s:
+        s.execute(update(Project).where(Project.id == pending.id).values(status="published"))
+    assert store.data_version() != version
+    after = {p.id for p, _ in search.run(store, query).items}
+    assert after == before | {pending.id}
