@@ -5,7 +5,6 @@ wrong, so the API answers 400 and the pages show the message, never a 500.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field as dataclass_field, replace
@@ -14,7 +13,7 @@ from typing import Mapping
 import numpy as np
 from pyproj import Geod
 from geoalchemy2 import Geography
-from sqlalchemy import String, and_, cast, func, literal_column, or_, select, text
+from sqlalchemy import String, and_, case, cast, func, literal_column, or_, select, text
 
 from .fields import FIELDS
 from .text import normalize
@@ -266,38 +265,41 @@ class PointIndex:
 
     @classmethod
     def build(cls, store: Store) -> "PointIndex":
-        rows = store.fetch(select(Project.id, Project.lat, Project.lon, Project.name,
-                                  Project.created_at, Project.region, Project.district_code,
-                                  cast(Project.fields, String))
-                           .where(Project.status == "published").order_by(Project.lat))
+        """Read in the name order of the SQL path (SQLite's lower() folds ASCII only), then
+        sorted by latitude; ranks for the other orders come from numpy sorts."""
+        flags = [case((has_field(slug), 1), else_=0) for slug in FIELD_KEYS]
+        rows = store.fetch(select(Project.id, Project.lat, Project.lon, Project.created_at,
+                                  Project.region, Project.district_code, *flags)
+                           .where(Project.status == "published").order_by(*_ORDER["name"]))
         n = len(rows)
-        ids = np.array([r[0] for r in rows], dtype=object)
+        cols = list(zip(*rows)) if rows else [()] * (6 + len(flags))
+        lat = np.array(cols[1], dtype=float)
+        by_lat = np.argsort(lat, kind="stable")        # index position → row (= name order)
+
+        def column(values, dtype) -> np.ndarray:
+            return np.array(values, dtype=dtype)[by_lat] if n else np.empty(0, dtype)
+
+        def order_of(rank: np.ndarray) -> np.ndarray:
+            order = np.empty(n, dtype=np.int64)
+            order[rank] = np.arange(n)
+            return order
+
+        ids = column(cols[0], object)
+        id_order = np.argsort(ids.astype(str), kind="stable")
+        id_rank = order_of(id_order)
+        created = np.unique(column(cols[3], object).astype(str), return_inverse=True)[1]
+        newest_order = np.lexsort((id_rank, -created.reshape(-1)))
         region_of = {key: i for i, key in enumerate(REGION_KEYS)}
-        bits = {slug: 1 << i for i, slug in enumerate(FIELD_KEYS)}
-
-        def field_bits(text: str) -> int:
-            return sum(bits.get(slug, 0) for slug in json.loads(text or "[]"))
-
-        def rank(order: list[int]) -> np.ndarray:
-            out = np.empty(n, dtype=np.int64)
-            out[order] = np.arange(n)
-            return out
-
-        # The SQL order of the other path: SQLite's lower() folds ASCII only and compares UTF-8
-        # bytes; newest is created_at descending. Ties go by id (Python's sort is stable).
-        by_id = sorted(range(n), key=lambda k: rows[k][0])
-        by_name = sorted(by_id, key=lambda k: rows[k][3].encode().lower())
-        newest = sorted(by_id, key=lambda k: rows[k][4], reverse=True)
-        return cls(ids=ids,
-                   lat=np.fromiter((r[1] for r in rows), float, n),
-                   lon=np.fromiter((r[2] for r in rows), float, n),
-                   region=np.fromiter((region_of.get(r[5], -1) for r in rows), np.int8, n),
-                   district=np.fromiter((int(r[6]) if r[6] else -1 for r in rows), np.int32, n),
-                   fields=np.fromiter((field_bits(r[7]) for r in rows), np.int32, n),
-                   order={"id": np.array(by_id, dtype=np.int64),
-                          "name": np.array(by_name, dtype=np.int64),
-                          "newest": np.array(newest, dtype=np.int64)},
-                   rank={"id": rank(by_id), "name": rank(by_name), "newest": rank(newest)})
+        fields = np.zeros(n, dtype=np.int32)
+        for bit, values in enumerate(cols[6:]):
+            fields |= column(values, np.int32) << bit
+        name_rank = by_lat.astype(np.int64)
+        return cls(ids=ids, lat=lat[by_lat], lon=column(cols[2], float),
+                   region=column([region_of.get(r, -1) for r in cols[4]], np.int8),
+                   district=column([int(c) if c else -1 for c in cols[5]], np.int32),
+                   fields=fields,
+                   order={"id": id_order, "name": order_of(name_rank), "newest": newest_order},
+                   rank={"id": id_rank, "name": name_rank, "newest": order_of(newest_order)})
 
     def _band(self, south: float, north: float) -> slice:
         return slice(int(np.searchsorted(self.lat, south, "left")),

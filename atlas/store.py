@@ -269,6 +269,7 @@ class VersionedCache:
         self.size = size
         self._values: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict = {}
 
     def clear(self) -> None:
         with self._lock:
@@ -280,11 +281,19 @@ class VersionedCache:
             if key in self._values:
                 self._values.move_to_end(key)
                 return self._values[key]
-        value = compute()
-        with self._lock:
-            self._values[key] = value
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
+            building = self._building.setdefault(key, threading.Lock())
+        # One thread computes a missing value; the others that ask for it meanwhile wait for it
+        # instead of computing it too (after a change, every thread of a busy server would).
+        with building:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            value = compute()
+            with self._lock:
+                self._values[key] = value
+                self._building.pop(key, None)
+                while len(self._values) > self.size:
+                    self._values.popitem(last=False)
         return value
 
 
