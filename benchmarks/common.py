@@ -190,7 +190,8 @@ def postgres_url(explicit: str | None, name: str) -> str | None:
 
 
 def reset_postgres(url: str) -> None:
-    """Create the database if missing, drop the atlas's tables in it, and enable PostGIS."""
+    """Create the database if missing, empty it (its public schema with every table, trigger
+    and function the atlas made), and enable PostGIS."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
     target = make_url(url)
@@ -208,10 +209,9 @@ def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            for table in ("audit_log", "outbox", "geocode_cache", "users", "projects",
-                          "alembic_version"):
-                conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+            conn.execute(text("CREATE EXTENSION postgis"))
     finally:
         engine.dispose()
 
