@@ -1,7 +1,9 @@
 """A real atlas server for tests: `atlas serve` (waitress) as a subprocess on 127.0.0.1."""
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 from databases import fresh_database_url
 
@@ -48,16 +51,16 @@ def run_atlas(args: list[str], env: dict, input: str | None = None) -> subproces
 
 
 @contextmanager
-def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers", workers: int = 1):
-    """Serve until the block ends; fail with the server's log if it does not come up."""
+def served(env: dict, threads: int = 8, probe: str = "/api/markers", workers: int = 1):
+    """`atlas serve` until the block ends; yields (process, base URL), so a test can kill it.
+    Fails with the server's log if it does not come up."""
     instance = Path(env["ATLAS_INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = (instance / "serve.log").open("w+")
+    log = (instance / f"serve-{port}.log").open("w+")
     proc = subprocess.Popen([str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--threads", str(threads), "--workers", str(workers)], env=env,
-                            stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -76,12 +79,48 @@ def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers", worke
             if time.monotonic() > deadline:
                 raise RuntimeError("atlas serve did not answer within 30 s")
             time.sleep(0.2)
-        yield base
+        yield proc, base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)          # the server and any worker processes
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)          # the server and any worker processes
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         log.close()
+
+
+@contextmanager
+def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers", workers: int = 1):
+    """`atlas serve` until the block ends; yields its base URL."""
+    with served(env, threads, probe, workers) as (_proc, base):
+        yield base
+
+
+def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, str]:
+    """One submitter over HTTP: the form (CSRF token, session cookie), then the confirmed
+    submission of a synthetic project. Returns the status and the Location (private link)."""
+    host = urlsplit(base)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+    try:
+        conn.request("GET", "/einreichen")
+        page = conn.getresponse()
+        html = page.read().decode()
+        cookie = page.getheader("Set-Cookie", "").split(";")[0]
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+        if page.status != 200 or token is None:
+            return page.status, ""
+        conn.request("POST", "/einreichen", body=urlencode({
+            "csrf_token": token.group(1), "step": "confirm", "name": name,
+            "description": "Synthetischer Eintrag aus einem Lasttest, kein echtes Projekt.",
+            "fields": "sprache", "postcode": "30169", "city": "Hannover",
+            "contact_email": email, "consent": "y",
+            # test names differ only in a number, so each is a likely duplicate of the others
+            "confirm_duplicate": "y"}),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status, answer.getheader("Location", "")
+    finally:
+        conn.close()

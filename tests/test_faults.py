@@ -9,7 +9,6 @@ import csv
 import http.client
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -22,14 +21,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from atlas import geocoding
 from databases import drop_database
-from live_server import ATLAS, atlas_env, database_url, free_port, run_atlas
+from live_server import ATLAS, atlas_env, database_url, run_atlas, served, submit
 
 #: Rows of the big import: enough that cleaning and storing take a few seconds.
 ROWS = 4000
@@ -216,66 +215,6 @@ def test_import_killed_mid_transaction_leaves_nothing_and_rerun_adds_each_row_on
 
 # --- the server killed in a burst of submissions --------------------------------------------
 
-@contextmanager
-def _server(env: dict):
-    """`atlas serve` with one worker; yields (process, base URL). Killed by the test or at the end."""
-    instance = Path(env["ATLAS_INSTANCE_PATH"])
-    port = free_port()
-    with (instance / f"serve-{port}.log").open("w+") as log:
-        proc = subprocess.Popen([str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--threads", "16", "--workers", "1"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"atlas serve exited with {proc.returncode}:\n{log.read()}")
-                try:
-                    with urllib.request.urlopen(base + "/api/markers", timeout=2):
-                        break
-                except urllib.error.HTTPError:
-                    raise
-                except OSError:
-                    assert time.monotonic() < deadline, "atlas serve did not answer within 30 s"
-                    time.sleep(0.2)
-            yield proc, base
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-
-
-def _submit(base: str, name: str) -> tuple[int, str]:
-    """One submitter: the form (CSRF token, session cookie), then the confirmed submission."""
-    host = urlsplit(base)
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-    try:
-        conn.request("GET", "/einreichen")
-        page = conn.getresponse()
-        html = page.read().decode()
-        cookie = page.getheader("Set-Cookie", "").split(";")[0]
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-        if page.status != 200 or token is None:
-            return page.status, ""
-        conn.request("POST", "/einreichen", body=urlencode({
-            "csrf_token": token.group(1), "step": "confirm", "name": name,
-            "description": "Synthetischer Eintrag aus dem Abbruchtest, kein echtes Projekt.",
-            "fields": "sprache", "postcode": "30169", "city": "Hannover",
-            "contact_email": "abbruch@example.org", "consent": "y", "confirm_duplicate": "y"}),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
-        answer = conn.getresponse()
-        answer.read()
-        return answer.status, answer.getheader("Location", "")
-    finally:
-        conn.close()
-
-
 def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
     names = [f"Abbruchprojekt {i:03d} (synthetisch)" for i in range(BURST)]
     accepted: dict[str, str] = {}          # name → private link, for every 303
@@ -284,7 +223,7 @@ def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
 
     def client(name: str) -> None:
         try:
-            status, location = _submit(base, name)
+            status, location = submit(base, name, "abbruch@example.org")
         except (OSError, http.client.HTTPException) as exc:
             with lock:                  # the server died under this request: not accepted
                 other.append(type(exc).__name__)
@@ -297,7 +236,7 @@ def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
             else:
                 other.append(status)
 
-    with _server(env) as (proc, base):
+    with served(env, threads=16) as (proc, base):
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             for name in names:
                 pool.submit(client, name)
@@ -325,12 +264,12 @@ def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
     print(f"server killed after {len(cut)} accepted submissions; {len(stored)} stored; "
           f"{len(other)} requests cut off")
 
-    with _server(env) as (_proc, base):
+    with served(env, threads=16) as (_proc, base):
         for name, link in cut.items():
             with urllib.request.urlopen(base + link, timeout=30) as page:
                 assert page.status == 200 and name in page.read().decode()
         after = [f"Nach dem Neustart {i} (synthetisch)" for i in range(5)]
-        assert [_submit(base, n)[0] for n in after] == [303] * 5
+        assert [submit(base, n)[0] for n in after] == [303] * 5
     facts = _store_check(env)
     assert Counter(facts["pending"]) == stored + Counter(after)
     assert facts["integrity"] == "ok"
