@@ -70,6 +70,10 @@ def create_app(test_config: dict | None = None) -> Flask:
                                          for f in assets.VENDOR[pkg]["js"]], "vendor_js")
     app.add_template_global(lambda pkg: [url_for("static", filename=f)
                                          for f in assets.VENDOR[pkg]["css"]], "vendor_css")
+    # API answers as written: UTF-8 instead of \u escapes, keys in their order (sorting 100
+    # features' keys cost more than encoding them).
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
     app.before_request(_schema_ready)
     app.before_request(_nonce)
     app.before_request(_no_nul_bytes)

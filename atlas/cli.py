@@ -221,6 +221,13 @@ def serve_command(host: str, port: int, threads: int, workers: int):
     _gunicorn(f"{host}:{port}", workers, threads)
 
 
+def _freeze_after_load(_worker) -> None:
+    """What a worker loaded lives as long as it does: out of the collector's full passes."""
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
 def _gunicorn(bind: str, workers: int, threads: int) -> None:
     """Each worker builds its own app (and database pool) after the fork."""
     from gunicorn.app.base import BaseApplication
@@ -229,9 +236,12 @@ def _gunicorn(bind: str, workers: int, threads: int) -> None:
 
     class Server(BaseApplication):
         def load_config(self):
+            # keepalive 5 s (gunicorn's default is 2): a browser or a load balancer that asks
+            # every few seconds keeps its connection instead of opening a new one each time.
             for key, value in {"bind": bind, "workers": workers, "threads": threads,
                                "worker_class": "gthread", "accesslog": None,
-                               "graceful_timeout": 10}.items():
+                               "graceful_timeout": 10, "keepalive": 5,
+                               "post_worker_init": _freeze_after_load}.items():
                 self.cfg.set(key, value)
 
         def load(self):

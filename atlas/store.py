@@ -250,7 +250,12 @@ class Store:
         return len(records)
 
     def analyze(self) -> None:
-        """Refresh the planner's statistics after a bulk change, so it picks the right index."""
+        """Refresh the planner's statistics after a bulk change, so it picks the right index.
+        PostgreSQL also vacuums the projects: index-only scans (the box counts) need the
+        visibility map that a bulk insert leaves unset until autovacuum comes by."""
+        if self.is_postgres:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM (ANALYZE) projects"))
         with self.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
 

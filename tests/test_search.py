@@ -144,13 +144,13 @@ def test_projects_at_the_edge_of_the_radius_are_measured_exactly(app, radius_km)
 
 @pytest.mark.parametrize("lat", [-70, -30, 0, 30, 47.3, 52.4, 53.9, 70])
 @pytest.mark.parametrize("radius_km", [0.1, 5, 25, 200])
-def test_inner_box_lies_inside_the_circle_and_outer_box_holds_it(lat, radius_km):
+def test_inner_boxes_lie_inside_the_circle_and_outer_box_holds_it(lat, radius_km):
     near = search.Near(lat, 9.7, "", radius_km)
     geod = Geod(ellps="WGS84")
-    minlon, minlat, maxlon, maxlat = search._inner_box(near)
-    for clat in (minlat, maxlat):
-        for clon in (minlon, maxlon):
-            assert geod.inv(9.7, lat, clon, clat)[2] <= radius_km * 1000
+    for minlon, minlat, maxlon, maxlat in search._inner_boxes(near):
+        for clat in (minlat, maxlat):
+            for clon in (minlon, maxlon):
+                assert geod.inv(9.7, lat, clon, clat)[2] <= radius_km * 1000
     minlon, minlat, maxlon, maxlat = search._circle_box(near)
     lons, lats, _ = geod.fwd([9.7] * 360, [lat] * 360, list(range(360)),
                              [radius_km * 1000] * 360)
