@@ -5,7 +5,7 @@ Passwords are hashed by Werkzeug (scrypt); the session cookie only carries the u
 from __future__ import annotations
 
 import re
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import select
@@ -17,8 +17,13 @@ from .store import Store, User
 
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-#: Compared against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Compared against when the e-mail is unknown, so a wrong address takes as long as a wrong
+    password; made on first use (scrypt costs every `atlas` command a fraction of a second)."""
+    return generate_password_hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -50,7 +55,7 @@ def authenticate(store: Store, email: str, password: str) -> User | None:
     with store.session() as s:
         user = s.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 

@@ -57,6 +57,13 @@ def name_keys(name: str) -> set[str]:
     return {k for k in (normalize(name), normalize(name, fold=True)) if k}
 
 
+@lru_cache(maxsize=1 << 16)
+def _place_name_keys(name: str) -> frozenset[str]:
+    """Keys of a gazetteer name with and without its qualifier, kept: an import asks for the
+    same places of a postcode thousands of times."""
+    return frozenset(name_keys(name) | name_keys(strip_qualifier(name)))
+
+
 # --- the gazetteer ------------------------------------------------------------------------------
 
 PRECISIONS = ("address", "postcode", "municipality", "place", "district")
@@ -429,7 +436,7 @@ def _place_in_postcode(g: Gazetteer, record: dict, text: str) -> dict | None:
         names = [p["name"], p["as_listed"]]
         if p.get("ref") in g.by_ref:
             names += g.by_ref[p["ref"]].names
-        own = set().union(*(name_keys(n) | name_keys(strip_qualifier(n)) for n in names))
+        own = frozenset().union(*(_place_name_keys(n) for n in names))
         if keys & own and (best is None or (best.get("lat") is None and p.get("lat") is not None)):
             best = p
     return best

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 from datetime import datetime, timezone
 
@@ -216,28 +217,39 @@ class Store:
         counts = {"added": 0, "updated": 0, "unchanged": 0}
         columns = {c.key for c in Project.__table__.columns} - {"created_at", "updated_at"}
         with self.session.begin() as s, s.no_autoflush:
-            # One SELECT per chunk of ids instead of a get (and an autoflush) per record: the
-            # new rows are then inserted in batches when the transaction commits.
+            # One SELECT per chunk of ids instead of a get per record; new records go in as one
+            # bulk INSERT (no ORM object each: 10,000 of them cost seconds).
             ids = list(dict.fromkeys(rec["id"] for rec in records))
             stored: dict[str, Project] = {}
             for i in range(0, len(ids), _ID_CHUNK):
                 chunk = ids[i:i + _ID_CHUNK]
                 stored.update((p.id, p) for p in
                                s.scalars(select(Project).where(Project.id.in_(chunk))))
+            new: dict[str, dict] = {}
             for rec in records:
                 values = {k: v for k, v in rec.items() if k in columns}
                 values["search_text"] = search_text(values)
-                existing = stored.get(values["id"])
-                if existing is None:
-                    stored[values["id"]] = project = Project(**values)
-                    s.add(project)
+                existing, pending = stored.get(values["id"]), new.get(values["id"])
+                if existing is None and pending is None:
+                    new[values["id"]] = values
                     counts["added"] += 1
-                elif not replace or all(getattr(existing, k) == v for k, v in values.items()):
+                    continue
+                # Stored already, or earlier in this batch.
+                current = pending.get if existing is None else partial(getattr, existing)
+                if not replace or all(current(k) == v for k, v in values.items()):
                     counts["unchanged"] += 1
+                    continue
+                if existing is None:
+                    pending.update(values)
                 else:
                     for k, v in values.items():
                         setattr(existing, k, v)
-                    counts["updated"] += 1
+                counts["updated"] += 1
+            if new:
+                # A bulk INSERT leaves out None values and batches only neighbouring rows with
+                # the same columns: sorted by their columns, 10,000 rows take a few statements.
+                s.execute(insert(Project), sorted(new.values(), key=lambda v: sorted(
+                    k for k, x in v.items() if x is not None)))
         return counts
 
     def replace_synthetic(self, records: list[dict]) -> int:

@@ -14,5 +14,7 @@ def normalize(text: str, fold: bool = False) -> str:
     "Lüneburg" → "lueneburg" (fold=True: "luneburg", for people who drop the umlaut dots).
     """
     text = unicodedata.normalize("NFC", text).lower().translate(_FOLD if fold else _TRANSLIT)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if not text.isascii():  # only non-ASCII text can hold accents (most rows are ASCII by now)
+        text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                       if not unicodedata.combining(c))
     return " ".join(re.sub(r"[\W_]+", " ", text).split())

@@ -9,7 +9,7 @@ meets), and N timed repeats (the cached case). The markers a region page loads a
 where an uncached page's time goes. Writes the figures into benchmarks/RESULTS.md under
 "## Coverage page".
 
-Run: `.venv/bin/python scripts/bench_coverage.py [--count 100000] [--repeat 10] [--no-doc]`
+Run: `.venv/bin/python benchmarks/bench_coverage.py [--count 100000] [--repeat 10] [--no-doc]`
 """
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def section(count: int, counts: dict[str, int], cold: tuple[str, float], pages: 
     step_rows = [f"| {name} | {ms(value)} |" for name, value in steps.items()]
     return "\n".join([
         HEADING, "",
-        f"`scripts/bench_coverage.py`, run on {date.today().isoformat()} with `{command}`.",
+        f"`benchmarks/bench_coverage.py`, run on {date.today().isoformat()} with `{command}`.",
         "",
         f"A fresh SQLite store with `atlas.demo.synthetic_projects({count}, seed={SEED})` (points "
         f"spread by district population); the real server (`atlas serve`, waitress, "
@@ -287,7 +287,7 @@ def main() -> None:
         steps = breakdown(folder, largest, args.repeat)
         for name, value in steps.items():
             print(f"  {name}: {ms(value)}")
-    command = ".venv/bin/python scripts/bench_coverage.py" + (
+    command = ".venv/bin/python benchmarks/bench_coverage.py" + (
         f" --count {args.count}" if args.count != 100_000 else "")
     text = section(args.count, counts, cold, pages, markers, api, overview, steps, largest,
                    args.repeat, command)

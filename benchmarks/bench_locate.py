@@ -5,7 +5,7 @@ read and grid build included; warm) and of sjoin against the same simplified pol
 Correctness: for every point farther than 50 m from any district boundary, locate must give the
 same district (or outside) as sjoin on the unsimplified VG250 polygons.
 Writes the figures into benchmarks/RESULTS.md under "## Point assignment".
-Run: `.venv/bin/python scripts/bench_locate.py [--points N]` (needs the npm cache, see build_regions).
+Run: `.venv/bin/python benchmarks/bench_locate.py [--points N]` (needs the npm cache, see build_regions).
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def main() -> None:
     section = "\n".join([
         HEADING,
         "",
-        f"`scripts/bench_locate.py`: {args.points:,} uniformly random points (seed {SEED}) over the bounding box "
+        f"`benchmarks/bench_locate.py`: {args.points:,} uniformly random points (seed {SEED}) over the bounding box "
         f"of Lower Saxony ({xmin:.2f}–{xmax:.2f} °E, {ymin:.2f}–{ymax:.2f} °N); {inside:,} fall inside the state. "
         "All timings in one process, against the same simplified polygons in `data/regions/districts.geojson`.",
         "",

@@ -6,7 +6,7 @@ API are timed over HTTP (one warm-up request each, then N timed ones: p50/p95 of
 wall time, loopback transfer included). Beside it, in the same run, the naive way: one
 `folium.Marker` with a name popup per project, rendered to HTML (time and bytes).
 Writes the figures into benchmarks/RESULTS.md under "## Public atlas at size".
-Run: `.venv/bin/python scripts/bench_web.py [--sizes 1000,10000,100000] [--profile] [--no-doc]`
+Run: `.venv/bin/python benchmarks/bench_web.py [--sizes 1000,10000,100000] [--profile] [--no-doc]`
 """
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ def section(results: dict[int, dict], info: dict[str, str], command: str) -> str
     machine_line = "; ".join(f"{k} {v}" for k, v in info.items())
     return "\n".join([
         HEADING, "",
-        f"`scripts/bench_web.py`, run on {date.today().isoformat()} with `{command}`.",
+        f"`benchmarks/bench_web.py`, run on {date.today().isoformat()} with `{command}`.",
         "",
         f"Each size gets a fresh SQLite store (temporary folder) filled with "
         f"`atlas.demo.synthetic_projects(n, seed={SEED})`; the real server (`atlas serve`, "
@@ -300,7 +300,7 @@ def main() -> None:
         print(profile_text)
     if args.no_naive or args.no_doc:
         return
-    command = ".venv/bin/python scripts/bench_web.py" + (
+    command = ".venv/bin/python benchmarks/bench_web.py" + (
         f" --sizes {args.sizes}" if args.sizes != "1000,10000,100000" else "")
     text = section(results, info, command)
     print("\n" + text)
