@@ -14,12 +14,15 @@ run: $(STAMP)
 	$(VENV)/bin/atlas init
 	$(VENV)/bin/atlas serve
 
-# The suite runs on SQLite, then again on PostgreSQL/PostGIS when this machine has it.
+# The suite runs on SQLite, then again on PostgreSQL/PostGIS when this machine has it; three
+# processes, each taking whole test files (their servers and browsers are set up per file).
+# PYTEST_ARGS="-n 0" runs it in one process.
+PYTEST_PARALLEL := -n 3 --dist loadfile
 test: $(STAMP)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	@if pg=$$(scripts/pg_test_cluster.sh 2>/tmp/atlas-pg-setup.log); then \
 	  eval "$$pg"; echo "== the same suite on PostgreSQL/PostGIS: $$ATLAS_TEST_DATABASE_URL"; \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS); \
+	  $(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS); \
 	else \
 	  echo "== PostgreSQL run skipped: no PostgreSQL/PostGIS here ($$(tail -n 1 /tmp/atlas-pg-setup.log))."; \
 	  echo "   To enable it: apt-get install postgresql postgresql-15-postgis-3, then make test again."; \
