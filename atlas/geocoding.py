@@ -58,9 +58,9 @@ def name_keys(name: str) -> set[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _place_name_keys(name: str) -> frozenset[str]:
-    """Keys of a gazetteer name with and without its qualifier, kept: an import asks for the
-    same places of a postcode thousands of times."""
+def _keys_with_bare(name: str) -> frozenset[str]:
+    """Keys of a name with and without its qualifier, memoised: an import asks for the same
+    places of a postcode thousands of times."""
     return frozenset(name_keys(name) | name_keys(strip_qualifier(name)))
 
 
@@ -430,13 +430,13 @@ def _place_in_postcode(g: Gazetteer, record: dict, text: str) -> dict | None:
     """The place of a postcode that a name means ("29308 Winsen" → Winsen (Aller))."""
     # A qualifier the user typed must fit: "29308 Winsen (Luhe)" is not Winsen (Aller).
     qualified = strip_qualifier(text) != text.strip()
-    keys = name_keys(text) if qualified else name_keys(text) | name_keys(strip_qualifier(text))
+    keys = name_keys(text) if qualified else _keys_with_bare(text)
     best = None
     for p in record["places"]:
         names = [p["name"], p["as_listed"]]
         if p.get("ref") in g.by_ref:
             names += g.by_ref[p["ref"]].names
-        own = frozenset().union(*(_place_name_keys(n) for n in names))
+        own = frozenset().union(*(_keys_with_bare(n) for n in names))
         if keys & own and (best is None or (best.get("lat") is None and p.get("lat") is not None)):
             best = p
     return best
