@@ -194,11 +194,13 @@ def _conditions(query: Query, postgres: bool = False) -> list:
         cond += [Project.lat.between(minlat, maxlat), Project.lon.between(minlon, maxlon)]
     if query.near and postgres:
         # The box comes from the covering index without reading rows (migration 0005 puts the
-        # geography in it); ST_DWithin (spheroid) decides only outside the inner cross.
-        inside = [and_(Project.lat.between(minlat, maxlat), Project.lon.between(minlon, maxlon))
-                  for minlon, minlat, maxlon, maxlat in _inner_boxes(query.near)]
-        cond.append(or_(*inside, func.ST_DWithin(_GEOG, _pg_point(query.near),
-                                                 query.near.radius_km * 1000)))
+        # geography in it); ST_DWithin (spheroid) decides only in the thin ring between two
+        # ellipses, where plain arithmetic on lat/lon cannot.
+        inner, outer = _ellipses(query.near)
+        cond.append(or_(_ellipse_sql(query.near, inner),
+                        and_(_ellipse_sql(query.near, outer),
+                             func.ST_DWithin(_GEOG, _pg_point(query.near),
+                                             query.near.radius_km * 1000))))
     return cond
 
 
@@ -397,22 +399,41 @@ def _circle_box(near: Near) -> tuple[float, float, float, float]:
     return near.lon - dlon, near.lat - dlat, near.lon + dlon, near.lat + dlat
 
 
-#: The cross of two rectangles that covers most of a circle (79 %; one inscribed square: 64 %):
-#: half-sides r·cos t and r·sin t with tan 2t = 2.
-_CROSS = (math.cos(math.atan(2) / 2), math.sin(math.atan(2) / 2))
+#: WGS84: semi-major axis (km) and first eccentricity squared.
+_WGS84_A = 6378.137
+_WGS84_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
 
 
-def _inner_boxes(near: Near) -> list[tuple[float, float, float, float]]:
-    """Boxes inside the geodesic circle: 99 % of a cross of two rectangles whose corners lie on
-    it, with the most kilometres a degree can have there (111.7 per degree of latitude;
-    longitude at the side nearest the equator), so every point in them is within the radius."""
-    boxes = []
-    for north, east in (_CROSS, _CROSS[::-1]):
-        dlat = 0.99 * near.radius_km * north / 111.7
-        equator_side = max(abs(near.lat) - dlat, 0.0)
-        dlon = 0.99 * near.radius_km * east / (111.7 * math.cos(math.radians(equator_side)))
-        boxes.append((near.lon - dlon, near.lat - dlat, near.lon + dlon, near.lat + dlat))
-    return boxes
+def _degree_km(lat: float) -> tuple[float, float]:
+    """Kilometres per degree of latitude (meridian) and of longitude (parallel) at `lat`."""
+    s2 = math.sin(math.radians(lat)) ** 2
+    meridian = _WGS84_A * (1 - _WGS84_E2) / (1 - _WGS84_E2 * s2) ** 1.5
+    parallel = _WGS84_A / math.sqrt(1 - _WGS84_E2 * s2) * math.cos(math.radians(lat))
+    return math.radians(meridian), math.radians(max(parallel, 0.0))
+
+
+def _ellipses(near: Near) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Squared km per degree (latitude, longitude) of two ellipses around the centre: a point
+    with (Δlat·a)² + (Δlon·b)² ≤ r² is inside the geodesic circle with the inner (a, b), and
+    outside it when that sum exceeds r² with the outer (a, b).
+
+    Within the circle's latitude band a degree is at most / at least as long as at the band's
+    edges. The straight line in lat/lon to a point is a path no longer than the inner sum, so
+    the inner ellipse lies inside the circle; a geodesic of length ≤ r stays in the band (a
+    degree of latitude is at least 110.57 km), where it is no shorter than the outer sum.
+    """
+    dlat = near.radius_km / 110.0
+    far = min(abs(near.lat) + dlat, 90.0)
+    close = max(abs(near.lat) - dlat, 0.0)
+    (lat_far, lon_far), (lat_close, lon_close) = _degree_km(far), _degree_km(close)
+    inner = (lat_far ** 2 * (1 + 1e-9), lon_close ** 2 * (1 + 1e-9))
+    outer = (lat_close ** 2 * (1 - 1e-9), lon_far ** 2 * (1 - 1e-9))
+    return inner, outer
+
+
+def _ellipse_sql(near: Near, scale: tuple[float, float]):
+    dlat, dlon = Project.lat - near.lat, Project.lon - near.lon
+    return dlat * dlat * scale[0] + dlon * dlon * scale[1] <= near.radius_km ** 2
 
 
 _INDEX = VersionedCache(2)

@@ -142,19 +142,25 @@ def test_projects_at_the_edge_of_the_radius_are_measured_exactly(app, radius_km)
     assert max(d for _, d in result.items) <= radius_km
 
 
-@pytest.mark.parametrize("lat", [-70, -30, 0, 30, 47.3, 52.4, 53.9, 70])
+@pytest.mark.parametrize("lat", [-70, -30, 0, 0.05, 30, 47.3, 52.4, 53.9, 70, 80])
 @pytest.mark.parametrize("radius_km", [0.1, 5, 25, 200])
-def test_inner_boxes_lie_inside_the_circle_and_outer_box_holds_it(lat, radius_km):
+def test_the_shortcuts_never_decide_wrongly_at_the_edge(lat, radius_km):
+    """Every point of the geodesic circle lies inside the circle's box, on or outside the
+    inner ellipse (which PostgreSQL counts as inside without measuring) and on or inside the
+    outer one (beyond which it counts nothing)."""
     near = search.Near(lat, 9.7, "", radius_km)
     geod = Geod(ellps="WGS84")
-    for minlon, minlat, maxlon, maxlat in search._inner_boxes(near):
-        for clat in (minlat, maxlat):
-            for clon in (minlon, maxlon):
-                assert geod.inv(9.7, lat, clon, clat)[2] <= radius_km * 1000
+    azimuths = [a / 4 for a in range(4 * 360)]
+    lons, lats, _ = geod.fwd([9.7] * len(azimuths), [lat] * len(azimuths), azimuths,
+                             [radius_km * 1000] * len(azimuths))
     minlon, minlat, maxlon, maxlat = search._circle_box(near)
-    lons, lats, _ = geod.fwd([9.7] * 360, [lat] * 360, list(range(360)),
-                             [radius_km * 1000] * 360)
     assert all(minlon <= x <= maxlon for x in lons) and all(minlat <= y <= maxlat for y in lats)
+    (inner_lat, inner_lon), (outer_lat, outer_lon) = search._ellipses(near)
+    r2 = radius_km ** 2
+    for x, y in zip(lons, lats):
+        dlat, dlon = y - lat, x - 9.7
+        assert dlat * dlat * inner_lat + dlon * dlon * inner_lon >= r2 * (1 - 1e-12)
+        assert dlat * dlat * outer_lat + dlon * dlon * outer_lon <= r2 * (1 + 1e-12)
 
 
 def test_an_approval_shows_in_the_next_search(app, store):
