@@ -454,59 +454,80 @@ def _run_in_memory(store: Store, query: Query) -> Result:
 
 
 def _run_near_postgis(store: Store, query: Query) -> Result:
-    """Radius by ST_DWithin, nearest first by the KNN operator on the GiST index."""
+    """Radius by ST_DWithin, nearest first by the KNN operator on the GiST index.
+
+    Without filters besides the place, the count rides along with the walk (one statement,
+    no transaction: two round trips in all); a filter makes the walk's length unknown, so
+    the count comes first and decides.
+    """
     point = _pg_point(query.near)
-    cond = and_(*_conditions(query, postgres=True))
-    with store.session() as s:
-        total = s.scalar(select(func.count()).select_from(Project).where(cond))
-        if query.sort == "distance" and _WALK_FROM <= total and \
-                query.offset + query.limit <= min(total, _WALK_UP_TO):
-            nearest = _nearest_postgis(s, query, point)
+    count = select(func.count()).select_from(Project).where(
+        and_(*_conditions(query, postgres=True)))
+    k = query.offset + query.limit
+    plain = query.sort == "distance" and k <= _WALK_UP_TO and not (
+        query.region or query.district or query.field or query.q or query.bbox)
+    if plain:
+        with store.reader() as s:
+            total, nearest = _nearest_postgis(s, query, point, count.scalar_subquery())
             if nearest is not None:
-                page = nearest[query.offset:query.offset + query.limit]
-                # One array parameter instead of an IN list: the same statement every time,
-                # so psycopg prepares it once.
-                ids = bindparam("ids", [i for i, _ in page], type_=ARRAY(String))
-                loaded = {p.id: p for p in s.scalars(select(Project)
-                                                     .where(Project.id == any_(ids)))}
-                return Result(total, [(loaded[i], d) for i, d in page])
+                return Result(total, _load_page(s, nearest[query.offset:min(k, total)]))
+    with store.session() as s:
+        total = s.scalar(count)
+        if query.sort == "distance" and _WALK_FROM <= total and k <= min(total, _WALK_UP_TO):
+            # The planner cannot estimate the filters (a field, a text) and would sort every
+            # match of the whole state instead (SET LOCAL: until this transaction ends).
+            s.execute(text("SET LOCAL enable_sort = off"))
+            _, nearest = _nearest_postgis(s, query, point)
+            if nearest is not None:
+                return Result(total, _load_page(s, nearest[query.offset:k]))
             s.execute(text("SET LOCAL enable_sort = on"))
         distance = func.ST_Distance(_GEOG, point)
         order = _ORDER.get(query.sort, [distance, Project.id])
-        rows = s.execute(select(Project, distance).where(cond).order_by(*order)
+        rows = s.execute(select(Project, distance)
+                         .where(and_(*_conditions(query, postgres=True))).order_by(*order)
                          .limit(query.limit).offset(query.offset)).all()
     return Result(total, [(p, d / 1000.0) for p, d in rows])
 
 
-#: Below this many matches, sorting all of them is cheaper than walking the index; a page deep
-#: down a long list is left to the sort as well.
+#: Below this many matches, sorting all of them is cheaper than walking the index with a
+#: filter; a page deep down a long list is left to the sort as well.
 _WALK_FROM, _WALK_UP_TO = 1000, 5000
 
 
-def _nearest_postgis(session, query: Query, point) -> list[tuple[str, float]] | None:
+def _load_page(session, page: list[tuple[str, float]]) -> list[tuple[Project, float]]:
+    """The records of a page of (id, distance), in its order. One array parameter instead of
+    an IN list: the same statement every time, so psycopg prepares it once. A project
+    unpublished since its id was found is left out."""
+    ids = bindparam("ids", [i for i, _ in page], type_=ARRAY(String))
+    loaded = {p.id: p for p in session.scalars(
+        select(Project).where(Project.id == any_(ids), Project.status == "published"))}
+    return [(loaded[i], d) for i, d in page if i in loaded]
+
+
+def _nearest_postgis(session, query: Query, point, total=None
+                     ) -> tuple[int | None, list[tuple[str, float]] | None]:
     """Ids and spheroid distances (km) of the first offset + limit matches, from a walk of the
-    GiST index.
+    GiST index, and the value of `total` (a scalar subquery) read in the same statement.
 
     `<->` walks nearest first on the sphere and stops after the rows it needs (no radius: the
-    count showed that many matches lie inside it). The walk takes 10 % more rows than needed,
-    sorts them by spheroid distance, and the answer stands if no row beyond them can be nearer
-    than the last one kept; otherwise (None) the caller sorts all matches in the radius.
+    matches are the nearest `total` points). The walk takes 10 % more rows than needed, sorts
+    them by spheroid distance, and the answer stands if no row beyond them can be nearer than
+    the last one kept; otherwise (None) the caller sorts all matches in the radius.
     """
     k = query.offset + query.limit
     conditions = _conditions(replace(query, near=None), postgres=True)
     sphere = _GEOG.op("<->")(point)
-    if len(conditions) > 1:
-        # The planner cannot estimate the filters (a field, a text) and would sort every
-        # match of the whole state instead (SET LOCAL: until this transaction ends).
-        session.execute(text("SET LOCAL enable_sort = off"))
-    rows = session.execute(select(Project.id, func.ST_Distance(_GEOG, point), sphere)
-                           .where(and_(*conditions)).order_by(sphere)
+    columns = [Project.id, func.ST_Distance(_GEOG, point), sphere]
+    if total is not None:
+        columns.append(total)
+    rows = session.execute(select(*columns).where(and_(*conditions)).order_by(sphere)
                            .limit(k + k // 10 + 20)).all()
-    nearest = sorted(((i, d / 1000.0) for i, d, _ in rows), key=lambda pd: (pd[1], pd[0]))
+    counted = rows[0][3] if rows and total is not None else (0 if total is not None else None)
+    nearest = sorted(((r[0], r[1] / 1000.0) for r in rows), key=lambda pd: (pd[1], pd[0]))
     farthest_walked = rows[-1][2] / 1000.0 if rows else 0.0
     if len(nearest) < k or farthest_walked / (1 + _SPHERE_ERROR) <= nearest[k - 1][1]:
-        return None
-    return nearest[:k]
+        return counted, None
+    return counted, nearest[:k]
 
 
 def markers(store: Store, query: Query) -> list[list]:

@@ -154,6 +154,10 @@ class Store:
         self.url = url
         self.engine = create_engine(url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        #: Sessions for reads that need no transaction: on PostgreSQL no BEGIN and ROLLBACK
+        #: round trips (each statement sees its own snapshot, as it does in READ COMMITTED).
+        self.reader = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                   expire_on_commit=False)
 
     @property
     def is_postgres(self) -> bool:
