@@ -13,7 +13,7 @@ from typing import Mapping
 import numpy as np
 from pyproj import Geod
 from geoalchemy2 import Geography
-from sqlalchemy import (ARRAY, String, and_, any_, bindparam, case, cast, func, literal_column, or_,
+from sqlalchemy import (ARRAY, Integer, String, and_, any_, bindparam, case, cast, func, literal_column, or_,
                         select, text)
 
 from .fields import FIELDS
@@ -462,7 +462,7 @@ def _run_near_postgis(store: Store, query: Query) -> Result:
     """
     point = _pg_point(query.near)
     count = select(func.count()).select_from(Project).where(
-        and_(*_conditions(query, postgres=True)))
+        _lat_cells(query.near), *_conditions(query, postgres=True))
     k = query.offset + query.limit
     plain = query.sort == "distance" and k <= _WALK_UP_TO and not (
         query.region or query.district or query.field or query.q or query.bbox)
@@ -487,6 +487,17 @@ def _run_near_postgis(store: Store, query: Query) -> Result:
                          .where(and_(*_conditions(query, postgres=True))).order_by(*order)
                          .limit(query.limit).offset(query.offset)).all()
     return Result(total, [(p, d / 1000.0) for p, d in rows])
+
+
+#: The expression that leads the index of migration 0006: bands of 1/20 degree of latitude.
+_LAT_CELL = literal_column("CAST(floor(projects.lat * 20) AS INTEGER)")
+
+
+def _lat_cells(near: Near):
+    """The latitude bands of the circle's box, so the count reads that index band by band."""
+    _, minlat, _, maxlat = _circle_box(near)
+    cells = list(range(math.floor(minlat * 20), math.floor(maxlat * 20) + 1))
+    return _LAT_CELL == any_(bindparam("lat_cells", cells, type_=ARRAY(Integer)))
 
 
 #: Below this many matches, sorting all of them is cheaper than walking the index with a
