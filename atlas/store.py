@@ -25,6 +25,9 @@ STATUSES = ("pending", "published", "rejected")
 _ID_CHUNK = 500
 
 
+#: Connections a process keeps open at most (more than `atlas serve --threads` ever needs).
+_POOL_SIZE = 32
+
 _DATA_VERSION = text("SELECT version FROM data_version WHERE id = 1")
 
 
@@ -152,7 +155,10 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = create_engine(url)
+        # Connections are opened on demand and kept: with the default of 5 kept, a server's 6th
+        # to 8th thread closed its connection after every request and opened a new one in the
+        # next (a PostgreSQL backend start each time, in the latency tail under load).
+        self.engine = create_engine(url, pool_size=_POOL_SIZE, max_overflow=_POOL_SIZE)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         #: Sessions for reads that need no transaction: on PostgreSQL no BEGIN and ROLLBACK
         #: round trips (each statement sees its own snapshot, as it does in READ COMMITTED).
