@@ -13,8 +13,8 @@ from typing import Mapping
 import numpy as np
 from pyproj import Geod
 from geoalchemy2 import Geography
-from sqlalchemy import (ARRAY, Integer, String, and_, any_, bindparam, case, cast, func, literal_column, or_,
-                        select, text)
+from sqlalchemy import (ARRAY, Integer, String, and_, any_, bindparam, case, cast, func,
+                        literal_column, or_, select, text)
 
 from .fields import FIELDS
 from .text import normalize
@@ -193,9 +193,9 @@ def _conditions(query: Query, postgres: bool = False) -> list:
         minlon, minlat, maxlon, maxlat = _circle_box(query.near)
         cond += [Project.lat.between(minlat, maxlat), Project.lon.between(minlon, maxlon)]
     if query.near and postgres:
-        # The box comes from the covering index without reading rows (migration 0005 puts the
-        # geography in it); ST_DWithin (spheroid) decides only in the thin ring between two
-        # ellipses, where plain arithmetic on lat/lon cannot.
+        # The box and the geography come from an index without reading rows (0005, and 0006 for
+        # the count); ST_DWithin (spheroid) decides only in the thin ring between two ellipses,
+        # where plain arithmetic on lat/lon cannot.
         inner, outer = _ellipses(query.near)
         cond.append(or_(_ellipse_sql(query.near, inner),
                         and_(_ellipse_sql(query.near, outer),
@@ -473,7 +473,9 @@ def _run_near_postgis(store: Store, query: Query) -> Result:
                 return Result(total, _load_page(s, nearest[query.offset:min(k, total)]))
     with store.session() as s:
         total = s.scalar(count)
-        if query.sort == "distance" and _WALK_FROM <= total and k <= min(total, _WALK_UP_TO):
+        # A plain search whose walk did not settle the page goes straight to the sort.
+        if not plain and query.sort == "distance" and _WALK_FROM <= total and \
+                k <= min(total, _WALK_UP_TO):
             # The planner cannot estimate the filters (a field, a text) and would sort every
             # match of the whole state instead (SET LOCAL: until this transaction ends).
             s.execute(text("SET LOCAL enable_sort = off"))
@@ -489,14 +491,17 @@ def _run_near_postgis(store: Store, query: Query) -> Result:
     return Result(total, [(p, d / 1000.0) for p, d in rows])
 
 
-#: The expression that leads the index of migration 0006: bands of 1/20 degree of latitude.
-_LAT_CELL = literal_column("CAST(floor(projects.lat * 20) AS INTEGER)")
+#: The expression that leads the index of migration 0006: bands of 1/20 degree of latitude
+#: (written as there, so the planner matches it).
+_LAT_CELLS_PER_DEGREE = 20
+_LAT_CELL = literal_column(f"CAST(floor(projects.lat * {_LAT_CELLS_PER_DEGREE}) AS INTEGER)")
 
 
 def _lat_cells(near: Near):
     """The latitude bands of the circle's box, so the count reads that index band by band."""
     _, minlat, _, maxlat = _circle_box(near)
-    cells = list(range(math.floor(minlat * 20), math.floor(maxlat * 20) + 1))
+    cells = list(range(math.floor(minlat * _LAT_CELLS_PER_DEGREE),
+                       math.floor(maxlat * _LAT_CELLS_PER_DEGREE) + 1))
     return _LAT_CELL == any_(bindparam("lat_cells", cells, type_=ARRAY(Integer)))
 
 
@@ -533,7 +538,7 @@ def _nearest_postgis(session, query: Query, point, total=None
         columns.append(total)
     rows = session.execute(select(*columns).where(and_(*conditions)).order_by(sphere)
                            .limit(k + k // 10 + 20)).all()
-    counted = rows[0][3] if rows and total is not None else (0 if total is not None else None)
+    counted = None if total is None else (rows[0][3] if rows else 0)
     nearest = sorted(((r[0], r[1] / 1000.0) for r in rows), key=lambda pd: (pd[1], pd[0]))
     farthest_walked = rows[-1][2] / 1000.0 if rows else 0.0
     if len(nearest) < k or farthest_walked / (1 + _SPHERE_ERROR) <= nearest[k - 1][1]:
