@@ -1,12 +1,6 @@
-"""Gemeinsame Sache: the project atlas of "Niedersachsen packt an"."""
-from pathlib import Path
+"""Gemeinsame Sache: the project atlas of "Niedersachsen packt an".
 
-#: Repository root; the curated data files live beside the package, not inside it.
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data"
-PROJECTS_FILE = DATA_DIR / "projects.geojson"
-
-
-def create_app(test_config=None):
-    from .app import create_app as factory
-    return factory(test_config)
+Layers, lowest first: `geo` (regions, geocoding, geodesy), `store` (database, caches,
+migrations), `search` (queries and one back end per database), `core` (projects, placement,
+submissions, accounts, outbox, coverage figures; no Flask), `web` (the Flask app) and `cli`.
+"""

@@ -92,7 +92,7 @@ def _datasette_box(box, **extra) -> str:
 
 
 def cases() -> list[Case]:
-    from atlas.geocoding import resolve_offline
+    from atlas.geo.geocoding import resolve_offline
     box = ",".join(str(v) for v in HANNOVER_BBOX)
     out = [Case("bbox", "bbox Hannover (0.3° × 0.2°)", f"/api/projects?bbox={box}&limit=100",
                 _datasette_box(HANNOVER_BBOX, _sort="name"))]
@@ -331,7 +331,7 @@ def profile_in_process(env: dict, paths: list[str], repeat: int = 20) -> str:
     os.environ.pop("ATLAS_DATABASE_URL", None)
     os.environ.update({k: v for k, v in env.items() if k.startswith("ATLAS_")})
     try:
-        from atlas import create_app
+        from atlas.web import create_app
         app = create_app()
         client = app.test_client()
         out = io.StringIO()

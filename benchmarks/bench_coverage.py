@@ -1,6 +1,6 @@
 """Benchmark the coverage pages (/regionen, /regionen/<slug>) with 100,000 synthetic projects.
 
-A fresh SQLite store in a temporary folder is filled with `atlas.demo.synthetic_projects`, the
+A fresh SQLite store in a temporary folder is filled with `atlas.core.demo.synthetic_projects`, the
 real server (`atlas serve`, waitress) runs on a free local port, and every region's page is timed
 over HTTP: the very first request after start (gazetteer, boundaries), then N timed requests each
 right after one project was changed (so nothing computed is reused: the worst case a visitor
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from atlas.demo import synthetic_projects  # noqa: E402
-from atlas.regions import REGIONS  # noqa: E402
-from atlas.store import Store  # noqa: E402
+from atlas.core.demo import synthetic_projects# noqa: E402
+from atlas.geo.regions import REGIONS# noqa: E402
+from atlas.store import Store# noqa: E402
 
 from common import free_port, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
@@ -136,8 +136,8 @@ def breakdown(folder: Path, region: str, repeat: int) -> dict[str, float]:
     """Median seconds of each step of one uncached region page, in-process against the same store."""
     os.environ["ATLAS_INSTANCE_PATH"] = str(folder)
     os.environ["ATLAS_TILES"] = "none"
-    from atlas import coverage, create_app, maps
-    from atlas.app import get_store
+    from atlas.web import coverage, create_app, maps
+    from atlas.web.extensions import get_store
     app = create_app()
     store = get_store(app)
     client = app.test_client()
@@ -197,7 +197,7 @@ def section(count: int, counts: dict[str, int], cold: tuple[str, float], pages: 
         HEADING, "",
         f"`benchmarks/bench_coverage.py`, run on {date.today().isoformat()} with `{command}`.",
         "",
-        f"A fresh SQLite store with `atlas.demo.synthetic_projects({count}, seed={SEED})` (points "
+        f"A fresh SQLite store with `atlas.core.demo.synthetic_projects({count}, seed={SEED})` (points "
         f"spread by district population); the real server (`atlas serve`, waitress, "
         f"`ATLAS_TILES=none`) on 127.0.0.1, asked over HTTP one request at a time on a fresh "
         f"connection; p50 / p95 of {repeat} requests after one warm-up, each right after one "

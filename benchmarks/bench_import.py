@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (ROOT, SEED, atlas_env, load_average, machine, machine_line,  # noqa: E402
                     postgres_url, postgres_version, reset_postgres, run_atlas, write_section)
 
-from atlas.fields import FIELDS  # noqa: E402
-from atlas.geocoding import gazetteer, resolve_offline  # noqa: E402
+from atlas.core.fields import FIELDS# noqa: E402
+from atlas.geo.geocoding import gazetteer, resolve_offline# noqa: E402
 
 HEADING = "## Import"
 GOAL_S = 10.0
@@ -149,8 +149,8 @@ def baseline(env: dict) -> float:
 def in_process(csv_text: str, url: str, profile: bool = False) -> tuple[dict, str]:
     """The phases of `atlas import` timed in one warm process (gazetteer and boundaries loaded),
     optionally under cProfile; the store at url must be empty."""
-    from atlas.geocoding import resolve
-    from atlas.projects import clean_rows, read_rows
+    from atlas.geo.geocoding import resolve
+    from atlas.core.projects import clean_rows, read_rows
     from atlas.store import Store
     store = Store(url)
     store.create_schema()
@@ -277,7 +277,7 @@ def main() -> None:
         else:
             print("PostgreSQL skipped: give --postgres URL or run "
                   "`eval \"$(scripts/pg_test_cluster.sh)\"` first")
-        from atlas import regions
+        from atlas.geo import regions
         regions.locate([52.37], [9.73])      # boundaries loaded before the in-process phases
         old = old_atlas(args.baseline, folder) if args.baseline else None
         for label, backend_env, reset, url in backends:

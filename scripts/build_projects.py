@@ -17,8 +17,9 @@ from pathlib import Path
 
 from shapely.geometry import Point, mapping
 
-from atlas import DATA_DIR, geocoding, regions
-from atlas.fields import FIELDS
+from atlas.resources import DATA_DIR
+from atlas.geo import geocoding, regions
+from atlas.core.fields import FIELDS
 
 CURATED = DATA_DIR / "projects.curated.json"
 OUTPUT = DATA_DIR / "projects.geojson"

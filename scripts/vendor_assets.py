@@ -20,7 +20,7 @@ from npm_registry import npm_pack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from atlas.assets import MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR_DIR, css_urls  # noqa: E402
+from atlas.web.assets import MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR_DIR, css_urls# noqa: E402
 
 LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "LICENCE.txt", "MIT-LICENCE.txt",
                  "MIT-LICENSE.txt")

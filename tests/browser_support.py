@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from atlas import PROJECTS_FILE, ROOT
+from atlas.resources import PROJECTS_FILE
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 from live_server import atlas_env, atlas_server, run_atlas
 
 CHROMIUM = Path("/usr/bin/chromium")

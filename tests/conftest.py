@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from atlas import create_app
+from atlas import cli as atlas_cli
+from atlas.web import create_app
 from databases import PG_URL, drop_database, fresh_database_url
 
 pytest_plugins = ["browser_support"]
@@ -40,8 +41,9 @@ def app(instance):
 def cli(app):
     """Run an `atlas` command in-process: cli("import", path) → click Result."""
     runner = app.test_cli_runner()
+    group = atlas_cli.group()
 
     def invoke(*args, input=None):
-        return runner.invoke(args=[str(a) for a in args], input=input)
+        return runner.invoke(group, args=[str(a) for a in args], input=input)
     return invoke
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from atlas.app import get_store
-from atlas.fields import FIELDS
-from atlas.geocoding import resolve
-from atlas.projects import clean_record
+from atlas.web.extensions import get_store
+from atlas.core.fields import FIELDS
+from atlas.geo.geocoding import resolve
+from atlas.core.projects import clean_record
 
 PROJECTS = [
     {"name": "Sprachcafé Linden", "organisation": "Nachbarschaftstreff", "fields": "sprache",

@@ -8,8 +8,7 @@ import pytest
 from flask import Flask
 from folium import plugins
 
-from atlas.assets import (MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR, VENDOR_DIR, css_urls, fetched_urls,
-                          local_assets, remote_urls)
+from atlas.web.assets import MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR, VENDOR_DIR, css_urls, fetched_urls, local_assets, remote_urls
 
 PACKAGES = json.loads(MANIFEST.read_text(encoding="utf-8"))["packages"]
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from atlas.fields import FIELD_COLOURS, FIELDS
+from atlas.core.fields import FIELD_COLOURS, FIELDS
 from browser_support import DEMO_COUNT, marker_count, shot, zoom_to_a_single_marker
 
 def heading_total(page) -> int:

@@ -10,9 +10,9 @@ import pytest
 
 from sqlalchemy import text
 
-from atlas import PROJECTS_FILE
-from atlas.app import get_store
-from atlas.fields import FIELDS
+from atlas.resources import PROJECTS_FILE
+from atlas.web.extensions import get_store
+from atlas.core.fields import FIELDS
 from databases import drop_database, fresh_database_url
 
 CURATED = json.loads(PROJECTS_FILE.read_text(encoding="utf-8"))["features"]
@@ -115,9 +115,10 @@ def test_export_round_trips_through_import(cli, app, tmp_path, instance, monkeyp
         assert result.exit_code == 0, result.output
         other_url = fresh_database_url() or f"sqlite:///{tmp_path / (fmt + '.sqlite3')}"
         monkeypatch.setenv("ATLAS_DATABASE_URL", other_url)
-        from atlas import create_app
+        from atlas import cli as atlas_cli
+        from atlas.web import create_app
         other = create_app({"TESTING": True})
-        result = other.test_cli_runner().invoke(args=["import", str(out)])
+        result = other.test_cli_runner().invoke(atlas_cli.group(), args=["import", str(out)])
         assert result.exit_code == 0, result.output
         original = {p.id: (p.name, p.fields, p.district_code, round(p.lat, 6))
                     for p in get_store(app).projects()}

@@ -30,12 +30,13 @@ import pytest
 from geopy.distance import geodesic
 from pyproj import Geod, Transformer
 
-from atlas import coverage, regions
-from atlas.app import get_store
-from atlas.assets import remote_urls
-from atlas.fields import FIELDS
-from atlas.geocoding import GAZETTEER_FILE
-from atlas.projects import clean_record
+from atlas.web import coverage
+from atlas.geo import regions
+from atlas.web.extensions import get_store
+from atlas.web.assets import remote_urls
+from atlas.core.fields import FIELDS
+from atlas.geo.geocoding import GAZETTEER_FILE
+from atlas.core.projects import clean_record
 
 PROJECTS = [
     {"id": "winsen", "name": "Sprachtreff Winsen", "fields": "sprache", "lat": 53.357, "lon": 10.212},

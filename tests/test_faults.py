@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import create_engine, text
 
-from atlas import geocoding
+from atlas.geo import geocoding
 from databases import drop_database
 from live_server import ATLAS, atlas_env, database_url, run_atlas, served, submit
 

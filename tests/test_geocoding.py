@@ -10,8 +10,8 @@ from geopy.distance import geodesic
 from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 
-from atlas import geocoding, regions
-from atlas.geocoding import GAZETTEER_FILE, OfflineGeocoder, online_geocoder, resolve
+from atlas.geo import geocoding, regions
+from atlas.geo.geocoding import GAZETTEER_FILE, OfflineGeocoder, online_geocoder, resolve
 
 from nominatim_stub import FAILING, NominatimStub
 
@@ -385,8 +385,8 @@ def test_a_qualifier_that_contradicts_the_postcode_is_ambiguous():
 
 def test_the_configured_app_geocodes_online_and_caches_in_its_database(instance, stub):
     """ATLAS_GEOCODER=nominatim: the API asks the server once, and the answer outlives a restart."""
-    from atlas import create_app
-    from atlas.app import get_store
+    from atlas.web import create_app
+    from atlas.web.extensions import get_store
     config = {"TESTING": True, "GEOCODER": "nominatim", "NOMINATIM_URL": stub.base_url,
               "NOMINATIM_MIN_DELAY": 0}
     app = create_app(config)

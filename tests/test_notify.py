@@ -10,11 +10,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from atlas import create_app
-from atlas.accounts import add_user
-from atlas.app import get_store
+from atlas.web import create_app
+from atlas.core.accounts import add_user
+from atlas.web.extensions import get_store
 from atlas.store import OutboxMessage, Project
-from atlas.submissions import hash_token
+from atlas.core.submissions import hash_token
 from smtp_stub import closed_port, smtp_server
 from test_submissions import PASSWORD, VALID, login, submit
 

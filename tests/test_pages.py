@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from atlas import create_app
-from atlas.app import get_store
-from atlas.assets import remote_urls
-from atlas.demo import synthetic_projects
-from atlas.projects import clean_record
+from atlas.web import create_app
+from atlas.web.extensions import get_store
+from atlas.web.assets import remote_urls
+from atlas.core.demo import synthetic_projects
+from atlas.core.projects import clean_record
 
 from test_api import PROJECTS
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from atlas import DATA_DIR, ROOT
-from atlas.fields import FIELDS
+from atlas.resources import DATA_DIR
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
+from atlas.core.fields import FIELDS
 
 MAP_FILE = DATA_DIR / "projects.geojson"
 CURATED_FILE = DATA_DIR / "projects.curated.json"
@@ -133,7 +136,7 @@ def test_every_feature_has_name_description_and_valid_fields(features):
 
 
 def test_each_point_lies_in_the_district_it_claims(features):
-    from atlas import regions
+    from atlas.geo import regions
 
     lats = np.array([f["geometry"]["coordinates"][1] for f in features])
     lons = np.array([f["geometry"]["coordinates"][0] for f in features])

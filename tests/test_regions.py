@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import shapely
 
-from atlas import regions
-from atlas.regions import ATTRIBUTION, REGIONS, district, districts, locate, locate_one
+from atlas.geo import regions
+from atlas.geo.regions import ATTRIBUTION, REGIONS, district, districts, locate, locate_one
 
 REGION_COUNTS = {"braunschweig": 10, "leine-weser": 7, "lueneburg": 11, "weser-ems": 17}
 

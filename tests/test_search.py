@@ -14,13 +14,13 @@ from pyproj import Geod
 from sqlalchemy import update
 
 from atlas import search
-from atlas.app import get_store
-from atlas.demo import synthetic_projects
-from atlas.fields import FIELDS
-from atlas.projects import RowError, clean_record
-from atlas.regions import REGIONS
+from atlas.web.extensions import get_store
+from atlas.core.demo import synthetic_projects
+from atlas.core.fields import FIELDS
+from atlas.core.projects import RowError, clean_record
+from atlas.geo.regions import REGIONS
 from atlas.store import Project
-from atlas.text import normalize
+from atlas.core.text import normalize
 
 HANNOVER = (52.3745, 9.7386)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from atlas.app import get_store
-from atlas.projects import clean_record
+from atlas.web.extensions import get_store
+from atlas.core.projects import clean_record
 
 
 @pytest.fixture

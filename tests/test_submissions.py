@@ -8,10 +8,10 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from atlas import create_app
-from atlas.accounts import add_user
-from atlas.app import get_store
-from atlas.projects import clean_record
+from atlas.web import create_app
+from atlas.core.accounts import add_user
+from atlas.web.extensions import get_store
+from atlas.core.projects import clean_record
 from atlas.store import AuditEntry, OutboxMessage, Project
 
 PASSWORD = "ein-sicheres-passwort"
@@ -318,7 +318,7 @@ def test_two_officers_at_once_one_wins_the_other_is_told(app):
 
 
 def test_concurrent_decisions_in_threads_apply_exactly_one(app):
-    from atlas import submissions
+    from atlas.core import submissions
     client = app.test_client()
     submit(client)
     [item] = pending(app)

@@ -1,19 +1,18 @@
-"""Accounts of the regional offices: creating them, checking passwords, who is logged in.
+"""Accounts of the regional offices: creating them, checking passwords, who may act where.
 
 Passwords are hashed by Werkzeug (scrypt); the session cookie only carries the user's id.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache, wraps
+from functools import lru_cache
 
-from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .regions import REGIONS
-from .store import Store, User
+from atlas.geo.regions import REGIONS
+from atlas.store import Store, User
 
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -63,36 +62,6 @@ def authenticate(store: Store, email: str, password: str) -> User | None:
 def users(store: Store) -> list[User]:
     with store.session() as s:
         return list(s.scalars(select(User).order_by(User.email)))
-
-
-def current_user() -> User | None:
-    if "user" not in g:
-        from .app import get_store
-        uid = session.get("user_id")
-        g.user = None
-        if uid is not None:
-            with get_store().session() as s:
-                g.user = s.get(User, uid)
-    return g.user
-
-
-def login_required(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_user() is None:
-            return redirect(url_for("moderation.login", next=request.full_path))
-        return view(*args, **kwargs)
-    return wrapper
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if not current_user().is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapper
 
 
 def may_moderate(user: User, region: str | None) -> bool:

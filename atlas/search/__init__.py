@@ -16,10 +16,10 @@ from geoalchemy2 import Geography
 from sqlalchemy import (ARRAY, Integer, String, and_, any_, bindparam, case, cast, func,
                         literal_column, or_, select, text)
 
-from .fields import FIELDS
-from .text import normalize
-from .regions import REGIONS, district
-from .store import Project, Store, VersionedCache
+from atlas.core.fields import FIELDS
+from atlas.core.text import normalize
+from atlas.geo.regions import REGIONS, district
+from atlas.store import Project, Store, VersionedCache
 
 RADII_KM = (5, 10, 25, 50)
 REGION_KEYS = list(REGIONS)

@@ -10,18 +10,14 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from . import regions, search
-from .app import get_geocode, get_store
-from .projects import to_feature
-from .store import Project, VersionedCache
+from atlas.geo import regions
+from atlas import search
+from atlas.web.extensions import get_geocode, get_store, get_tiles
+from atlas.core.projects import to_feature
+from atlas.web.errors import error
+from atlas.store import Project, VersionedCache
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def error(message: str, status: int = 400, **extra):
-    response = jsonify({"error": message, **extra})
-    response.status_code = status
-    return response
 
 
 @bp.errorhandler(search.BadQuery)

@@ -5,22 +5,17 @@ for a writer; `ATLAS_DATABASE_URL` points anywhere SQLAlchemy can reach.
 """
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
 from functools import partial
 from pathlib import Path
-from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, Index, Integer, String, Text,
-                        create_engine, delete, event, func, insert, select, text)
+from sqlalchemy import create_engine, delete, event, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from .projects import search_text
+from ..core.text import search_text
+from .cache import GeocodeCache
+from .models import Project
 
-#: Moderation states; curated and imported projects are published at once.
-STATUSES = ("pending", "published", "rejected")
 #: Ids per `IN (…)` when an import looks up which records exist (below SQLite's variable limit).
 _ID_CHUNK = 500
 
@@ -29,106 +24,6 @@ _ID_CHUNK = 500
 _POOL_SIZE = 32
 
 _DATA_VERSION = text("SELECT version FROM data_version WHERE id = 1")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Project(Base):
-    __tablename__ = "projects"
-
-    id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    organisation: Mapped[str | None] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    fields: Mapped[list] = mapped_column(JSON, default=list)
-    tags: Mapped[list] = mapped_column(JSON, default=list)
-    city: Mapped[str | None] = mapped_column(String(120))
-    postcode: Mapped[str | None] = mapped_column(String(5))
-    street: Mapped[str | None] = mapped_column(String(200))
-    website: Mapped[str | None] = mapped_column(String(300))
-    source: Mapped[list] = mapped_column(JSON, default=list)
-    precision: Mapped[str | None] = mapped_column(String(20))
-    location_note: Mapped[str | None] = mapped_column(Text)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    district_code: Mapped[str] = mapped_column(String(5), index=True)
-    region: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="published")
-    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
-    search_text: Mapped[str] = mapped_column(Text, default="")
-    # Submission and moderation. Contact data is personal: shown only with consent
-    # (publish_email) and deleted when the submitter withdraws.
-    contact_name: Mapped[str | None] = mapped_column(String(120))
-    contact_email: Mapped[str | None] = mapped_column(String(254))
-    publish_email: Mapped[bool] = mapped_column(Boolean, default=False)
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    decided_by: Mapped[str | None] = mapped_column(String(254))
-    decision_note: Mapped[str | None] = mapped_column(Text)
-    #: Bumped by every change, so two officers acting at once cannot both win.
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 onupdate=utcnow, index=True)
-
-
-# The listing's order (name within a status) straight from an index, also for 100k projects.
-Index("ix_projects_status_name", Project.status, func.lower(Project.name), Project.id)
-# Box and radius prefilters answered from one covering index (migration 0003).
-Index("ix_projects_lat_lon", Project.lat, Project.lon, Project.status, Project.id)
-
-
-class User(Base):
-    """An officer of a regional office (region set) or a statewide administrator."""
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    region: Mapped[str | None] = mapped_column(String(20))
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class AuditEntry(Base):
-    """Who did what to which submission, and what changed."""
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(30))
-    project_id: Mapped[str] = mapped_column(String(120), index=True)
-    region: Mapped[str | None] = mapped_column(String(20))
-    changes: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class OutboxMessage(Base):
-    """Every notification, sent or not: without SMTP it waits here for an administrator."""
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    recipient: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    error: Mapped[str | None] = mapped_column(Text)
-
-
-class GeocodeAnswer(Base):
-    """Answers of an online geocoder, kept so a query is sent once (Nominatim's usage policy)."""
-    __tablename__ = "geocode_cache"
-
-    key: Mapped[str] = mapped_column(String(500), primary_key=True)
-    answer: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @event.listens_for(Engine, "connect")
@@ -283,58 +178,3 @@ class Store:
 
     def cache(self) -> "GeocodeCache":
         return GeocodeCache(self)
-
-
-class VersionedCache:
-    """Values computed from the projects, kept until any project changes.
-
-    Keyed by the store's data version, so every worker process sees a change on its next
-    request; least recently used entries go first.
-    """
-
-    def __init__(self, size: int):
-        self.size = size
-        self._values: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict = {}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
-    def get(self, store: "Store", what: tuple, compute):
-        key = (store.url, what, store.data_version())
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-            building = self._building.setdefault(key, threading.Lock())
-        # One thread computes a missing value; the others that ask for it meanwhile wait for it
-        # instead of computing it too (after a change, every thread of a busy server would).
-        with building:
-            with self._lock:
-                if key in self._values:
-                    return self._values[key]
-            value = compute()
-            with self._lock:
-                self._values[key] = value
-                self._building.pop(key, None)
-                while len(self._values) > self.size:
-                    self._values.popitem(last=False)
-        return value
-
-
-class GeocodeCache:
-    """Database-backed cache with the get/set interface the online geocoder expects."""
-
-    def __init__(self, store: Store):
-        self.store = store
-
-    def get(self, key: str) -> dict | None:
-        with self.store.session() as s:
-            row = s.get(GeocodeAnswer, key)
-            return None if row is None else json.loads(row.answer)
-
-    def set(self, key: str, value: dict) -> None:
-        with self.store.session.begin() as s:
-            s.merge(GeocodeAnswer(key=key, answer=json.dumps(value, ensure_ascii=False)))

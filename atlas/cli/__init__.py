@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import PROJECTS_FILE
-from .store import STATUSES
+from atlas.resources import PROJECTS_FILE
+from atlas.store import STATUSES
 
 
 def _echo_json(obj: dict) -> None:
@@ -18,12 +18,12 @@ def _echo_json(obj: dict) -> None:
 
 
 def _store():
-    from .app import get_store
+    from atlas.web.extensions import get_store
     return get_store()
 
 
 def get_geocode():
-    from .app import get_geocode as configured
+    from atlas.web.extensions import get_geocode as configured
     return configured()
 
 
@@ -31,7 +31,7 @@ def get_geocode():
 @with_appcontext
 def init_command():
     """Create the schema and load the curated projects (running it again changes nothing)."""
-    from .projects import clean_rows, read_rows
+    from atlas.core.projects import clean_rows, read_rows
     store = _store()
     store.create_schema()
     records, errors = clean_rows(read_rows(PROJECTS_FILE.read_text(encoding="utf-8"),
@@ -69,7 +69,7 @@ def import_command(file: Path, skip_invalid: bool):
 
     A file with any invalid row imports nothing unless --skip-invalid is given.
     """
-    from .projects import RowError, clean_rows, read_rows
+    from atlas.core.projects import RowError, clean_rows, read_rows
     store = _store()
     store.create_schema()
     try:
@@ -104,7 +104,7 @@ def import_command(file: Path, skip_invalid: bool):
 @with_appcontext
 def export_command(fmt: str, output: Path | None, status: str):
     """Export projects as GeoJSON or CSV."""
-    from .projects import write_csv, write_geojson
+    from atlas.core.projects import write_csv, write_geojson
     store = _store()
     store.create_schema()
     projects = store.projects(None if status == "all" else status)
@@ -144,7 +144,7 @@ def locate_command(lat: str, lon: str | None):
 
     Exit status in single mode: 0 inside Lower Saxony, 1 outside, 2 malformed.
     """
-    from . import regions
+    from atlas.geo import regions
     if lat == "-":
         _locate_stream(sys.stdin)
         return
@@ -168,7 +168,7 @@ def _number(text: str, name: str) -> float:
 def _locate_stream(lines) -> None:
     """All well-formed lines are located in one vectorised call; a bad line gets its own error."""
     import numpy as np
-    from . import regions
+    from atlas.geo import regions
 
     parsed = []
     for line in lines:
@@ -232,7 +232,7 @@ def _gunicorn(bind: str, workers: int, threads: int) -> None:
     """Each worker builds its own app (and database pool) after the fork."""
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
+    from atlas.web.app import create_app
 
     class Server(BaseApplication):
         def load_config(self):
@@ -260,7 +260,7 @@ def demo_data_command(count: int, seed: int):
 
     Earlier synthetic projects are replaced; curated and submitted ones stay untouched.
     """
-    from .demo import synthetic_projects
+    from atlas.core.demo import synthetic_projects
     store = _store()
     store.create_schema()
     n = store.replace_synthetic(synthetic_projects(count, seed))
@@ -282,7 +282,7 @@ def users_group():
 @with_appcontext
 def users_add_command(email: str, region: str | None, admin: bool):
     """Add an account; the password is asked for (or read from standard input), never an argument."""
-    from .accounts import AccountError, add_user
+    from atlas.core.accounts import AccountError, add_user
     if sys.stdin.isatty():
         password = click.prompt("Passwort", hide_input=True, confirmation_prompt=True)
     else:
@@ -300,21 +300,25 @@ def users_add_command(email: str, region: str | None, admin: bool):
 @with_appcontext
 def users_list_command():
     """List the accounts."""
-    from .accounts import users
+    from atlas.core.accounts import users
     store = _store()
     store.create_schema()
     for user in users(store):
         click.echo(f"{user.email}\t{'admin' if user.is_admin else user.region}")
 
 
-COMMANDS = [migrate_command, users_group, serve_command, demo_data_command, init_command, import_command, export_command, geocode_command, locate_command]
+COMMANDS = [migrate_command, users_group, serve_command, demo_data_command, init_command,
+            import_command, export_command, geocode_command, locate_command]
 
 
-def register(app: Flask) -> None:
+def group() -> FlaskGroup:
+    """Flask's CLI group with the atlas's commands; the app is built only when a command runs."""
+    from atlas.web.app import create_app
+    cli = FlaskGroup(create_app=create_app, help=__doc__)
     for command in COMMANDS:
-        app.cli.add_command(command)
+        cli.add_command(command)
+    return cli
 
 
 def main() -> None:
-    from .app import create_app
-    FlaskGroup(create_app=create_app, help=__doc__)(prog_name="atlas")
+    group()(prog_name="atlas")

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from .fields import FIELDS, unknown_fields
-from .text import normalize
+from atlas.core.fields import FIELDS, unknown_fields
+from atlas.core.text import normalize
 
 #: Public properties, in the order they are exported.
 PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
@@ -32,13 +32,6 @@ def slugify(text: str) -> str:
     """German-aware slug: "Café Überall, Lüneburg" → "cafe-ueberall-lueneburg"."""
     ascii_text = normalize(text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:MAX_LENGTH["id"]].strip("-")
-
-
-def search_text(rec: dict) -> str:
-    """What the free-text filter searches in: name, organisation, description, place, tags."""
-    parts = [rec.get(k) or "" for k in ("name", "organisation", "description", "city",
-                                        "postcode")]
-    return normalize(" ".join(parts + list(rec.get("tags") or [])))
 
 
 @dataclass
@@ -87,7 +80,7 @@ def clean_record(raw: dict, where: str, *, geocode=None) -> dict:
     are geocoded, and an ambiguous or unknown place is refused (never guessed). District and
     region always come from the point, never from the row.
     """
-    from . import geocoding
+    from atlas.geo import geocoding
 
     rec, reasons, point = _check(raw, geocode or geocoding.resolve)
     return _finish(rec, reasons, point, _places([point])[0] if point is not None else None, where)
@@ -152,7 +145,7 @@ def _places(points: list[tuple[float, float]]) -> list[dict | str]:
     Valid points are located in ONE vectorised call (10,000 single calls cost seconds); any
     other point goes through locate_one alone, so its error message stays exactly the same.
     """
-    from . import regions
+    from atlas.geo import regions
 
     def valid(lat, lon) -> bool:
         return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -273,7 +266,7 @@ def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
 
 def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     """Clean every row; return (records, errors). Duplicate ids within one file are errors."""
-    from . import geocoding
+    from atlas.geo import geocoding
 
     geocode = _memoised(geocode or geocoding.resolve)
     checked = []
@@ -316,7 +309,7 @@ def _memoised(geocode):
 
 def public_properties(project) -> dict:
     """The exported properties of a stored project (an ORM object or a dict)."""
-    from .regions import district
+    from atlas.geo.regions import district
 
     get = project.get if isinstance(project, dict) else lambda k: getattr(project, k, None)
     props = {k: get(k) for k in PROPERTIES}

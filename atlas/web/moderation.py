@@ -6,10 +6,13 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
 
-from . import accounts, maps, notify, regions, submissions
-from .app import get_geocode, get_store, limiter
-from .forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
-from .submission_pages import form_values, preview_map
+from atlas.core import accounts, submissions
+from atlas.core.outbox import outbox as outbox_messages
+from atlas.web import auth, mail, maps
+from atlas.geo import regions
+from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
+from atlas.web.forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
+from atlas.web.submit import form_values, preview_map
 
 bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
@@ -51,14 +54,14 @@ def logout():
 
 
 @bp.get("/")
-@accounts.login_required
+@auth.login_required
 def queue():
-    user = accounts.current_user()
+    user = auth.current_user()
     region = user.region if not user.is_admin else (request.args.get("region") or None)
     if region is not None and region not in regions.REGIONS:
         region = None
     items = submissions.queue(get_store(), region)
-    tiles = maps.Tiles.from_config(current_app.config.get("TILES"))
+    tiles = get_tiles()
     rendered = maps.render(maps.numbered_points(tiles, [(p.lat, p.lon) for p in items]),
                            g.csp_nonce)
     return render_template("admin_queue.html", user=user, items=items, region=region,
@@ -69,13 +72,13 @@ def _item_or_403(project_id: str):
     project = submissions.get(get_store(), project_id)
     if project is None:
         abort(404)
-    if not accounts.may_moderate(accounts.current_user(), project.region):
+    if not accounts.may_moderate(auth.current_user(), project.region):
         abort(403)
     return project
 
 
 def _show(project, status=200, message=None, edit_form=None):
-    user = accounts.current_user()
+    user = auth.current_user()
     placement = submissions.Placement(lat=project.lat, lon=project.lon,
                                       district_code=project.district_code, region=project.region)
     rendered, marker = preview_map(placement, g.csp_nonce)
@@ -97,7 +100,7 @@ def _show(project, status=200, message=None, edit_form=None):
 
 
 @bp.get("/einreichungen/<project_id>")
-@accounts.login_required
+@auth.login_required
 def item(project_id: str):
     return _show(_item_or_403(project_id))
 
@@ -118,11 +121,11 @@ def _notify_decision(project, approved: bool, reason: str | None) -> None:
     office = regions.REGIONS[project.region]["office"]
     if approved:
         body = (f"Ihr Projekt „{project.name}“ wurde vom {office} freigegeben und ist jetzt im "
-                f"Atlas zu sehen:\n{notify.link('pages.detail', project_id=project.id)}\n")
+                f"Atlas zu sehen:\n{mail.link('pages.detail', project_id=project.id)}\n")
     else:
         body = (f"Ihr Projekt „{project.name}“ wurde vom {office} nicht freigegeben.\n\n"
                 f"Begründung: {reason}\n")
-    notify.send(get_store(), [project.contact_email],
+    mail.send(get_store(), [project.contact_email],
                 f"Entscheidung zu Ihrer Einreichung: {project.name}", body)
 
 
@@ -135,7 +138,7 @@ def _decide(project_id: str, approve: bool):
     reason = (form.reason.data or "").strip() or None
     if not approve and not reason:
         return _show(project, 400, "Bitte begründen Sie die Ablehnung.")
-    actor = accounts.current_user().email
+    actor = auth.current_user().email
     done = submissions.decide(get_store(), project_id, int(form.version.data), actor, approve,
                               reason)
     if done is None:
@@ -146,19 +149,19 @@ def _decide(project_id: str, approve: bool):
 
 
 @bp.post("/einreichungen/<project_id>/freigeben")
-@accounts.login_required
+@auth.login_required
 def approve(project_id: str):
     return _decide(project_id, True)
 
 
 @bp.post("/einreichungen/<project_id>/ablehnen")
-@accounts.login_required
+@auth.login_required
 def reject(project_id: str):
     return _decide(project_id, False)
 
 
 @bp.post("/einreichungen/<project_id>/bearbeiten")
-@accounts.login_required
+@auth.login_required
 def edit(project_id: str):
     """Edit and approve in one step: the officer's corrections go live at once."""
     project = _item_or_403(project_id)
@@ -170,8 +173,8 @@ def edit(project_id: str):
                                   data.get("lat"), data.get("lon"), geocode=get_geocode())
     if not placement.ok:
         return _show(project, 400, placement.error, edit_form=form)
-    actor = accounts.current_user().email
-    if not accounts.may_moderate(accounts.current_user(), placement.region):
+    actor = auth.current_user().email
+    if not accounts.may_moderate(auth.current_user(), placement.region):
         return _show(project, 403, "Der neue Ort liegt in einer anderen Region. Bitte wenden "
                                    "Sie sich an die Landesverwaltung.", edit_form=form)
     done = submissions.update_pending(get_store(), project_id, data, placement, actor,
@@ -184,33 +187,33 @@ def edit(project_id: str):
 
 
 @bp.post("/einreichungen/<project_id>/verschieben")
-@accounts.admin_required
+@auth.admin_required
 def move(project_id: str):
     project = _item_or_403(project_id)
     form = MoveForm()
     if not form.validate():
         return _show(project, 400, "Ungültige Region.")
     moved = submissions.move(get_store(), project_id, int(form.version.data),
-                             accounts.current_user().email, form.region.data)
+                             auth.current_user().email, form.region.data)
     if moved is None:
         return _stale(project_id)
     store = get_store()
-    notify.send(store, notify.office_addresses(store, moved.region),
+    mail.send(store, mail.office_addresses(store, moved.region),
                 f"Einreichung an Ihre Region übergeben: {moved.name}",
-                f"{notify.link('moderation.item', project_id=moved.id)}\n")
+                f"{mail.link('moderation.item', project_id=moved.id)}\n")
     flash(f"„{moved.name}“ liegt jetzt bei der Region {regions.REGIONS[moved.region]['name']}.")
     return redirect(url_for("moderation.queue"), 303)
 
 
 @bp.get("/protokoll")
-@accounts.admin_required
+@auth.admin_required
 def audit():
-    return render_template("admin_audit.html", user=accounts.current_user(),
+    return render_template("admin_audit.html", user=auth.current_user(),
                            entries=submissions.audit_log(get_store()), logout_form=ActionForm())
 
 
 @bp.get("/postausgang")
-@accounts.admin_required
+@auth.admin_required
 def outbox():
-    return render_template("admin_outbox.html", user=accounts.current_user(),
-                           messages=notify.outbox(get_store()), logout_form=ActionForm())
+    return render_template("admin_outbox.html", user=auth.current_user(),
+                           messages=outbox_messages(get_store()), logout_form=ActionForm())

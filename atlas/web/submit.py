@@ -5,9 +5,11 @@ import folium
 from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
                    url_for)
 
-from . import maps, notify, regions, submissions
-from .app import get_geocode, get_store, limiter
-from .forms import CSRF_MESSAGE, ActionForm, SubmissionForm
+from atlas.web import mail, maps
+from atlas.geo import regions
+from atlas.core import submissions
+from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
+from atlas.web.forms import CSRF_MESSAGE, ActionForm, SubmissionForm
 
 bp = Blueprint("submit", __name__)
 
@@ -34,7 +36,7 @@ def form_values(form) -> dict:
 
 def preview_map(placement: submissions.Placement, nonce: str):
     """The submitted point on a map; the marker can be dragged and the map clicked to move it."""
-    tiles = maps.Tiles.from_config(current_app.config.get("TILES"))
+    tiles = get_tiles()
     if placement.lat is None:
         m = maps.overview(tiles)
         marker = None
@@ -85,22 +87,22 @@ def submit():
         return _render(form, placement, dups, status=200)
     store = get_store()
     office = regions.REGIONS[placement.region]
-    officers = notify.office_addresses(store, placement.region)
+    officers = mail.office_addresses(store, placement.region)
 
     def compose(project_id: str, token: str) -> list[tuple[list[str], str, str]]:
         return [
             (officers, f"Neue Einreichung: {data['name']}",
              f"Eine neue Einreichung wartet auf Prüfung durch das {office['office']}:\n\n"
              f"{data['name']} ({data['postcode']} {data['city']})\n\n"
-             f"{notify.link('moderation.item', project_id=project_id)}\n"),
+             f"{mail.link('moderation.item', project_id=project_id)}\n"),
             ([data["contact_email"]], f"Ihre Einreichung: {data['name']}",
              f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
              f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
              f"ändern oder die Einreichung zurückziehen:\n"
-             f"{notify.link('submit.status', token=token)}\n"),
+             f"{mail.link('submit.status', token=token)}\n"),
         ]
     _, token, messages = submissions.create(store, data, placement, compose)
-    notify.deliver(store, messages)
+    mail.deliver(store, messages)
     return redirect(url_for("submit.status", token=token, neu=1), 303)
 
 

@@ -8,17 +8,15 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, url_for
+import logging
+from typing import Mapping
+
 from sqlalchemy import select, update
 
-from .store import OutboxMessage, Store, User, utcnow
+from atlas.store import OutboxMessage, Store, User, utcnow
 
 
-def link(endpoint: str, **values) -> str:
-    """An absolute link for a mail, built on ATLAS_PUBLIC_URL, never on the request's Host
-    header (which a client chooses, and could point officers to a phishing site)."""
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    return base + url_for(endpoint, **values)
+_log = logging.getLogger("atlas.outbox")
 
 
 def queue(session, recipients: list[str], subject: str, body: str) -> list[OutboxMessage]:
@@ -30,10 +28,11 @@ def queue(session, recipients: list[str], subject: str, body: str) -> list[Outbo
     return messages
 
 
-def deliver(store: Store, messages: list[OutboxMessage]) -> None:
+def deliver(store: Store, messages: list[OutboxMessage], config: Mapping) -> None:
     """Send committed outbox messages by SMTP, outside any transaction, so a slow mail server
-    never holds the database's write lock; each outcome is recorded on its message."""
-    config = current_app.config
+    never holds the database's write lock; each outcome is recorded on its message.
+
+    `config` holds the SMTP_* and MAIL_FROM settings (the app's config)."""
     if not config.get("SMTP_HOST"):
         return
     for message in messages:
@@ -42,16 +41,16 @@ def deliver(store: Store, messages: list[OutboxMessage]) -> None:
             outcome = {"sent_at": utcnow()}
         except (OSError, smtplib.SMTPException) as exc:
             outcome = {"error": f"{type(exc).__name__}: {exc}"}
-            current_app.logger.warning("mail to %s not sent: %s", message.recipient, exc)
+            _log.warning("mail to %s not sent: %s", message.recipient, exc)
         with store.session.begin() as s:
             s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
                       .values(**outcome))
 
 
-def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
+def send(store: Store, recipients: list[str], subject: str, body: str, config: Mapping) -> None:
     with store.session.begin() as s:
         messages = queue(s, recipients, subject, body)
-    deliver(store, messages)
+    deliver(store, messages, config)
 
 
 def _deliver(config, recipient: str, subject: str, body: str) -> None:

@@ -13,11 +13,12 @@ from rapidfuzz import fuzz
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import regions
-from .projects import search_text, slugify
-from .text import normalize
-from .search import distances_km
-from .store import AuditEntry, Project, Store, utcnow
+from atlas.geo import regions
+from atlas.core.projects import slugify
+from atlas.core.text import search_text
+from atlas.core.text import normalize
+from atlas.search import distances_km
+from atlas.store import AuditEntry, Project, Store, utcnow
 
 #: Same name (fuzzy) within this distance counts as a likely duplicate.
 DUPLICATE_RADIUS_KM = 5.0
@@ -117,7 +118,7 @@ def create(store: Store, values: dict, placement: Placement, compose=None
     enter the outbox in the same transaction, so a crash cannot keep a stored submission from
     its submitter's private link.
     """
-    from . import notify
+    from atlas.core import outbox
     token = secrets.token_urlsafe(32)
     base = slugify(" ".join(filter(None, [values["name"], values.get("city")]))) or "projekt"
     record = {k: values.get(k) for k in EDITABLE}
@@ -137,7 +138,7 @@ def create(store: Store, values: dict, placement: Placement, compose=None
                 _audit(s, "Einreichung", "submitted", record, {"region": [None, record["region"]]})
                 messages = [m for recipients, subject, body in
                             (compose(record["id"], token) if compose else [])
-                            for m in notify.queue(s, recipients, subject, body)]
+                            for m in outbox.queue(s, recipients, subject, body)]
             return record["id"], token, messages
         except IntegrityError:
             continue

@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from atlas import DATA_DIR
+from atlas.resources import DATA_DIR
 
 REGIONS_DIR = DATA_DIR / "regions"
 

@@ -7,9 +7,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, render_template, request
 from markupsafe import Markup
 
-from . import geocoding, maps, regions, search
-from .app import get_geocode, get_store
-from .fields import FIELD_COLOURS, FIELDS
+from atlas.geo import geocoding, regions
+from atlas.web import maps
+from atlas import search
+from atlas.web.extensions import get_geocode, get_store, get_tiles
+from atlas.core.fields import FIELD_COLOURS, FIELDS
 
 bp = Blueprint("pages", __name__)
 
@@ -18,9 +20,6 @@ MAP_LIST_LENGTH = 20
 FILTER_KEYS = ("field", "region", "district", "q", "near", "radius_km", "sort")
 SORT_LABELS = {"name": "Name", "distance": "Entfernung", "newest": "Neueste zuerst"}
 
-
-def _tiles() -> maps.Tiles:
-    return maps.Tiles.from_config(current_app.config.get("TILES"))
 
 
 def _filters() -> dict:
@@ -69,7 +68,7 @@ def _common():
             "map_attribution": regions.MAP_ATTRIBUTION,
             "districts_of": _districts_of,
             "district_phrase": district_phrase,
-            "tiles_attribution": _tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
+            "tiles_attribution": get_tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
 
 
 @bp.get("/")
@@ -77,7 +76,7 @@ def index():
     filters = _filters()
     query, result, problem = _query(MAP_LIST_LENGTH)
     near = query.near if query else None
-    rendered = maps.render(maps.overview(_tiles(), near=near), g.csp_nonce)
+    rendered = maps.render(maps.overview(get_tiles(), near=near), g.csp_nonce)
     api_args = {k: v for k, v in filters.items() if v and k != "sort"}
     return render_template("map.html", filters=filters, query=query, result=result,
                            problem=problem, map=rendered, markers_url="/api/markers"
@@ -109,7 +108,7 @@ def detail(project_id: str):
     project = get_store().get(project_id)
     if project is None or project.status != "published":
         abort(404)
-    rendered = maps.render(maps.project_map(_tiles(), project), g.csp_nonce)
+    rendered = maps.render(maps.project_map(get_tiles(), project), g.csp_nonce)
     return render_template("detail.html", project=project, map=rendered,
                            district_info=regions.district(project.district_code),
                            office=regions.REGIONS.get(project.region))

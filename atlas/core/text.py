@@ -18,3 +18,10 @@ def normalize(text: str, fold: bool = False) -> str:
         text = "".join(c for c in unicodedata.normalize("NFKD", text)
                        if not unicodedata.combining(c))
     return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
+def search_text(rec: dict) -> str:
+    """What the free-text filter searches in: name, organisation, description, place, tags."""
+    parts = [rec.get(k) or "" for k in ("name", "organisation", "description", "city",
+                                        "postcode")]
+    return normalize(" ".join(parts + list(rec.get("tags") or [])))

@@ -11,9 +11,8 @@ import importlib
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
+from atlas.resources import STATIC_DIR
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR_DIR = STATIC_DIR / "vendor"
 MANIFEST = VENDOR_DIR / "manifest.json"
 

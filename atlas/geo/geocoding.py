@@ -24,8 +24,9 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 from rapidfuzz import fuzz, process
 
-from atlas import DATA_DIR, regions
-from atlas.text import normalize
+from atlas.resources import DATA_DIR
+from atlas.geo import regions
+from atlas.core.text import normalize
 
 log = logging.getLogger(__name__)
 

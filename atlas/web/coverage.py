@@ -21,12 +21,15 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from pyproj import Transformer
 from sqlalchemy import and_, case, func, select
 
-from . import maps, regions
-from .fields import FIELD_COLOURS, FIELDS
-from .projects import write_csv, write_geojson
-from .search import BadQuery, distances_km, has_field
-from .store import Project, Store, VersionedCache
-from .text import normalize
+from atlas.web import maps
+from atlas.geo import regions
+from atlas.core.fields import FIELD_COLOURS, FIELDS
+from atlas.core.projects import write_csv, write_geojson
+from atlas.search import BadQuery, distances_km, has_field
+from atlas.store import Project, Store, VersionedCache
+from atlas.core.text import normalize
+from atlas.web.errors import error
+from atlas.web.extensions import get_store, get_tiles
 
 bp = Blueprint("coverage", __name__)
 
@@ -261,7 +264,7 @@ class Municipalities:
 @lru_cache(maxsize=len(regions.REGIONS))
 def municipalities(region: str) -> Municipalities:
     """The region's municipalities from the gazetteer, with their centres and population."""
-    from .geocoding import gazetteer
+    from atlas.geo.geocoding import gazetteer
 
     rows = sorted((e for e in gazetteer().entities if e.kind == "municipality"
                    and (regions.district(e.district_code) or {}).get("region") == region),
@@ -581,18 +584,13 @@ def _download(text: str, filename: str, mimetype: str) -> Response:
 # --- routes -------------------------------------------------------------------------------------
 
 def _store() -> Store:
-    from .app import get_store
     return get_store()
 
-
-def _tiles() -> maps.Tiles:
-    return maps.Tiles.from_config(current_app.config.get("TILES"))
 
 
 @bp.errorhandler(BadQuery)
 def _bad_query(exc: BadQuery):
     if request.path.startswith("/api/"):
-        from .api import error
         return error(str(exc))
     message = exc.extra.get("de") or str(exc)
     return render_template("error.html", title="Ungültige Angabe", message=message), 400
@@ -623,7 +621,7 @@ def overview():
     field = parse_field(request.args)
     rows = region_rows(_store())
     classes = Classes.for_values([_value(r, field)[1] for r in rows])
-    rendered = maps.render(state_map(_tiles(), rows, field, classes), g.csp_nonce)
+    rendered = maps.render(state_map(get_tiles(), rows, field, classes), g.csp_nonce)
     total = total_row(rows)
     return render_template("coverage_overview.html", rows=rows, total=total, field=field,
                            map=rendered, legend=classes.legend(), chart=chart(rows, "region_name"),
@@ -651,7 +649,7 @@ def region_page(slug: str):
     total = total_row(rows)
     spots = white_spots(store, slug, params.field, params.distance_km)
     classes = Classes.for_values([_value(r, params.field)[1] for r in rows])
-    rendered = maps.render(region_map(_tiles(), slug, rows, params.field, spots, classes), g.csp_nonce)
+    rendered = maps.render(region_map(get_tiles(), slug, rows, params.field, spots, classes), g.csp_nonce)
     state = {"field": params.field, "distance_km": params.distance_km, "sort": sort, "order": order}
 
     def link(**change) -> str:

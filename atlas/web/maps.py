@@ -13,8 +13,8 @@ from functools import lru_cache
 import folium
 from markupsafe import Markup, escape
 
-from . import regions
-from .fields import FIELD_COLOURS
+from atlas.geo import regions
+from atlas.core.fields import FIELD_COLOURS
 
 #: Lower Saxony's extent, for the first view of the map.
 BOUNDS = [[51.29, 6.65], [53.9, 11.6]]

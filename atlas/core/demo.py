@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import regions
-from .fields import FIELDS
-from .projects import search_text
+from atlas.geo import regions
+from atlas.core.fields import FIELDS
+from atlas.core.text import search_text
 
 SYNTHETIC_PREFIX = "synthetic-"
 

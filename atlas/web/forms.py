@@ -9,8 +9,8 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length, Opti
                                 ValidationError)
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .fields import FIELDS
-from .regions import REGIONS
+from atlas.core.fields import FIELDS
+from atlas.geo.regions import REGIONS
 
 CSRF_MESSAGE = ("Das Formular ist abgelaufen oder unvollständig übertragen worden. "
                 "Bitte laden Sie die Seite neu und senden Sie es noch einmal.")

@@ -1,0 +1,2 @@
+"""Geography: the districts and regions of Lower Saxony, point assignment, geocoding and
+geodesy."""

@@ -1,0 +1,38 @@
+"""The app's shared state, reached from blueprints and commands: the store, the configured
+geocoder, the rate limiter and the tile settings. The factory fills it; nothing here imports a
+blueprint (like `get_db` in Flask's tutorial)."""
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from atlas.geo import geocoding
+from atlas.store import Store
+from atlas.web.maps import Tiles
+
+#: Per-client limits on submitting and logging in (ATLAS_RATELIMIT_ENABLED=0 switches them off).
+limiter = Limiter(key_func=get_remote_address)
+
+
+def get_store(app: Flask | None = None) -> Store:
+    return (app or current_app).extensions["atlas.store"]
+
+
+def get_tiles(app: Flask | None = None) -> Tiles:
+    return Tiles.from_config((app or current_app).config.get("TILES"))
+
+
+def get_geocode(app: Flask | None = None):
+    """The configured geocoding function (query → answer dict): offline unless Nominatim is set."""
+    app = app or current_app
+    if "atlas.geocode" not in app.extensions:
+        if app.config.get("GEOCODER", "offline") != "nominatim":
+            app.extensions["atlas.geocode"] = geocoding.resolve
+        else:
+            online = geocoding.online_geocoder(
+                app.config["NOMINATIM_URL"], app.config["NOMINATIM_USER_AGENT"],
+                min_delay_seconds=float(app.config["NOMINATIM_MIN_DELAY"]),
+                cache=get_store(app).cache())
+            app.extensions["atlas.geocode"] = lambda q: geocoding.resolve(q, geocoder=online)
+    return app.extensions["atlas.geocode"]

@@ -1,0 +1,24 @@
+"""Mail from the web app: absolute links for messages, and sending with the app's SMTP settings
+(the outbox itself is `atlas.core.outbox`)."""
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from atlas.core import outbox
+from atlas.core.outbox import office_addresses, queue  # noqa: F401  (what pages use)
+from atlas.store import OutboxMessage, Store
+
+
+def link(endpoint: str, **values) -> str:
+    """An absolute link for a mail, built on ATLAS_PUBLIC_URL, never on the request's Host
+    header (which a client chooses, and could point officers to a phishing site)."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
+def deliver(store: Store, messages: list[OutboxMessage]) -> None:
+    outbox.deliver(store, messages, current_app.config)
+
+
+def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
+    outbox.send(store, recipients, subject, body, current_app.config)
