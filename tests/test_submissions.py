@@ -414,3 +414,17 @@ def test_mail_links_use_the_configured_address_not_the_host_header(app):
         bodies = [m.body for m in s.scalars(select(OutboxMessage))]
     assert bodies and all("evil.example" not in b for b in bodies)
     assert all("http://127.0.0.1:8000/" in b for b in bodies)
+
+
+def test_a_page_of_the_offices_asks_for_login_and_returns_there_and_logout_ends_it(app, client):
+    response = client.get("/verwaltung/einreichungen/x")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/verwaltung/login?next=/verwaltung/einreichungen/x?")
+    token = csrf(client, "/verwaltung/login")
+    response = client.post("/verwaltung/login?next=/verwaltung/protokoll",
+                           data={"email": "admin@land.example", "password": PASSWORD,
+                                 "csrf_token": token})
+    assert response.headers["Location"] == "/verwaltung/protokoll"
+    assert client.get("/verwaltung/protokoll").status_code == 200
+    client.post("/verwaltung/logout", data={"csrf_token": csrf(client, "/verwaltung/")})
+    assert client.get("/verwaltung/protokoll").status_code == 302

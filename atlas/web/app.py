@@ -13,7 +13,7 @@ from flask import Flask, current_app, url_for
 
 from atlas.resources import STATIC_DIR, TEMPLATES_DIR
 from atlas.store import Store
-from atlas.web import (api, assets, coverage, errors, moderation, pages, security, submit)
+from atlas.web import api, assets, auth, coverage, errors, moderation, pages, security, submit
 from atlas.web.extensions import get_store, limiter
 
 
@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["atlas.store"] = Store(app.config["DATABASE_URL"])
 
     limiter.init_app(app)
+    auth.init_app(app)
     assets.local_assets(app.static_url_path)
     for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
         app.register_blueprint(blueprint)

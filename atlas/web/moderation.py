@@ -34,8 +34,8 @@ def login():
             if user is None:
                 error = "E-Mail-Adresse oder Passwort ist falsch."
             else:
-                session.clear()
-                session["user_id"] = user.id
+                session.clear()     # nothing from before the login carries over
+                auth.log_in(user)
                 session.permanent = True
                 target = request.args.get("next", "")
                 # Only local targets: never bounce a fresh login to another site.
@@ -49,6 +49,7 @@ def login():
 def logout():
     form = ActionForm()
     if form.validate():
+        auth.log_out()
         session.clear()
     return redirect(url_for("moderation.login"), 303)
 
