@@ -136,7 +136,8 @@ def breakdown(folder: Path, region: str, repeat: int) -> dict[str, float]:
     """Median seconds of each step of one uncached region page, in-process against the same store."""
     os.environ["ATLAS_INSTANCE_PATH"] = str(folder)
     os.environ["ATLAS_TILES"] = "none"
-    from atlas.web import coverage, create_app, maps
+    from atlas.core import coverage
+    from atlas.web import coverage_maps, create_app, maps
     from atlas.web.extensions import get_store
     app = create_app()
     store = get_store(app)
@@ -161,10 +162,10 @@ def breakdown(folder: Path, region: str, repeat: int) -> dict[str, float]:
             timed("nearest project per municipality (exact geodesic)",
                   lambda: coverage.nearest_targets(munis.lat, munis.lon, targets))
             spots = coverage.white_spots(store, region, None, coverage.DEFAULT_DISTANCE_KM)
-            classes = coverage.Classes.for_values([r["projects_per_100k"] for r in rows])
+            classes = coverage_maps.Classes.for_rows(rows, None)
             timed("Folium map: build and render",
-                  lambda: maps.render(coverage.region_map(maps.Tiles(None, ""), region, rows, None,
-                                                          spots, classes), "n"))
+                  lambda: maps.render(coverage_maps.region_map(maps.Tiles(None, ""), region, rows,
+                                                               None, spots, classes), "n"))
             coverage._CACHE.clear()
             timed("whole request, nothing cached (Flask test client)",
                   lambda: client.get(f"/regionen/{region}"))

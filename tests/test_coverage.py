@@ -30,13 +30,14 @@ import pytest
 from geopy.distance import geodesic
 from pyproj import Geod, Transformer
 
-from atlas.web import coverage
-from atlas.geo import regions
-from atlas.web.extensions import get_store
-from atlas.web.assets import remote_urls
+from atlas.core import coverage
 from atlas.core.fields import FIELDS
-from atlas.geo.geocoding import GAZETTEER_FILE
 from atlas.core.projects import clean_record
+from atlas.geo import regions
+from atlas.geo.geocoding import GAZETTEER_FILE
+from atlas.web import charts
+from atlas.web.assets import remote_urls
+from atlas.web.extensions import get_store
 
 PROJECTS = [
     {"id": "winsen", "name": "Sprachtreff Winsen", "fields": "sprache", "lat": 53.357, "lon": 10.212},
@@ -253,6 +254,24 @@ def test_bad_parameters_answer_400_with_a_reason(client, query, message):
 def test_a_decimal_comma_is_understood(client):
     body = client.get("/api/coverage?region=lueneburg&field=sprache&distance_km=12,5").get_json()
     assert body["distance_km"] == 12.5 and body["white_spots"]["distance_km"] == 12.5
+
+
+@pytest.mark.parametrize("value, digits, expected", [
+    (1_710_914, 0, "1.710.914"), (252_776, 0, "252.776"), (999, 0, "999"), (0, 0, "0"),
+    (12.5, 1, "12,5"), (0.79, 2, "0,79"), (1234.5, 1, "1.234,5"), (2.5, 1, "2,5"),
+    # Rounded as Python rounds the float itself: 1.85 and 0.05 lie a hair above the half.
+    (1.85, 1, "1,9"), (0.05, 1, "0,1"), (0.125, 2, "0,12"), (None, 0, "–"),
+])
+def test_german_numbers(value, digits, expected):
+    assert charts.de_number(value, digits) == expected
+
+
+def test_german_rates_and_shares():
+    assert [charts.de_rate(v) for v in (0.0, 0.05, 0.4, 1.0, 12.34)] == [
+        "0,0", "0,05", "0,40", "1,0", "12,3"]
+    assert charts.de_percent(0.1234) == "12,3 %"
+    assert charts.project_words(1) == "1 Projekt"
+    assert charts.project_words(1200) == "1.200 Projekte"
 
 
 # --- the pages -----------------------------------------------------------------------------------

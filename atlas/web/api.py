@@ -1,4 +1,5 @@
-"""The JSON API: projects as GeoJSON, regions, districts with counts, geocoding.
+"""The JSON API: projects as GeoJSON, regions, districts with counts, a region's coverage,
+geocoding.
 
 A bad parameter answers 400 with {"error": "..."} that says what is wrong.
 """
@@ -10,12 +11,13 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from atlas.geo import regions
 from atlas import search
-from atlas.web.extensions import get_geocode, get_store, get_tiles
+from atlas.core import coverage as figures
 from atlas.core.projects import to_feature
-from atlas.web.errors import error
+from atlas.geo import regions
 from atlas.store import Project, VersionedCache
+from atlas.web.errors import error
+from atlas.web.extensions import get_geocode, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -113,3 +115,14 @@ def geocode():
         return error("parameter q is missing: a place, postcode or address")
     return jsonify(get_geocode()(q[:200]))
 
+
+@bp.get("/coverage")
+def coverage():
+    """A region's districts with counts per field and per 100,000 inhabitants, its gaps and
+    white spots (atlas.core.coverage)."""
+    try:
+        params = figures.parse(request.args)
+    except search.BadQuery as exc:
+        # The message alone: the German wording in exc.extra is for the coverage pages.
+        return error(str(exc))
+    return jsonify(figures.coverage(get_store(), params))
