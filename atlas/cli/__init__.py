@@ -208,7 +208,7 @@ def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
     _store().create_schema()
     # Everything loaded so far lives as long as the process: keep it out of the collector's
-    # full passes, which otherwise cost ~90 ms every few large searches.
+    # full passes, which would otherwise walk it all again during large searches.
     import gc
     gc.collect()
     gc.freeze()

@@ -37,8 +37,8 @@ def _connection_settings(dbapi_connection, _record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
     elif type(dbapi_connection).__module__.startswith("psycopg"):
-        # The atlas's queries are short and many run at once: JIT compiling cost 18 ms of a
-        # 58 ms radius search, and parallel workers only take cores from other requests.
+        # The atlas's queries are short and many run at once: compiling one with JIT costs
+        # more than it saves, and parallel workers only take cores from other requests.
         with dbapi_connection.cursor() as cur:
             cur.execute("SET jit = off")
             cur.execute("SET max_parallel_workers_per_gather = 0")
@@ -50,9 +50,9 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
-        # Connections are opened on demand and kept: with the default of 5 kept, a server's 6th
-        # to 8th thread closed its connection after every request and opened a new one in the
-        # next (a PostgreSQL backend start each time, in the latency tail under load).
+        # Connections are opened on demand and kept, one for each of a server's threads: a
+        # thread without a kept connection would open a new one for every request (a
+        # PostgreSQL backend start each time, in the latency tail under load).
         self.engine = create_engine(url, pool_size=_POOL_SIZE, max_overflow=_POOL_SIZE)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         #: Sessions for reads that need no transaction: on PostgreSQL no BEGIN and ROLLBACK
@@ -87,7 +87,7 @@ class Store:
 
     def fetch(self, stmt) -> list[tuple]:
         """Rows of a Core statement as plain tuples, read through the driver's own cursor:
-        SQLAlchemy's row objects cost three times the query itself at 100,000 rows.
+        building SQLAlchemy's row objects would cost more than the query on large reads.
 
         Compiled with literal values, so only for statements whose values come from the code.
         """
@@ -123,7 +123,7 @@ class Store:
         columns = {c.key for c in Project.__table__.columns} - {"created_at", "updated_at"}
         with self.session.begin() as s, s.no_autoflush:
             # One SELECT per chunk of ids instead of a get per record; new records go in as one
-            # bulk INSERT (no ORM object each: 10,000 of them cost seconds).
+            # bulk INSERT (no ORM object each, which would dominate a large import).
             ids = list(dict.fromkeys(rec["id"] for rec in records))
             stored: dict[str, Project] = {}
             for i in range(0, len(ids), _ID_CHUNK):
@@ -158,7 +158,7 @@ class Store:
         return counts
 
     def replace_synthetic(self, records: list[dict]) -> int:
-        """Drop earlier synthetic projects and bulk-insert new ones (100k in seconds, not minutes)."""
+        """Drop earlier synthetic projects and bulk-insert new ones (no ORM object each)."""
         with self.session.begin() as s:
             s.execute(delete(Project).where(Project.synthetic.is_(True)))
             if records:

@@ -27,12 +27,12 @@ def get_geocode(app: Flask | None = None):
     """The configured geocoding function (query → answer dict): offline unless Nominatim is set."""
     app = app or current_app
     if "atlas.geocode" not in app.extensions:
-        if app.config.get("GEOCODER", "offline") != "nominatim":
+        if app.config["GEOCODER"] != "nominatim":
             app.extensions["atlas.geocode"] = geocoding.resolve
         else:
             online = geocoding.online_geocoder(
                 app.config["NOMINATIM_URL"], app.config["NOMINATIM_USER_AGENT"],
-                min_delay_seconds=float(app.config["NOMINATIM_MIN_DELAY"]),
+                min_delay_seconds=app.config["NOMINATIM_MIN_DELAY"],
                 cache=get_store(app).cache())
             app.extensions["atlas.geocode"] = lambda q: geocoding.resolve(q, geocoder=online)
     return app.extensions["atlas.geocode"]

@@ -19,7 +19,7 @@ from atlas.core.fields import FIELD_COLOURS
 #: Lower Saxony's extent, for the first view of the map.
 BOUNDS = [[51.29, 6.65], [53.9, 11.6]]
 #: Display-only simplification of the region outlines (about 300 m): drawn at state scale,
-#: where the data files' 50 m accuracy is invisible but would cost 300 KB of HTML.
+#: where the data files' 50 m accuracy is invisible but would multiply the page's HTML.
 DISPLAY_TOLERANCE_DEG = 0.003
 
 _VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\s*', re.S)

@@ -18,7 +18,7 @@ bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
 
 def _login_limit() -> str:
-    return current_app.config.get("RATELIMIT_LOGIN", "10 per minute")
+    return current_app.config["RATELIMIT_LOGIN"]
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ bp = Blueprint("submit", __name__)
 
 
 def _submit_limit() -> str:
-    return current_app.config.get("RATELIMIT_SUBMIT", "20 per hour")
+    return current_app.config["RATELIMIT_SUBMIT"]
 
 
 def form_values(form) -> dict:

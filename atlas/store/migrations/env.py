@@ -6,6 +6,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
+from atlas import config as settings
 from atlas.store import Base
 
 config = context.config
@@ -22,6 +23,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:  # the plain `alembic` command, e.g. for `alembic revision --autogenerate`
-    url = os.environ.get("ATLAS_DATABASE_URL", "sqlite:///instance/atlas.sqlite3")
+    url = (os.environ.get(settings.PREFIX + "DATABASE_URL")
+           or settings.defaults(settings.instance_path())["DATABASE_URL"])
     with create_engine(url).begin() as conn:
         run(conn)

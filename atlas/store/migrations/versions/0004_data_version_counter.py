@@ -1,7 +1,7 @@
 """A data version kept by triggers: one counter that every change to a published project bumps
 
-Caches of public figures are keyed by it. Counting the published projects on every request cost
-8 ms (SQLite) to 15 ms (PostgreSQL) at 100,000 projects; the counter is one primary-key read.
+Caches of public figures are keyed by it. Counting the published projects on every request
+grows with the store; the counter is one primary-key read.
 Triggers in the database bump it in the writer's own transaction, so no code path (ORM, import,
 raw SQL, another worker) can change a published project without changing the version.
 

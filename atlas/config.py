@@ -1,0 +1,179 @@
+"""The atlas's settings, each defined once: its name, type and default, and whether it is meant
+for the people who run the atlas (those make up the README's configuration table, which
+tests/test_docs.py holds against this class).
+
+The app factory starts from `defaults()`; `ATLAS_<NAME>` environment variables override them
+(Flask's `from_prefixed_env`), and `from_environ()` then gives each such value its declared type,
+so `ATLAS_SMTP_STARTTLS=no` is false and `ATLAS_SMTP_PASSWORD=1234` stays text. No Flask here:
+the domain layers read the same settings from any mapping with `Settings.of()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import secrets
+import typing
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+PREFIX = "ATLAS_"
+#: Stands for the instance folder in a default (DATABASE_URL's).
+INSTANCE = "<instance>"
+
+
+def _user(default):
+    """A setting for the people who run the atlas: documented in the README's table."""
+    return dataclasses.field(default=default, metadata={"user": True})
+
+
+def _internal(default):
+    """A setting the app fixes for itself (or that tests use); an override is possible but not
+    documented."""
+    return dataclasses.field(default=default, metadata={"user": False})
+
+
+def _env_only(default):
+    """Read from the environment before the app exists; not a Flask config key."""
+    return dataclasses.field(default=default, metadata={"user": True, "env_only": True})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    #: The instance folder: the SQLite file and the generated secret key live there.
+    INSTANCE_PATH: str = _env_only("./instance")
+    #: Any SQLAlchemy URL.
+    DATABASE_URL: str = _user(f"sqlite:///{INSTANCE}/atlas.sqlite3")
+    #: Flask's secret key; when unset, one is generated once into the instance folder.
+    SECRET_KEY: str | None = _user(None)
+    #: The basemap: "none", a URL template, or {"url": …, "attribution": …} (JSON); unset means
+    #: OpenStreetMap's tiles (see `web.maps.Tiles.from_config`).
+    TILES: str | dict | None = _user(None)
+    #: "offline" (the gazetteer only) or "nominatim" (asked for what the gazetteer lacks).
+    GEOCODER: str = _user("offline")
+    NOMINATIM_URL: str = _user("https://nominatim.openstreetmap.org")
+    NOMINATIM_USER_AGENT: str = _user("gemeinsame-sache-atlas/0.1 (Niedersachsen packt an)")
+    #: Seconds between two requests to the Nominatim server (its usage policy: at most 1/s).
+    NOMINATIM_MIN_DELAY: float = _user(1.0)
+    #: Where people reach the atlas; links in mails are built on it.
+    PUBLIC_URL: str = _user("http://127.0.0.1:8000")
+    #: Without a host, notifications wait in the outbox.
+    SMTP_HOST: str | None = _user(None)
+    SMTP_PORT: int = _user(25)
+    SMTP_USER: str | None = _user(None)
+    SMTP_PASSWORD: str = _user("")
+    SMTP_STARTTLS: bool = _user(False)
+    MAIL_FROM: str = _user("gemeinsame-sache@localhost")
+    #: Per-client limits on submitting and logging in (off for load tests).
+    RATELIMIT_ENABLED: bool = _user(True)
+    RATELIMIT_SUBMIT: str = _user("20 per hour")
+    RATELIMIT_LOGIN: str = _user("10 per minute")
+    #: Where the limiter counts; several workers share counters only in a shared store.
+    RATELIMIT_STORAGE_URI: str = _user("memory://")
+    SESSION_COOKIE_SECURE: bool = _user(False)
+
+    #: Flask's request size cap: a submission is a few KB of text.
+    MAX_CONTENT_LENGTH: int = _internal(256 * 1024)
+    SESSION_COOKIE_HTTPONLY: bool = _internal(True)
+    SESSION_COOKIE_SAMESITE: str = _internal("Lax")
+    #: An officer's login lasts a working day.
+    PERMANENT_SESSION_LIFETIME: timedelta = _internal(timedelta(hours=8))
+    RATELIMIT_HEADERS_ENABLED: bool = _internal(True)
+    #: Answer with the worker's process id (tests of multi-process serving).
+    EXPOSE_WORKER: bool = _internal(False)
+
+    @classmethod
+    def of(cls, config: Mapping) -> Settings:
+        """The settings in a mapping such as the app's config; missing ones take their default."""
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls) if f.name in config})
+
+
+def settings() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(Settings))
+
+
+def user_settings() -> list[str]:
+    """The names meant for the people who run the atlas (`ATLAS_<NAME>`)."""
+    return [f.name for f in settings() if f.metadata["user"]]
+
+
+def instance_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """The instance folder: ATLAS_INSTANCE_PATH, relative to the working directory if relative."""
+    return Path(environ.get(PREFIX + "INSTANCE_PATH") or Settings.INSTANCE_PATH).absolute()
+
+
+def defaults(instance: Path) -> dict[str, object]:
+    """The Flask config defaults. A setting whose default is None is left out (Flask's own
+    default, or unset), so that `config.get(name)` still answers None for it."""
+    values = {}
+    for f in settings():
+        if f.metadata.get("env_only") or f.default is None:
+            continue
+        value = f.default
+        if isinstance(value, str) and INSTANCE in value:
+            value = value.replace(INSTANCE, str(instance))
+        values[f.name] = value
+    return values
+
+
+def from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
+    """The declared settings given as `ATLAS_<NAME>` in the environment, each converted to its
+    type from the raw text (Flask's JSON reading would make `ATLAS_SMTP_PASSWORD=1234` a number
+    and leave `ATLAS_SMTP_STARTTLS=no` a true string). TILES, which may be JSON, is left as Flask
+    reads it, with its `ATLAS_TILES__url` style of nested keys."""
+    return {
+        f.name: parse(f.name, environ[PREFIX + f.name])
+        for f in settings()
+        if PREFIX + f.name in environ
+        and not f.metadata.get("env_only")
+        and dict not in _kinds(f.name)
+    }
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse(name: str, text: str) -> object:
+    """The value of setting `name` written as `text` (an environment variable's value)."""
+    kinds = _kinds(name)
+    try:
+        if kinds == {bool}:
+            word = text.strip().lower()
+            if word not in _TRUE | _FALSE:
+                raise ValueError("not a yes/no value (1/0, true/false, yes/no, on/off)")
+            return word in _TRUE
+        if kinds == {int}:
+            return int(text)
+        if kinds == {float}:
+            return float(text)
+        if kinds == {timedelta}:
+            return timedelta(seconds=float(text))
+        if dict in kinds:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return text
+            return value if isinstance(value, (dict, str)) else text
+        return text
+    except ValueError as exc:
+        raise ValueError(f"{PREFIX}{name}={text!r}: {exc}") from None
+
+
+@functools.cache
+def _kinds(name: str) -> frozenset[type]:
+    """The types a setting's value may have, None left out."""
+    hint = typing.get_type_hints(Settings)[name]
+    return frozenset(t for t in (typing.get_args(hint) or (hint,)) if t is not type(None))
+
+
+def instance_secret(instance: Path) -> str:
+    """A secret generated once per instance, so sessions survive restarts without configuration."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
