@@ -13,6 +13,7 @@ from typing import Mapping
 
 from sqlalchemy import select, update
 
+from atlas.config import Settings
 from atlas.store import OutboxMessage, Store, User, utcnow
 
 
@@ -53,17 +54,18 @@ def send(store: Store, recipients: list[str], subject: str, body: str, config: M
     deliver(store, messages, config)
 
 
-def _deliver(config, recipient: str, subject: str, body: str) -> None:
+def _deliver(config: Mapping, recipient: str, subject: str, body: str) -> None:
+    settings = Settings.of(config)
     msg = EmailMessage()
-    msg["From"] = config.get("MAIL_FROM", "atlas@localhost")
+    msg["From"] = settings.MAIL_FROM
     msg["To"] = recipient
     msg["Subject"] = subject
     msg.set_content(body)
-    with smtplib.SMTP(config["SMTP_HOST"], int(config.get("SMTP_PORT", 25)), timeout=10) as smtp:
-        if config.get("SMTP_STARTTLS"):
+    with smtplib.SMTP(settings.SMTP_HOST, settings.SMTP_PORT, timeout=10) as smtp:
+        if settings.SMTP_STARTTLS:
             smtp.starttls()
-        if config.get("SMTP_USER"):
-            smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD", ""))
+        if settings.SMTP_USER:
+            smtp.login(settings.SMTP_USER, settings.SMTP_PASSWORD)
         smtp.send_message(msg)
 
 
