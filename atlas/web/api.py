@@ -15,7 +15,7 @@ from atlas import search
 from atlas.web.extensions import get_geocode, get_store, get_tiles
 from atlas.core.projects import to_feature
 from atlas.web.errors import error
-from atlas.store import Project, VersionedCache
+from atlas.store import Project, Status, VersionedCache
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -69,7 +69,7 @@ def markers():
 @bp.get("/projects/<project_id>")
 def project(project_id: str):
     found = get_store().get(project_id)
-    if found is None or found.status != "published":
+    if found is None or found.status != Status.PUBLISHED:
         return error(f"no published project with id '{project_id}'", 404)
     feature = _feature(found)
     info = regions.REGIONS.get(found.region)
@@ -79,7 +79,7 @@ def project(project_id: str):
 
 def _counts(column) -> dict[str, int]:
     with get_store().session() as s:
-        rows = s.execute(select(column, func.count()).where(Project.status == "published")
+        rows = s.execute(select(column, func.count()).where(Project.status == Status.PUBLISHED)
                          .group_by(column)).all()
     return dict(rows)
 
