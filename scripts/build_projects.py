@@ -18,8 +18,10 @@ from pathlib import Path
 from shapely.geometry import Point, mapping
 
 from atlas.resources import DATA_DIR
-from atlas.geo import geocoding, regions
+from atlas.geo import geocoding
+from atlas.geo.geocoding import Precision
 from atlas.core.fields import FIELDS
+from atlas.core.placement import Problem, options, place_address
 
 CURATED = DATA_DIR / "projects.curated.json"
 OUTPUT = DATA_DIR / "projects.geojson"
@@ -28,7 +30,9 @@ OUTPUT = DATA_DIR / "projects.geojson"
 PROPERTIES = ("id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
               "street", "website", "source", "precision", "location_note", "district_code",
               "district", "region")
-PRECISIONS = ("address", "postcode", "municipality", "area")
+#: A curated record stands at an address, a postcode or a municipality, or for an area.
+PRECISIONS = tuple(p.value for p in (Precision.ADDRESS, Precision.POSTCODE,
+                                     Precision.MUNICIPALITY, Precision.AREA))
 REQUIRED = ("id", "name", "description", "fields", "source", "precision")
 
 
@@ -52,7 +56,7 @@ def load_curated(path: Path = CURATED) -> list[dict]:
             problems.append(f"{rid}: unknown field(s) {', '.join(bad)}; valid: {', '.join(FIELDS)}")
         if rec.get("precision") not in PRECISIONS:
             problems.append(f"{rid}: precision {rec.get('precision')!r} not in {PRECISIONS}")
-        if rec.get("geocode_query") is None and not (rec.get("precision") == "area"
+        if rec.get("geocode_query") is None and not (rec.get("precision") == Precision.AREA
                                                      and rec.get("location_note")):
             problems.append(f"{rid}: without geocode_query it must be precision 'area' "
                             "with a location_note saying why")
@@ -64,27 +68,26 @@ def load_curated(path: Path = CURATED) -> list[dict]:
 def place(rec: dict) -> dict:
     """Coordinates, district and region for one record's geocode_query, or BuildError."""
     query = rec["geocode_query"]
-    answer = geocoding.resolve(query)
-    status = answer.get("status")
-    if status == "ambiguous":
-        options = "; ".join(f"{c.get('label')} ({c.get('district')})"
-                            for c in answer.get("candidates") or [])
-        raise BuildError(f"{rec['id']}: geocode_query {query!r} is ambiguous ({options}); "
+    found = place_address(query, geocoding.resolve)
+    if found.problem is Problem.AMBIGUOUS:
+        raise BuildError(f"{rec['id']}: geocode_query {query!r} is ambiguous "
+                         f"({options(found.candidates)}); "
                          "add a postcode or qualifier in the curated file")
-    if status != "ok":
-        raise BuildError(f"{rec['id']}: geocode_query {query!r} not found ({status})")
-    lat, lon = round(float(answer["lat"]), 6), round(float(answer["lon"]), 6)
-    try:
-        where = regions.locate_one(lat, lon)
-    except ValueError as exc:
-        raise BuildError(f"{rec['id']}: {query!r} gave unusable coordinates: {exc}") from None
-    if where.get("error") or not where.get("district_code"):
+    if found.problem is Problem.NOT_FOUND:
+        raise BuildError(f"{rec['id']}: geocode_query {query!r} not found "
+                         f"({found.answer.get('status')})")
+    if found.problem is Problem.INVALID:
+        raise BuildError(f"{rec['id']}: {query!r} gave unusable coordinates: {found.detail}")
+    # The map file holds six decimals (the gazetteer's points have five at most).
+    lat, lon = round(found.lat, 6), round(found.lon, 6)
+    if found.problem is Problem.OUTSIDE:
         raise BuildError(f"{rec['id']}: {query!r} → {lat}, {lon} lies outside Lower Saxony")
-    if answer.get("district_code") and answer["district_code"] != where["district_code"]:
-        print(f"warning: {rec['id']}: geocoder says district {answer['district_code']}, "
-              f"boundaries say {where['district_code']}; using the boundaries", file=sys.stderr)
-    return {"lat": lat, "lon": lon, "district_code": where["district_code"],
-            "district": where["district"], "region": where["region"]}
+    said = found.answer.get("district_code")
+    if said and said != found.district_code:
+        print(f"warning: {rec['id']}: geocoder says district {said}, "
+              f"boundaries say {found.district_code}; using the boundaries", file=sys.stderr)
+    return {"lat": lat, "lon": lon, "district_code": found.district_code,
+            "district": found.district, "region": found.region}
 
 
 def _as_list(value) -> list:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from atlas.geo import regions
+from atlas.geo.geocoding import Precision
 from atlas.core.fields import FIELDS
 from atlas.core.text import search_text
+from atlas.store import Status
 
 SYNTHETIC_PREFIX = "synthetic-"
 
@@ -46,10 +48,10 @@ def synthetic_projects(count: int, seed: int = 0) -> list[dict]:
                "description": "Synthetischer Eintrag für Tests und Lastmessungen, kein echtes Projekt.",
                "fields": fields, "tags": ["synthetisch"], "city": None, "postcode": None,
                "street": None, "website": None, "source": ["atlas demo-data"],
-               "precision": "area", "location_note": None,
+               "precision": Precision.AREA, "location_note": None,
                "lat": round(float(lats[i]), 6), "lon": round(float(lons[i]), 6),
                "district_code": code, "region": regions.district(code)["region"],
-               "status": "published", "synthetic": True}
+               "status": Status.PUBLISHED, "synthetic": True}
         rec["search_text"] = search_text(rec)
         records.append(rec)
     return records

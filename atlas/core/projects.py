@@ -12,17 +12,22 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from urllib.parse import urlparse
 
+from atlas.core import placement
 from atlas.core.fields import FIELDS, unknown_fields
+from atlas.core.placement import Problem
 from atlas.core.text import normalize
+from atlas.geo import geocoding, regions
+from atlas.geo.geocoding import Precision
+from atlas.store import Status
 
 #: Public properties, in the order they are exported.
 PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
               "street", "website", "source", "precision", "location_note", "district_code",
               "district", "region", "status", "synthetic", "contact_email"]
 LIST_PROPERTIES = {"fields", "tags", "source"}
-PRECISIONS = ("address", "postcode", "municipality", "place", "district", "area")
 MAX_LENGTH = {"id": 120, "name": 200, "organisation": 200, "description": 4000, "city": 120,
               "street": 200, "website": 300, "location_note": 1000}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -80,10 +85,9 @@ def clean_record(raw: dict, where: str, *, geocode=None) -> dict:
     are geocoded, and an ambiguous or unknown place is refused (never guessed). District and
     region always come from the point, never from the row.
     """
-    from atlas.geo import geocoding
-
     rec, reasons, point = _check(raw, geocode or geocoding.resolve)
-    return _finish(rec, reasons, point, _places([point])[0] if point is not None else None, where)
+    return _finish(rec, reasons, point,
+                   placement.locate_point(*point) if point is not None else None, where)
 
 
 def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | None]:
@@ -115,15 +119,18 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
         url = urlparse(rec["website"])
         if url.scheme not in ("http", "https") or not url.netloc:
             reasons.append(f"website '{rec['website']}' is not an http(s) address")
-    if rec["precision"] and rec["precision"] not in PRECISIONS:
-        reasons.append(f"precision '{rec['precision']}' is not one of {', '.join(PRECISIONS)}")
+    if rec["precision"]:
+        try:
+            rec["precision"] = Precision(rec["precision"])
+        except ValueError:
+            reasons.append(f"precision '{rec['precision']}' is not one of {', '.join(Precision)}")
     if rec["postcode"]:
         if not _POSTCODE.match(rec["postcode"]):
             reasons.append(f"postcode '{rec['postcode']}' is not five digits")
         elif geocode(rec["postcode"])["status"] == "not_found":
             reasons.append(f"postcode {rec['postcode']} does not exist in Lower Saxony")
     rec["synthetic"] = str(raw.get("synthetic", "")).lower() in ("1", "true", "yes")
-    rec["status"] = _text(raw.get("status")) or "published"
+    rec["status"] = _text(raw.get("status")) or Status.PUBLISHED
 
     try:
         lat, lon = _coordinate(raw.get("lat"), "lat"), _coordinate(raw.get("lon"), "lon")
@@ -139,46 +146,18 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
     return rec, reasons, ((lat, lon) if lat is not None and not reasons else None)
 
 
-def _places(points: list[tuple[float, float]]) -> list[dict | str]:
-    """`regions.locate_one` of each point, or the message of its ValueError.
-
-    Valid points are located in ONE vectorised call (10,000 single calls cost seconds); any
-    other point goes through locate_one alone, so its error message stays exactly the same.
-    """
-    from atlas.geo import regions
-
-    def valid(lat, lon) -> bool:
-        return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in (lat, lon)) and abs(lat) <= 90 and abs(lon) <= 180
-
-    batch = [i for i, (lat, lon) in enumerate(points) if valid(lat, lon)]
-    codes = regions.locate([float(points[i][0]) for i in batch],
-                           [float(points[i][1]) for i in batch]) if batch else []
-    located = {i: regions.describe(points[i][0], points[i][1], code)
-               for i, code in zip(batch, codes)}
-    out: list[dict | str] = []
-    for i, (lat, lon) in enumerate(points):
-        if i in located:
-            out.append(located[i])
-            continue
-        try:
-            out.append(regions.locate_one(lat, lon))
-        except ValueError as exc:
-            out.append(str(exc))
-    return out
-
-
-def _finish(rec: dict, reasons: list[str], point, place, where: str) -> dict:
+def _finish(rec: dict, reasons: list[str], point, located: placement.Placement | None,
+            where: str) -> dict:
     """The located record, or RowError with every reason."""
     if point is not None:
         lat, lon = point
-        if isinstance(place, str):
-            reasons.append(place)
-        elif place.get("error"):
+        if located.problem is Problem.INVALID:
+            reasons.append(located.detail)
+        elif located.problem is Problem.OUTSIDE:
             reasons.append(f"coordinates {lat:.5f}, {lon:.5f} lie outside Lower Saxony")
         else:
-            rec.update(lat=lat, lon=lon, district_code=place["district_code"],
-                       region=place["region"])
+            rec.update(lat=lat, lon=lon, district_code=located.district_code,
+                       region=located.region)
     if reasons:
         raise RowError(where, reasons)
     rec["id"] = rec["id"] or slugify(" ".join(filter(None, [rec["name"], rec["city"]])))
@@ -186,23 +165,22 @@ def _finish(rec: dict, reasons: list[str], point, place, where: str) -> dict:
 
 
 def _geocode_row(rec: dict, geocode, reasons: list[str]):
-    query = ", ".join(filter(None, [rec["street"], " ".join(filter(None, [rec["postcode"],
-                                                                           rec["city"]]))]))
+    query = placement.address_query(rec["street"], rec["postcode"], rec["city"])
     if not query:
         reasons.append("no coordinates and no address (street, postcode, city) to geocode")
         return None, None
-    answer = geocode(query)
-    if answer["status"] == "ambiguous":
-        options = "; ".join(f"{c['label']} ({c['district']})" for c in answer["candidates"])
-        reasons.append(f"place '{query}' is ambiguous, add a postcode: {options}")
+    found = placement.geocode_address(query, geocode)
+    if found.problem is Problem.AMBIGUOUS:
+        reasons.append(f"place '{query}' is ambiguous, add a postcode: "
+                       f"{placement.options(found.candidates)}")
         return None, None
-    if answer["status"] != "ok":
-        hint = ", ".join(s["label"] for s in answer.get("suggestions") or [])
+    if found.problem:
+        hint = ", ".join(s["label"] for s in found.suggestions)
         reasons.append(f"place '{query}' not found" + (f" (did you mean: {hint}?)" if hint else ""))
         return None, None
-    rec["precision"] = rec["precision"] or answer.get("precision")
-    rec["postcode"] = rec["postcode"] or answer.get("postcode")
-    return answer["lat"], answer["lon"]
+    rec["precision"] = rec["precision"] or found.precision
+    rec["postcode"] = rec["postcode"] or found.postcode
+    return found.lat, found.lon
 
 
 # --- reading files -------------------------------------------------------------------------
@@ -266,9 +244,8 @@ def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
 
 def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     """Clean every row; return (records, errors). Duplicate ids within one file are errors."""
-    from atlas.geo import geocoding
-
-    geocode = _memoised(geocode or geocoding.resolve)
+    # One answer per distinct query within the file: files repeat their places.
+    geocode = cache(geocode or geocoding.resolve)
     checked = []
     for where, raw in (progress(rows) if progress else rows):
         if "__error__" in raw:
@@ -277,7 +254,8 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
             checked.append((where, _check(raw, geocode)))
     # All points of the file located at once; then each row finished as clean_record would.
     points = [c[2] for _, c in checked if not isinstance(c, RowError) and c[2] is not None]
-    places = iter(_places(points))
+    places = iter(placement.locate([placement.Placement(lat=lat, lon=lon)
+                                    for lat, lon in points]))
     records, errors, seen = [], [], {}
     for where, c in checked:
         try:
@@ -294,26 +272,13 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     return records, errors
 
 
-def _memoised(geocode):
-    """One geocoder answer per distinct query within an import: files repeat their places."""
-    answers: dict[str, dict] = {}
-
-    def cached(query: str) -> dict:
-        if query not in answers:
-            answers[query] = geocode(query)
-        return answers[query]
-    return cached
-
-
 # --- writing files -------------------------------------------------------------------------
 
 def public_properties(project) -> dict:
     """The exported properties of a stored project (an ORM object or a dict)."""
-    from atlas.geo.regions import district
-
     get = project.get if isinstance(project, dict) else lambda k: getattr(project, k, None)
     props = {k: get(k) for k in PROPERTIES}
-    info = district(props["district_code"]) if props["district_code"] else None
+    info = regions.district(props["district_code"]) if props["district_code"] else None
     props["district"] = info["name"] if info else None
     # Personal data only with consent: the e-mail is public when its owner said so.
     props["contact_email"] = get("contact_email") if get("publish_email") else None

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from atlas.geo import regions
+from atlas.core.placement import (Placement, Problem, address_query, locate_point,
+                                  place_address)
 from atlas.core.projects import slugify
 from atlas.core.text import search_text
 from atlas.core.text import normalize
+from atlas.geo.geocoding import Precision
 from atlas.search import distances_km
-from atlas.store import AuditEntry, Project, Store, utcnow
+from atlas.store import AuditEntry, Project, Status, Store, utcnow
 
 #: Same name (fuzzy) within this distance counts as a likely duplicate.
 DUPLICATE_RADIUS_KM = 5.0
@@ -33,51 +34,30 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass
-class Placement:
-    """Where a submitted address lies, or why it can't be placed yet."""
-    lat: float | None = None
-    lon: float | None = None
-    precision: str | None = None
-    district_code: str | None = None
-    region: str | None = None
-    candidates: list[dict] = field(default_factory=list)
-    suggestions: list[dict] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.lat is not None and self.error is None
+#: What the forms say when an address or a point cannot be placed.
+MESSAGES = {
+    Problem.AMBIGUOUS: "Der Ort ist nicht eindeutig. Bitte wählen Sie aus.",
+    Problem.NOT_FOUND: "Diese Adresse haben wir in Niedersachsen nicht gefunden. "
+                       "Bitte prüfen Sie Postleitzahl und Ort.",
+    Problem.INVALID: "Die Koordinaten sind ungültig.",
+    Problem.OUTSIDE: "Dieser Punkt liegt nicht in Niedersachsen. Der Atlas zeigt nur "
+                     "Projekte in Niedersachsen.",
+}
 
 
 def place(street: str | None, postcode: str | None, city: str | None, lat=None, lon=None,
           *, geocode) -> Placement:
-    """A corrected point wins over the address; either must lie in Lower Saxony."""
+    """A corrected point wins over the address; either must lie in Lower Saxony. A point
+    set by hand is taken as the address's own (precision "address")."""
     if lat not in (None, "") and lon not in (None, ""):
-        try:
-            p = Placement(lat=float(lat), lon=float(lon), precision="address")
-        except (TypeError, ValueError):
-            return Placement(error="Die Koordinaten sind ungültig.")
+        found = locate_point(lat, lon, Precision.ADDRESS)
     else:
-        query = ", ".join(filter(None, [street, " ".join(filter(None, [postcode, city]))]))
-        answer = geocode(query)
-        if answer["status"] == "ambiguous":
-            return Placement(candidates=answer["candidates"],
-                             error="Der Ort ist nicht eindeutig. Bitte wählen Sie aus.")
-        if answer["status"] != "ok":
-            return Placement(suggestions=answer.get("suggestions") or [],
-                             error="Diese Adresse haben wir in Niedersachsen nicht gefunden. "
-                                   "Bitte prüfen Sie Postleitzahl und Ort.")
-        p = Placement(lat=answer["lat"], lon=answer["lon"], precision=answer.get("precision"))
-    try:
-        where = regions.locate_one(p.lat, p.lon)
-    except ValueError:
-        return Placement(error="Die Koordinaten sind ungültig.")
-    if where.get("error"):
-        return Placement(error="Dieser Punkt liegt nicht in Niedersachsen. Der Atlas zeigt nur "
-                               "Projekte in Niedersachsen.")
-    p.district_code, p.region = where["district_code"], where["region"]
-    return p
+        found = place_address(address_query(street, postcode, city), geocode)
+    if found.problem:
+        # No point on the preview for what cannot be taken; the candidates to choose from.
+        return Placement(candidates=found.candidates, suggestions=found.suggestions,
+                         problem=found.problem, error=MESSAGES[found.problem])
+    return found
 
 
 def duplicates(store: Store, name: str, lat: float, lon: float,
@@ -87,7 +67,7 @@ def duplicates(store: Store, name: str, lat: float, lon: float,
     dlat = DUPLICATE_RADIUS_KM / 110.0
     with store.session() as s:
         nearby = s.scalars(select(Project).where(
-            Project.status.in_(("published", "pending")),
+            Project.status.in_((Status.PUBLISHED, Status.PENDING)),
             Project.lat.between(lat - dlat, lat + dlat),
             Project.lon.between(lon - 2 * dlat, lon + 2 * dlat))).all()
     nearby = [p for p in nearby if p.id != exclude
@@ -124,7 +104,7 @@ def create(store: Store, values: dict, placement: Placement, compose=None
     record = {k: values.get(k) for k in EDITABLE}
     record.update(lat=placement.lat, lon=placement.lon, precision=placement.precision,
                   district_code=placement.district_code, region=placement.region,
-                  status="pending", token_hash=hash_token(token), source=["Einreichung"],
+                  status=Status.PENDING, token_hash=hash_token(token), source=["Einreichung"],
                   tags=[], synthetic=False, version=1)
     record["search_text"] = search_text(record)
     for attempt in range(12):
@@ -157,7 +137,7 @@ def get(store: Store, project_id: str) -> Project | None:
 
 
 def _apply(store: Store, project_id: str, version: int | None, actor: str, action: str,
-           values: dict, *, from_status: str = "pending") -> Project | None:
+           values: dict, *, from_status: str = Status.PENDING) -> Project | None:
     """Change a record only if it is still in `from_status` at `version`; None if it was not."""
     with store.session.begin() as s:
         current = s.get(Project, project_id)
@@ -195,7 +175,7 @@ def update_pending(store: Store, project_id: str, values: dict, placement: Place
 
 
 def _decision(actor: str, approve: bool, reason: str | None) -> dict:
-    return {"status": "published" if approve else "rejected", "decided_at": utcnow(),
+    return {"status": Status.PUBLISHED if approve else Status.REJECTED, "decided_at": utcnow(),
             "decided_by": actor, "decision_note": reason}
 
 
@@ -212,11 +192,11 @@ def move(store: Store, project_id: str, version: int, actor: str, region: str) -
 def withdraw(store: Store, token: str) -> bool:
     """Delete a pending submission with its personal data; the audit keeps only that it went."""
     project = by_token(store, token)
-    if project is None or project.status != "pending":
+    if project is None or project.status != Status.PENDING:
         return False
     with store.session.begin() as s:
         gone = s.execute(delete(Project).where(Project.id == project.id,
-                                               Project.status == "pending"))
+                                               Project.status == Status.PENDING))
         if gone.rowcount != 1:
             return False
         _audit(s, "Einreichung", "withdrawn", project, {})
@@ -225,8 +205,8 @@ def withdraw(store: Store, token: str) -> bool:
 
 def queue(store: Store, region: str | None) -> list[Project]:
     """Pending submissions, oldest first; all regions when region is None."""
-    stmt = select(Project).where(Project.status == "pending").order_by(Project.created_at,
-                                                                       Project.id)
+    stmt = select(Project).where(Project.status == Status.PENDING).order_by(Project.created_at,
+                                                                            Project.id)
     if region:
         stmt = stmt.where(Project.region == region)
     with store.session() as s:

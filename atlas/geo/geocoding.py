@@ -12,7 +12,8 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from enum import StrEnum
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -67,7 +68,18 @@ def _keys_with_bare(name: str) -> frozenset[str]:
 
 # --- the gazetteer ------------------------------------------------------------------------------
 
-PRECISIONS = ("address", "postcode", "municipality", "place", "district")
+class Precision(StrEnum):
+    """How exactly a point stands for a place: an answer's and a project's `precision` (the
+    values are what the database, the API and the files hold)."""
+    ADDRESS = "address"
+    POSTCODE = "postcode"
+    MUNICIPALITY = "municipality"
+    PLACE = "place"
+    DISTRICT = "district"
+    #: A project's rough area, set by hand; the geocoder never answers with it.
+    AREA = "area"
+
+
 #: Keys of one answer or candidate (besides query/status/candidates/suggestions/error).
 ANSWER_KEYS = ("lat", "lon", "label", "postcode", "district_code", "district", "region", "precision")
 #: A town wins over namesake villages this many times smaller ("Neustadt" → Neustadt am Rübenberge).
@@ -92,7 +104,7 @@ class Entity:
     """A municipality or a place people can name; places that are a municipality's main
     settlement are folded into it, so "Winsen" (GeoNames) and "Winsen (Luhe)" (BKG) are one."""
     ref: str
-    kind: str  # "municipality" | "place"
+    kind: Precision  # MUNICIPALITY or PLACE
     name: str
     label: str
     lat: float
@@ -115,8 +127,8 @@ class Gazetteer:
         self.entities: list[Entity] = []
         munis = {}
         for m in data["municipalities"]:
-            e = Entity(f"m:{m['ags']}", "municipality", m["name"], m["name"], m["lat"], m["lon"],
-                       m["population"], m["ags"], m["district_code"], [m["name"]])
+            e = Entity(f"m:{m['ags']}", Precision.MUNICIPALITY, m["name"], m["name"], m["lat"],
+                       m["lon"], m["population"], m["ags"], m["district_code"], [m["name"]])
             munis[m["ags"]] = e
             self.entities.append(e)
         merged = {pid: m["ags"] for m in data["municipalities"] for pid in m["places"]}
@@ -126,8 +138,9 @@ class Gazetteer:
                 continue
             home = munis.get(p["ags"])
             label = f"{p['name']}, {home.name}" if home else p["name"]
-            self.entities.append(Entity(f"p:{p['id']}", "place", p["name"], label, p["lat"], p["lon"],
-                                        p["population"], p["ags"], p["district_code"], [p["name"], *p["alt"]]))
+            self.entities.append(Entity(f"p:{p['id']}", Precision.PLACE, p["name"], label,
+                                        p["lat"], p["lon"], p["population"], p["ags"],
+                                        p["district_code"], [p["name"], *p["alt"]]))
         self.by_ref = {e.ref: e for e in self.entities}
         for r in data["postcodes"]:
             for place in r["places"]:
@@ -181,7 +194,7 @@ class Gazetteer:
             folded = normalize(text, fold=True)
             found = self.exact.get(folded, set()) | self.bare.get(folded, set())
         return sorted((self.entities[i] for i in found),
-                      key=lambda e: (e.kind != "municipality", -e.population, e.ref))
+                      key=lambda e: (e.kind != Precision.MUNICIPALITY, -e.population, e.ref))
 
     def suggest(self, text: str) -> list[Entity]:
         """Entities whose name is close to a mistyped one ("Lünebrug" → Lüneburg)."""
@@ -199,7 +212,7 @@ class Gazetteer:
         return out[:MAX_SUGGESTIONS]
 
 
-@lru_cache(maxsize=1)
+@cache
 def _district_index() -> dict[str, set[str]]:
     index: dict[str, set[str]] = {}
     for code in regions.district_codes():
@@ -214,7 +227,7 @@ def _district_index() -> dict[str, set[str]]:
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
+@cache
 def _load() -> Gazetteer:
     with gzip.open(GAZETTEER_FILE, "rt", encoding="utf-8") as fh:
         return Gazetteer(json.load(fh))
@@ -251,7 +264,7 @@ def _district_answer(code: str) -> dict:
     label = name if row["kind"] == "Kreisfreie Stadt" or name.split()[0] in ("Landkreis", "Region") \
         else f"{row['kind']} {name}"
     point = gazetteer().district_points[code]
-    return _answer(point["lat"], point["lon"], label, None, code, "district")
+    return _answer(point["lat"], point["lon"], label, None, code, Precision.DISTRICT)
 
 
 def _postcode_answer(record: dict, place: dict | None = None, street: str | None = None) -> dict:
@@ -262,7 +275,8 @@ def _postcode_answer(record: dict, place: dict | None = None, street: str | None
         lat, lon, code = record["lat"], record["lon"], record["district_code"]
         name = place["name"] if place else record["label_place"]
     label = f"{record['postcode']} {name}"
-    return _answer(lat, lon, f"{street}, {label}" if street else label, record["postcode"], code, "postcode")
+    return _answer(lat, lon, f"{street}, {label}" if street else label, record["postcode"], code,
+                   Precision.POSTCODE)
 
 
 def _ok(query: str, answer: dict, alternatives: list[dict] = ()) -> dict:
@@ -328,8 +342,9 @@ def _decide(query: str, entities: list[Entity], street: str | None, district_alt
     """One clear match → ok; a town among much smaller namesake villages → ok; else ambiguous."""
     top, others = entities[0], entities[1:]
     extra = [_district_answer(c) for c in district_alternatives if c != top.district_code]
-    if not others or (top.kind == "municipality" and all(
-            e.kind == "place" and e.population * DOMINANCE <= top.population for e in others)):
+    if not others or (top.kind == Precision.MUNICIPALITY and all(
+            e.kind == Precision.PLACE and e.population * DOMINANCE <= top.population
+            for e in others)):
         return _ok(query, _entity_answer(top, street), [_entity_answer(e) for e in others] + extra)
     return _ambiguous(query, [_entity_answer(e) for e in entities])
 
@@ -488,11 +503,12 @@ class OfflineGeocoder(Geocoder):
 
 #: Nominatim's result types → our precision.
 _NOMINATIM_PRECISION = {
-    "house": "address", "building": "address", "house_number": "address", "road": "address",
-    "postcode": "postcode", "city": "municipality", "town": "municipality", "municipality": "municipality",
-    "village": "place", "hamlet": "place", "suburb": "place", "quarter": "place", "neighbourhood": "place",
-    "city_district": "place", "borough": "place", "isolated_dwelling": "place", "locality": "place",
-    "county": "district", "state_district": "district",
+    **dict.fromkeys(("house", "building", "house_number", "road"), Precision.ADDRESS),
+    "postcode": Precision.POSTCODE,
+    **dict.fromkeys(("city", "town", "municipality"), Precision.MUNICIPALITY),
+    **dict.fromkeys(("village", "hamlet", "suburb", "quarter", "neighbourhood", "city_district",
+                     "borough", "isolated_dwelling", "locality"), Precision.PLACE),
+    **dict.fromkeys(("county", "state_district"), Precision.DISTRICT),
 }
 #: Lower Saxony's bounding box (lat, lon): a hint for Nominatim, not a filter (Bremen is inside).
 _VIEWBOX = [(51.29, 6.65), (53.90, 11.60)]
@@ -596,7 +612,8 @@ def _online_answers(locations: list[Location], offline: dict) -> list[dict]:
     for raw, code in _inside_lower_saxony(raws):
         address = raw.get("address") or {}
         kind = raw.get("addresstype") or raw.get("type") or ""
-        precision = _NOMINATIM_PRECISION.get(kind) or ("address" if address.get("house_number") else "place")
+        precision = _NOMINATIM_PRECISION.get(kind) or (
+            Precision.ADDRESS if address.get("house_number") else Precision.PLACE)
         town = next((address[k] for k in ("city", "town", "village", "municipality", "hamlet") if address.get(k)), "")
         street = " ".join(filter(None, [address.get("road"), address.get("house_number")]))
         postcode = address.get("postcode")
@@ -616,7 +633,7 @@ def _decide_online(offline: dict, answers: list[dict]) -> dict:
     for a in answers:
         if a["district_code"] not in districts:
             districts.append(a["district_code"])
-    settlements = [a for a in answers if a["precision"] != "district"] or answers
+    settlements = [a for a in answers if a["precision"] != Precision.DISTRICT] or answers
     if len(districts) == 1 or parse(" ".join(query.split())).postcode:
         return _ok(query, settlements[0], [])
     if offline["status"] == "ok":

@@ -5,7 +5,7 @@ built by scripts/build_regions.py; nothing here needs npm or the build directory
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import geopandas as gpd
 import numpy as np
@@ -39,20 +39,20 @@ ATTRIBUTION = (
 DISTRICT_FIELDS = ("code", "name", "kind", "nuts3", "population", "area_km2", "region", "region_name")
 
 
-@lru_cache(maxsize=1)
+@cache
 def districts() -> gpd.GeoDataFrame:
     """The committed district polygons (WGS84), sorted by district code."""
     frame = gpd.read_file(REGIONS_DIR / "districts.geojson", engine="pyogrio")
     return frame.sort_values("district_code").reset_index(drop=True)
 
 
-@lru_cache(maxsize=1)
+@cache
 def regions() -> gpd.GeoDataFrame:
     """The four ArL regions dissolved from the districts (WGS84)."""
     return gpd.read_file(REGIONS_DIR / "regions.geojson", engine="pyogrio")
 
 
-@lru_cache(maxsize=1)
+@cache
 def _district_table() -> dict[str, dict]:
     table = {}
     for row in districts().drop(columns="geometry").to_dict("records"):
@@ -183,7 +183,7 @@ class _Grid:
         return value
 
 
-@lru_cache(maxsize=1)
+@cache
 def _grid() -> _Grid:
     return _Grid(np.asarray(districts().geometry.values))
 

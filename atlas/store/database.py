@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..core.text import search_text
 from .cache import GeocodeCache
-from .models import Project
+from .models import Project, Status
 
 #: Ids per `IN (…)` when an import looks up which records exist (below SQLite's variable limit).
 _ID_CHUNK = 500
@@ -78,7 +78,7 @@ class Store:
         with self.session() as s:
             return s.get(Project, project_id)
 
-    def projects(self, status: str | None = "published") -> list[Project]:
+    def projects(self, status: str | None = Status.PUBLISHED) -> list[Project]:
         stmt = select(Project).order_by(Project.id)
         if status is not None:
             stmt = stmt.where(Project.status == status)
@@ -110,7 +110,7 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(_DATA_VERSION).scalar_one()
 
-    def count(self, status: str | None = "published") -> int:
+    def count(self, status: str | None = Status.PUBLISHED) -> int:
         return len(self.projects(status))
 
     def save_all(self, records: list[dict], *, replace: bool = True) -> dict[str, int]:

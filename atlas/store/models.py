@@ -46,7 +46,7 @@ class Project(Base):
     lon: Mapped[float] = mapped_column(Float)
     district_code: Mapped[str] = mapped_column(String(5), index=True)
     region: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="published")
+    status: Mapped[str] = mapped_column(String(12), default=Status.PUBLISHED)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Submission and moderation. Contact data is personal: shown only with consent

@@ -15,7 +15,7 @@ from atlas import search
 from atlas.core import coverage as figures
 from atlas.core.projects import to_feature
 from atlas.geo import regions
-from atlas.store import Project, VersionedCache
+from atlas.store import Project, Status, VersionedCache
 from atlas.web.errors import error
 from atlas.web.extensions import get_geocode, get_store
 
@@ -71,7 +71,7 @@ def markers():
 @bp.get("/projects/<project_id>")
 def project(project_id: str):
     found = get_store().get(project_id)
-    if found is None or found.status != "published":
+    if found is None or found.status != Status.PUBLISHED:
         return error(f"no published project with id '{project_id}'", 404)
     feature = _feature(found)
     info = regions.REGIONS.get(found.region)
@@ -81,7 +81,7 @@ def project(project_id: str):
 
 def _counts(column) -> dict[str, int]:
     with get_store().session() as s:
-        rows = s.execute(select(column, func.count()).where(Project.status == "published")
+        rows = s.execute(select(column, func.count()).where(Project.status == Status.PUBLISHED)
                          .group_by(column)).all()
     return dict(rows)
 

@@ -10,9 +10,9 @@ from atlas.core import accounts, submissions
 from atlas.core.outbox import outbox as outbox_messages
 from atlas.web import auth, mail, maps
 from atlas.geo import regions
-from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
+from atlas.web.extensions import get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
-from atlas.web.submit import form_values, preview_map
+from atlas.web.submit import form_values, place_form, preview_map
 
 bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
@@ -170,8 +170,7 @@ def edit(project_id: str):
     if not form.validate():
         return _show(project, 400, "Bitte prüfen Sie die markierten Felder.", edit_form=form)
     data = form_values(form)
-    placement = submissions.place(data["street"], data["postcode"], data["city"],
-                                  data.get("lat"), data.get("lon"), geocode=get_geocode())
+    placement = place_form(data)
     if not placement.ok:
         return _show(project, 400, placement.error, edit_form=form)
     actor = auth.current_user().email

@@ -12,6 +12,7 @@ from atlas.web import maps
 from atlas import search
 from atlas.web.extensions import get_geocode, get_store, get_tiles
 from atlas.core.fields import FIELD_COLOURS, FIELDS
+from atlas.store import Status
 
 bp = Blueprint("pages", __name__)
 
@@ -106,7 +107,7 @@ def listing():
 @bp.get("/projekte/<project_id>")
 def detail(project_id: str):
     project = get_store().get(project_id)
-    if project is None or project.status != "published":
+    if project is None or project.status != Status.PUBLISHED:
         abort(404)
     rendered = maps.render(maps.project_map(get_tiles(), project), g.csp_nonce)
     return render_template("detail.html", project=project, map=rendered,

@@ -8,6 +8,7 @@ from flask import (Blueprint, abort, current_app, g, redirect, render_template, 
 from atlas.web import mail, maps
 from atlas.geo import regions
 from atlas.core import submissions
+from atlas.store import Status
 from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, SubmissionForm
 
@@ -32,6 +33,12 @@ def form_values(form) -> dict:
         data["contact_email"] = (data.get("contact_email") or "").lower() or None
         data["publish_email"] = bool(data.get("publish_email"))
     return data
+
+
+def place_form(data: dict) -> submissions.Placement:
+    """Where the form's address, or the point set for it, lies (see `form_values`)."""
+    return submissions.place(data["street"], data["postcode"], data["city"], data.get("lat"),
+                             data.get("lon"), geocode=get_geocode())
 
 
 def preview_map(placement: submissions.Placement, nonce: str):
@@ -72,8 +79,7 @@ def submit():
     if not form.validate():
         return _render(form, status=400)
     data = form_values(form)
-    placement = submissions.place(data["street"], data["postcode"], data["city"],
-                                  data.get("lat"), data.get("lon"), geocode=get_geocode())
+    placement = place_form(data)
     if not placement.ok:
         return _render(form, placement, status=400 if form.step.data == "confirm" else 200)
     form.lat.data, form.lon.data = f"{placement.lat:.6f}", f"{placement.lon:.6f}"
@@ -124,15 +130,14 @@ def status(token: str):
         form.point_for.data = form.address_key()
     else:
         form = SubmissionForm()
-        if project.status != "pending":
+        if project.status != Status.PENDING:
             message, code = "Diese Einreichung ist bereits entschieden und kann nicht mehr " \
                             "geändert werden.", 409
         elif not form.validate():
             message, code = "Bitte prüfen Sie die markierten Felder.", 400
         else:
             data = form_values(form)
-            new_place = submissions.place(data["street"], data["postcode"], data["city"],
-                                          data.get("lat"), data.get("lon"), geocode=get_geocode())
+            new_place = place_form(data)
             if not new_place.ok:
                 message, code = new_place.error, 400
             elif form.step.data != "confirm":
