@@ -4,7 +4,7 @@ The covering (lat, lon, …) index answers a circle's box by reading its whole l
 across the state, most of it east or west of the box (10 km around Hannover: 16,500 entries
 for 2,600 in the box). Led by a 0.05° band (`floor(lat * 20)`), the index reads, for each band
 of the box, only its longitude range; a radius count names the bands it needs
-(`search._lat_cells`). Count at 100,000 projects: 10 km 1.03 → 0.52 ms, 25 km 3.27 → 2.21 ms.
+(`search.postgis._lat_cells`). Count at 100,000 projects: 10 km 1.03 → 0.52 ms, 25 km 3.27 → 2.21 ms.
 SQLite has its in-memory index instead: unchanged.
 
 Revision ID: 0006
