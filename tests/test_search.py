@@ -14,6 +14,8 @@ from pyproj import Geod
 from sqlalchemy import update
 
 from atlas import search
+from atlas.search import postgis
+from atlas.search.sqlite import SqliteBackend
 from atlas.web.extensions import get_store
 from atlas.core.demo import synthetic_projects
 from atlas.core.fields import FIELDS
@@ -94,6 +96,11 @@ def random_args(rng: random.Random) -> dict:
     return args
 
 
+def test_each_database_gets_its_own_back_end(store):
+    expected = postgis.PostgisBackend if store.is_postgres else SqliteBackend
+    assert isinstance(search.backend_for(store), expected)
+
+
 def test_every_answer_matches_the_oracle(store):
     projects = store.projects()
     rng = random.Random(20151130)
@@ -153,9 +160,9 @@ def test_the_shortcuts_never_decide_wrongly_at_the_edge(lat, radius_km):
     azimuths = [a / 4 for a in range(4 * 360)]
     lons, lats, _ = geod.fwd([9.7] * len(azimuths), [lat] * len(azimuths), azimuths,
                              [radius_km * 1000] * len(azimuths))
-    minlon, minlat, maxlon, maxlat = search._circle_box(near)
+    minlon, minlat, maxlon, maxlat = near.box()
     assert all(minlon <= x <= maxlon for x in lons) and all(minlat <= y <= maxlat for y in lats)
-    (inner_lat, inner_lon), (outer_lat, outer_lon) = search._ellipses(near)
+    (inner_lat, inner_lon), (outer_lat, outer_lon) = postgis.ellipses(near)
     r2 = radius_km ** 2
     for x, y in zip(lons, lats):
         dlat, dlon = y - lat, x - 9.7

@@ -17,7 +17,6 @@ from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
-from geopy.distance import geodesic
 from geopy.exc import GeopyError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
@@ -27,6 +26,7 @@ from rapidfuzz import fuzz, process
 
 from atlas.resources import DATA_DIR
 from atlas.geo import regions
+from atlas.geo.geodesy import distances_km
 from atlas.core.text import normalize
 
 log = logging.getLogger(__name__)
@@ -496,7 +496,8 @@ class OfflineGeocoder(Geocoder):
         # rough planar distance picks a shortlist, geodesic distance ranks it
         rough = (coords[:, 0] - lat) ** 2 + ((coords[:, 1] - lon) * np.cos(np.radians(lat))) ** 2
         shortlist = np.argsort(rough)[:10]
-        ranked = sorted(shortlist, key=lambda i: geodesic((lat, lon), tuple(coords[i])).km)
+        km = distances_km(lat, lon, coords[shortlist, 0], coords[shortlist, 1])
+        ranked = shortlist[np.argsort(km, kind="stable")]
         found = [_location(_entity_answer(g.entities[i]), "ok") for i in ranked]
         return found[0] if exactly_one else found
 

@@ -4,7 +4,7 @@ The covering (lat, lon, …) index answers a circle's box by reading its whole l
 across the state, most of it east or west of the box (10 km around Hannover: 16,500 entries
 for 2,600 in the box). Led by a 0.05° band (`floor(lat * 20)`), the index reads, for each band
 of the box, only its longitude range; a radius count names the bands it needs
-(`search._lat_cells`). SQLite has its in-memory index instead: unchanged.
+(`search.postgis._lat_cells`). SQLite has its in-memory index instead: unchanged.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,0 +1,146 @@
+"""What a search asks: request parameters checked and turned into a Query.
+
+Every parameter is validated here and a bad one raises BadQuery with a message that says what is
+wrong, so the API answers 400 and the pages show the message, never a 500.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field as dataclass_field
+
+from atlas.core.fields import FIELDS
+from atlas.geo.geodesy import circle_box
+from atlas.geo.regions import REGIONS, district
+
+RADII_KM = (5, 10, 25, 50)
+MAX_RADIUS_KM = 200
+MAX_LIMIT = 1000
+SORTS = ("name", "distance", "newest")
+_LATLON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class BadQuery(ValueError):
+    """A parameter that cannot be used; `extra` carries candidates or suggestions for a place."""
+
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.extra = extra
+
+
+@dataclass
+class Near:
+    """A place and a radius: the geodesic circle a search keeps to."""
+    lat: float
+    lon: float
+    label: str
+    radius_km: float
+
+    def box(self) -> tuple[float, float, float, float]:
+        """(minlon, minlat, maxlon, maxlat) of a box a little larger than the circle."""
+        return circle_box(self.lat, self.lon, self.radius_km)
+
+
+@dataclass
+class Query:
+    region: str | None = None
+    district: str | None = None
+    field: str | None = None
+    q: str | None = None
+    near: Near | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    sort: str = "name"
+    limit: int = 100
+    offset: int = 0
+    args: dict = dataclass_field(default_factory=dict)
+
+
+def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise BadQuery(f"{name} '{raw}' is not a whole number") from None
+    if not low <= value <= high:
+        raise BadQuery(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def parse(args: Mapping, *, geocode, default_limit: int = 100,
+          max_limit: int = MAX_LIMIT) -> Query:
+    """Check request parameters and turn them into a Query, resolving `near` with `geocode`."""
+    query = Query(args={k: v for k, v in args.items() if v not in (None, "")})
+    if region := (args.get("region") or "").strip():
+        if region not in REGIONS:
+            raise BadQuery(f"unknown region '{region}'; valid regions: {', '.join(REGIONS)}")
+        query.region = region
+    if code := (args.get("district") or "").strip():
+        if district(code) is None:
+            raise BadQuery(f"unknown district key '{code}'; use a 5-digit key such as 03241 "
+                           f"(see /api/districts)")
+        query.district = code
+    if slug := (args.get("field") or "").strip():
+        if slug not in FIELDS:
+            raise BadQuery(f"unknown field '{slug}'; valid fields: {', '.join(FIELDS)}")
+        query.field = slug
+    query.q = " ".join((args.get("q") or "").split())[:200] or None
+    if raw := (args.get("bbox") or "").strip():
+        query.bbox = _bbox(raw)
+    if near := (args.get("near") or "").strip():
+        query.near = _near(near[:200], args.get("radius_km"), geocode)
+    elif args.get("radius_km") not in (None, ""):
+        _radius(args.get("radius_km"))
+    sort = (args.get("sort") or "").strip() or ("distance" if query.near else "name")
+    if sort not in SORTS:
+        raise BadQuery(f"unknown sort '{sort}'; valid: {', '.join(SORTS)}")
+    if sort == "distance" and not query.near:
+        raise BadQuery("sort=distance needs a place in 'near'")
+    query.sort = sort
+    query.limit = _int(args, "limit", default_limit, 1, max_limit)
+    query.offset = _int(args, "offset", 0, 0, 10_000_000)
+    return query
+
+
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    parts = raw.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise BadQuery(f"bbox '{raw}' must be four numbers: minlon,minlat,maxlon,maxlat")
+    minlon, minlat, maxlon, maxlat = values
+    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
+        raise BadQuery(f"bbox '{raw}' is not a box: minlon < maxlon and minlat < maxlat, "
+                       f"within -180..180 and -90..90")
+    return values
+
+
+def _radius(raw) -> float:
+    try:
+        radius = float(raw)
+    except (TypeError, ValueError):
+        raise BadQuery(f"radius_km '{raw}' is not a number") from None
+    if not (math.isfinite(radius) and 0 < radius <= MAX_RADIUS_KM):
+        raise BadQuery(f"radius_km must be more than 0 and at most {MAX_RADIUS_KM}, not {raw}")
+    return radius
+
+
+def _near(text: str, radius_raw, geocode) -> Near:
+    radius = _radius(radius_raw) if radius_raw not in (None, "") else 25.0
+    if m := _LATLON.match(text):
+        lat, lon = float(m.group(1)), float(m.group(2))
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise BadQuery(f"near '{text}' is not a valid 'lat,lon'")
+        return Near(lat, lon, f"{lat:.5f}, {lon:.5f}", radius)
+    answer = geocode(text)
+    if answer["status"] == "ambiguous":
+        raise BadQuery(f"place '{text}' is ambiguous; choose one of the candidates",
+                       candidates=answer["candidates"])
+    if answer["status"] != "ok":
+        raise BadQuery(f"place '{text}' not found in Lower Saxony",
+                       suggestions=answer.get("suggestions") or [])
+    return Near(answer["lat"], answer["lon"], answer["label"], radius)
