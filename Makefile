@@ -14,15 +14,19 @@ run: $(STAMP)
 	$(VENV)/bin/atlas init
 	$(VENV)/bin/atlas serve
 
-# The suite runs on SQLite, then again on PostgreSQL/PostGIS when this machine has it; three
-# processes, each taking whole test files (their servers and browsers are set up per file).
-# PYTEST_ARGS="-n 0" runs it in one process.
+# The suite runs on SQLite, then its database tests again on PostgreSQL/PostGIS when this
+# machine has it (tests marked no_database, by hand or by tests/conftest.py because they use no
+# database fixture, run once); three processes, each taking whole test files (their servers and
+# browsers are set up per file). PYTEST_ARGS="-n 0" runs it in one process; ATLAS_PG_PORT
+# chooses the port of the throwaway cluster (scripts/pg_test_cluster.sh).
 PYTEST_PARALLEL := -n 3 --dist loadfile
+ATLAS_PG_PORT ?= 5433
+export ATLAS_PG_PORT
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	@if pg=$$(scripts/pg_test_cluster.sh 2>/tmp/atlas-pg-setup.log); then \
-	  eval "$$pg"; echo "== the same suite on PostgreSQL/PostGIS: $$ATLAS_TEST_DATABASE_URL"; \
-	  $(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS); \
+	  eval "$$pg"; echo "== the database tests again on PostgreSQL/PostGIS: $$ATLAS_TEST_DATABASE_URL"; \
+	  $(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not no_database" $(PYTEST_ARGS); \
 	else \
 	  echo "== PostgreSQL run skipped: no PostgreSQL/PostGIS here ($$(tail -n 1 /tmp/atlas-pg-setup.log))."; \
 	  echo "   To enable it: apt-get install postgresql postgresql-15-postgis-3, then make test again."; \

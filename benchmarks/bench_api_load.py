@@ -52,9 +52,9 @@ from urllib.parse import urlencode
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ATLAS, BIN, SEED, atlas_env, free_port, load_average,  # noqa: E402
+from common import (ATLAS, BIN, SEED, bench_env, free_port, load_average,  # noqa: E402
                     machine, machine_line, ms, percentiles, postgres_url, postgres_version,
-                    reset_postgres, run_atlas, server, write_section)
+                    reset_postgres, run_atlas, serving, write_section)
 
 HEADING = "## API under concurrent load"
 HANNOVER_BBOX = (9.58, 52.27, 9.88, 52.47)     # minlon, minlat, maxlon, maxlat; as bench_web.py
@@ -242,8 +242,9 @@ def run_all(targets: list[Target], all_cases: list[Case], modes, args,
     with ExitStack() as stack:
         for t in targets:
             t.port = free_port()
-            _, t.pid = stack.enter_context(server(t.args(), t.port, folder / f"{t.port}.log",
+            proc, _ = stack.enter_context(serving(t.args(), t.port, folder / f"{t.port}.log",
                                                   t.probe, env=t.env))
+            t.pid = proc.pid
             print(f"started {t.label} on port {t.port}", flush=True)
         for case in all_cases:
             for t in targets:
@@ -527,9 +528,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-load-") as tmp:
         folder = Path(tmp)
         sqlite_file = folder / "sqlite" / "atlas.sqlite3"
-        backends = [("SQLite", atlas_env(folder / "sqlite"))]
+        backends = [("SQLite", bench_env(folder / "sqlite"))]
         if pg:
-            backends.append(("PostgreSQL", atlas_env(folder / "postgres", pg)))
+            backends.append(("PostgreSQL", bench_env(folder / "postgres", pg)))
         else:
             print("PostgreSQL skipped: give --postgres URL or run "
                   "`eval \"$(scripts/pg_test_cluster.sh)\"` first")

@@ -18,8 +18,6 @@ import gzip
 import http.client
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from atlas.core.demo import synthetic_projects# noqa: E402
 from atlas.geo.regions import REGIONS# noqa: E402
 from atlas.store import Store# noqa: E402
 
-from common import free_port, write_section  # noqa: E402
+from common import bench_env, free_port, served, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Coverage page"
 SEED = 20151130
@@ -58,36 +56,6 @@ def machine() -> str:
             f"SQLAlchemy {sqlalchemy.__version__}; folium {folium.__version__}")
 
 
-
-
-def start_server(folder: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(folder), ATLAS_TILES="none")
-    env.pop("ATLAS_DATABASE_URL", None)
-    log = open(folder / "server.log", "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("atlas")), "serve", "--host",
-                             "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((folder / "server.log").read_text(errors="replace")[-3000:])
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("atlas serve did not start within 60 s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def fetch(port: int, path: str) -> tuple[float, bytes]:
@@ -260,10 +228,11 @@ def main() -> None:
         del records
         print(f"{args.count:,} projects: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
         port = free_port()
-        server = start_server(folder, port)
         pages, markers, api = {}, {}, {}
         change = touch(folder)
-        try:
+        # up once the port takes connections, so the cold request below is the very first
+        with served(bench_env(folder), probe=None, port=port, log_path=folder / "server.log",
+                    timeout=60):
             cold_region = "lueneburg"
             cold = (f"`/regionen/{cold_region}`", fetch(port, f"/regionen/{cold_region}")[0])
             print(f"cold /regionen/{cold_region}: {ms(cold[1])}", flush=True)
@@ -282,8 +251,6 @@ def main() -> None:
                       f"api p50 {ms(api[slug]['p50'])}; markers p50 {ms(markers[slug]['p50'])}", flush=True)
             overview = measure(port, "/regionen", args.repeat, change)
             print(f"/regionen: p50 {ms(overview['p50'])}", flush=True)
-        finally:
-            stop_server(server)
         largest = max(counts, key=counts.get)
         steps = breakdown(folder, largest, args.repeat)
         for name, value in steps.items():

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ROOT, SEED, atlas_env, load_average, machine, machine_line,  # noqa: E402
+from common import (ROOT, SEED, bench_env, load_average, machine, machine_line,  # noqa: E402
                     postgres_url, postgres_version, reset_postgres, run_atlas, write_section)
 
 from atlas.core.fields import FIELDS# noqa: E402
@@ -261,7 +261,7 @@ def main() -> None:
         folder = Path(tmp)
         csv_path = folder / "synthetic-import.csv"
         csv_path.write_text(csv_text, encoding="utf-8")
-        env = atlas_env(folder / "instance")
+        env = bench_env(folder / "instance")
         floor = baseline(env)
         print(f"atlas --help: {floor:.2f} s")
         sqlite_file = folder / "instance" / "atlas.sqlite3"
@@ -272,7 +272,7 @@ def main() -> None:
 
         backends = [("SQLite", env, reset_sqlite, f"sqlite:///{sqlite_file}")]
         if pg:
-            backends.append(("PostgreSQL", atlas_env(folder / "instance-pg", pg),
+            backends.append(("PostgreSQL", bench_env(folder / "instance-pg", pg),
                              lambda: reset_postgres(pg), pg))
         else:
             print("PostgreSQL skipped: give --postgres URL or run "

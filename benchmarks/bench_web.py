@@ -17,8 +17,6 @@ import http.client
 import io
 import os
 import pstats
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from atlas.core.demo import synthetic_projects# noqa: E402
 from atlas.store import Store# noqa: E402
 
-from common import free_port, machine, write_section  # noqa: E402
+from common import bench_env, free_port, machine, served, tail, write_section  # noqa: E402
 DOC = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Public atlas at size"
 SEED = 20151130
@@ -64,40 +62,6 @@ def fill_store(folder: Path, count: int) -> tuple[float, float]:
     inserted = time.perf_counter() - t
     store.engine.dispose()
     return generated, inserted
-
-
-def start_server(folder: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(folder), ATLAS_TILES="none")
-    env.pop("ATLAS_DATABASE_URL", None)
-    atlas = Path(sys.executable).with_name("atlas")
-    log = open(folder / "server.log", "wb")
-    proc = subprocess.Popen([str(atlas), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"atlas serve exited: {server_log(folder)}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("atlas serve did not start within 60 s")
-
-
-def server_log(folder: Path) -> str:
-    return (folder / "server.log").read_text(errors="replace")[-3000:]
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def fetch(port: int, path: str) -> tuple[float, int, bytes]:
@@ -271,21 +235,20 @@ def main() -> None:
             print(f"\n{n:,} projects: generated in {generated:.1f} s, inserted in {inserted:.1f} s",
                   flush=True)
             port = free_port()
-            server = start_server(folder, port)
             web = {}
-            try:
+            # up once the port takes connections: every timed path gets its own first request
+            with served(bench_env(folder), probe=None, port=port,
+                        log_path=folder / "server.log", timeout=60):
                 for label, path, repeat in ENDPOINTS:
                     try:
                         web[path] = r = measure(port, path, repeat)
                     except RuntimeError:
-                        print(server_log(folder), file=sys.stderr)
+                        print(tail(folder / "server.log"), file=sys.stderr)
                         raise
                     print(f"  {path}: p50 {ms(r['p50'])}, p95 {ms(r['p95'])}, "
                           f"{human_bytes(r['bytes'])} (gzip {human_bytes(r['gzip'])})"
                           + (f", {r['matches']:,} match, {r['returned']} returned"
                              if "matches" in r else ""), flush=True)
-            finally:
-                stop_server(server)
             results[n] = {"web": web, "generate": generated, "insert": inserted}
             if args.profile and n == max(sizes):
                 profile_text = profile_api(folder, [p for _, p, _ in ENDPOINTS])

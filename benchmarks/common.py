@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmarks: the machine, percentiles, servers, databases, RESULTS.md.
+"""Shared helpers of the benchmarks: the machine, percentiles, databases, RESULTS.md; servers
+come from the tests' own support package (tests/support/live_server.py), re-exported here.
 
 The scripts run from a checkout with the project's venv (`.venv/bin/python benchmarks/…`); every
 server they start is a subprocess on 127.0.0.1 that they stop again, and every database they fill
@@ -9,14 +10,8 @@ from __future__ import annotations
 import os
 import platform
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -26,9 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support import live_server  # noqa: E402
+from tests.support.live_server import (ATLAS, free_port, served, serving,  # noqa: E402,F401
+                                       tail)
+
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BIN = Path(sys.executable).parent
-ATLAS = BIN / "atlas"
 #: Same seed as the other benchmarks: 30.11.2015, the alliance's founding day.
 SEED = 20151130
 
@@ -95,81 +93,19 @@ def ms(seconds: float) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
-# --- servers --------------------------------------------------------------------------------
+# --- servers: tests/support/live_server.py, with a benchmark's defaults ----------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def atlas_env(instance: Path, database_url: str | None = None, **extra: str) -> dict:
-    """An environment for `atlas …` on its own instance folder; SQLite unless a URL is given."""
-    env = {**os.environ, "ATLAS_INSTANCE_PATH": str(instance), "ATLAS_TILES": "none",
-           "ATLAS_RATELIMIT_ENABLED": "0", **extra}
-    env.pop("ATLAS_DATABASE_URL", None)
-    if database_url:
-        env["ATLAS_DATABASE_URL"] = database_url
-    return env
-
-
-@contextmanager
-def server(args: list[str], port: int, log_path: Path, probe: str, env: dict | None = None,
-           timeout: float = 90):
-    """Run a server command until the block ends; fail with its log if it does not answer probe.
-
-    Yields (base URL, pid). Started in its own session (session id = pid), so stopping it also
-    stops gunicorn's workers, and the session's CPU time is the server's.
-    """
-    log = open(log_path, "w+b")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{args[0]} exited with {proc.returncode}:\n{tail(log_path)}")
-            try:
-                with urllib.request.urlopen(base + probe, timeout=30) as response:
-                    response.read()
-                break
-            except urllib.error.HTTPError as exc:
-                raise RuntimeError(f"{probe} answered {exc.code}:\n{tail(log_path)}") from None
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(args[:2])} did not answer within {timeout:.0f} s")
-            time.sleep(0.2)
-        yield base, proc.pid
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-
-
-def tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
+def bench_env(instance: Path, database_url: str | None = None, **extra: str) -> dict:
+    """An environment for `atlas …` on its own instance folder: SQLite unless a URL is given
+    (never the tests' database), rate limits off."""
+    return live_server.atlas_env(instance, database_url,
+                                 **{"ATLAS_RATELIMIT_ENABLED": "0", **extra})
 
 
 def run_atlas(args: list[str], env: dict, timeout: float = 900,
               command: list[str] | None = None) -> subprocess.CompletedProcess:
     """`atlas ARGS` (or `command ARGS`); raises with its output if it fails."""
-    done = subprocess.run([*(command or [str(ATLAS)]), *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"atlas {' '.join(args)} failed ({done.returncode}):\n"
-                           f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return done
+    return live_server.run_atlas(args, env, timeout=timeout, command=command, check=True)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------

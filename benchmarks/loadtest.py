@@ -42,10 +42,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from common import (atlas_env, free_port, load_average, machine, machine_line,
-                    postgres_url, postgres_version, reset_postgres, run_atlas, server, tail,
-                    write_section, ATLAS, SEED)
+from common import (bench_env, free_port, load_average, machine, machine_line,
+                    postgres_url, postgres_version, reset_postgres, run_atlas, served, tail,
+                    write_section, SEED)
 
+from tests.support.forms import csrf_token, submission  # noqa: E402  (common puts the checkout first)
 from atlas.core.fields import FIELDS as ATLAS_FIELDS# noqa: E402  (common puts the checkout first)
 from atlas.geo.regions import REGIONS as ATLAS_REGIONS# noqa: E402
 
@@ -61,7 +62,6 @@ REGIONS = list(ATLAS_REGIONS)
 QUERIES = ["sprachcafe", "patenschaft", "fahrrad", "beratung", "test", "hannover", "garten"]
 #: Lower Saxony's bounding box (lon, lat) for random map views.
 LON, LAT = (6.65, 11.60), (51.30, 53.89)
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @dataclass
@@ -177,19 +177,16 @@ class Visitor:
         if got is None:
             return
         response, html = got
-        token = _CSRF.search(html.decode())
+        token = csrf_token(html.decode())
         if response.status != 200 or token is None:
             return
         cookie = (response.getheader("Set-Cookie") or "").split(";")[0]
         self.sent += 1
         name = f"Lasttest {self.number:05d}-{self.sent:04d} (synthetisch)"
         postcode, city = self.rng.choice(self.world["places"])
-        body = urlencode({
-            "csrf_token": token.group(1), "step": "confirm", "name": name,
-            "description": "Synthetischer Eintrag aus dem Lasttest, kein echtes Projekt.",
-            "fields": self.rng.choice(FIELDS), "postcode": postcode, "city": city,
-            "contact_email": f"lasttest{self.number}@example.org", "consent": "y",
-            "confirm_duplicate": "y"})
+        body = urlencode({"csrf_token": token, **submission(
+            name, f"lasttest{self.number}@example.org", fields=self.rng.choice(FIELDS),
+            postcode=postcode, city=city)})
         got = self._request("submit POST /einreichen", "POST", "/einreichen", body, {
             "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
         if got is None:
@@ -464,7 +461,7 @@ def main() -> int:
             url = None
             import sqlite3
             backend_info = f"SQLite {sqlite3.sqlite_version} (WAL)"
-        env = atlas_env(instance, url)
+        env = bench_env(instance, url)
         store_url = url or f"sqlite:///{instance / 'atlas.sqlite3'}"
         print(f"setting up {backend_info} with {args.projects:,} synthetic projects …",
               file=sys.stderr)
@@ -474,9 +471,8 @@ def main() -> int:
         port = free_port()
         log_path = Path(tmp) / "serve.log"
         load_before = load_average()
-        with server([str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port),
-                     "--workers", str(args.workers), "--threads", str(args.threads)],
-                    port, log_path, "/api/markers", env=env) as (base, _pid):
+        with served(env, threads=args.threads, workers=args.workers, port=port,
+                    log_path=log_path, timeout=90) as (_proc, base):
             print(f"{args.clients} clients for {args.duration:.0f} s against {base} …",
                   file=sys.stderr)
             # warm-up: every worker loads its gazetteer, boundaries and caches; not timed, but

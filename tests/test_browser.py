@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from atlas.core.fields import FIELD_COLOURS, FIELDS
-from browser_support import DEMO_COUNT, marker_count, shot, zoom_to_a_single_marker
+from tests.support.browser import DEMO_COUNT, marker_count, shot, zoom_to_a_single_marker
 
 def heading_total(page) -> int:
     return int(re.match(r"\s*(\d+) Projekt", page.locator("#results-heading").inner_text()).group(1))

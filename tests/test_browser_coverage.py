@@ -1,6 +1,6 @@
 """The coverage pages in a real browser: open a region, switch the field, change the distance.
 
-Uses the served instance, browser and request watch of tests/test_browser.py (300 synthetic
+Uses the served instance, browser and request watch of tests/support/browser.py (300 synthetic
 projects, ATLAS_TILES=none, Debian's Chromium): every page may ask only 127.0.0.1 and log no error.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import marker_count, shot
+from tests.support.browser import marker_count, shot
 
 MAP = "window[document.getElementById('atlas-map-config').dataset.map]"
 

@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from live_server import atlas_env, atlas_server, run_atlas
-from browser_support import SCREENSHOTS, Watched, marker_count, settle, shot
+from tests.support.live_server import atlas_env, atlas_server, run_atlas
+from tests.support.browser import SCREENSHOTS, Watched, marker_count, settle, shot
 
 PASSWORD = "ein-sicheres-passwort-2024"
 LUENEBURG = "pruefung@arl-lg.example"

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from atlas.resources import PROJECTS_FILE
 from atlas.web.extensions import get_store
 from atlas.core.fields import FIELDS
-from databases import drop_database, fresh_database_url
+from tests.support.databases import drop_database, fresh_database_url
 
 CURATED = json.loads(PROJECTS_FILE.read_text(encoding="utf-8"))["features"]
 

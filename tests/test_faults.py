@@ -27,8 +27,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from atlas.geo import geocoding
-from databases import drop_database
-from live_server import ATLAS, atlas_env, database_url, run_atlas, served, submit
+from tests.support.databases import drop_database
+from tests.support.live_server import ATLAS, atlas_env, database_url, run_atlas, served, submit
+
+pytestmark = pytest.mark.database       # the `env` fixture's instance
 
 #: Rows of the big import: enough that cleaning and storing take a few seconds.
 ROWS = 4000

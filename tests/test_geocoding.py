@@ -13,7 +13,7 @@ from geopy.location import Location
 from atlas.geo import geocoding, regions
 from atlas.geo.geocoding import GAZETTEER_FILE, OfflineGeocoder, online_geocoder, resolve
 
-from nominatim_stub import FAILING, NominatimStub
+from tests.support.nominatim_stub import FAILING, NominatimStub
 
 ANSWER_KEYS = {"lat", "lon", "label", "postcode", "district_code", "district", "region", "precision"}
 TOP_KEYS = {"query", "status", "candidates"} | ANSWER_KEYS

@@ -1,6 +1,6 @@
 """Notifications: real SMTP to a local stand-in, and the outbox that keeps every message.
 
-The stand-in (tests/smtp_stub.py) is an aiosmtpd server on 127.0.0.1; the atlas reaches it with
+The stand-in (tests/support/smtp_stub.py) is an aiosmtpd server on 127.0.0.1; the atlas reaches it with
 smtplib as it would a real mail server, so the test sees what an office or submitter receives.
 """
 from __future__ import annotations
@@ -15,8 +15,9 @@ from atlas.core.accounts import add_user
 from atlas.web.extensions import get_store
 from atlas.store import OutboxMessage, Project
 from atlas.core.submissions import hash_token
-from smtp_stub import closed_port, smtp_server
-from test_submissions import PASSWORD, VALID, login, submit
+from tests.support.forms import csrf_token
+from tests.support.smtp_stub import closed_port, smtp_server
+from tests.test_submissions import PASSWORD, VALID, login, submit
 
 OFFICE = {"lg@arl.example", "lg2@arl.example"}          # the Lüneburg officers
 SUBMITTER = VALID["contact_email"]
@@ -60,7 +61,7 @@ def submitted(client, **changes) -> tuple[str, str]:
 def decide(client, project_id: str, action: str, reason: str | None = None):
     url = f"/verwaltung/einreichungen/{project_id}"
     html = client.get(url).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    token = csrf_token(html)
     version = re.search(r'name="version" type="hidden" value="(\d+)"', html).group(1)
     data = {"csrf_token": token, "version": version}
     if reason:

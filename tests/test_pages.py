@@ -12,7 +12,7 @@ from atlas.web.assets import remote_urls
 from atlas.core.demo import synthetic_projects
 from atlas.core.projects import clean_record
 
-from test_api import PROJECTS
+from tests.test_api import PROJECTS
 
 
 @pytest.fixture

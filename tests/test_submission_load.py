@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from live_server import atlas_env, atlas_server, database_url, run_atlas, submit
+from tests.support.live_server import atlas_env, atlas_server, database_url, run_atlas, submit
 
 COUNT = 100
 
 
+@pytest.mark.database
 def test_hundred_concurrent_submissions_are_all_stored(tmp_path):
     env = atlas_env(tmp_path / "instance", ATLAS_RATELIMIT_ENABLED="0")
     assert run_atlas(["init"], env).returncode == 0

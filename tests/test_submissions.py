@@ -13,6 +13,7 @@ from atlas.core.accounts import add_user
 from atlas.web.extensions import get_store
 from atlas.core.projects import clean_record
 from atlas.store import AuditEntry, OutboxMessage, Project
+from tests.support.forms import csrf_token
 
 PASSWORD = "ein-sicheres-passwort"
 VALID = {
@@ -51,8 +52,7 @@ def client(app):
 
 
 def csrf(client, url: str) -> str:
-    html = client.get(url).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    return csrf_token(client.get(url).get_data(as_text=True))
 
 
 def submit(client, step="confirm", **changes):
@@ -407,8 +407,7 @@ def test_export_with_status(app, client, cli):
 def test_mail_links_use_the_configured_address_not_the_host_header(app):
     client = app.test_client()
     page = client.get("/einreichen", base_url="http://evil.example").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    data = dict(VALID, step="confirm", csrf_token=token)
+    data = dict(VALID, step="confirm", csrf_token=csrf_token(page))
     assert client.post("/einreichen", data=data, base_url="http://evil.example").status_code == 303
     with get_store(app).session() as s:
         bodies = [m.body for m in s.scalars(select(OutboxMessage))]

@@ -7,7 +7,10 @@ import urllib.request
 from http.cookiejar import CookieJar
 from urllib.parse import urlencode
 
-from live_server import atlas_env, atlas_server, run_atlas
+import pytest
+
+from tests.support.forms import csrf_token
+from tests.support.live_server import atlas_env, atlas_server, run_atlas
 
 PASSWORD = "ein-sicheres-passwort"
 
@@ -19,8 +22,8 @@ def _client():
 def _post(opener, base, path, data, form_page=None):
     """Fetch the CSRF token from the page holding the form, then post the form."""
     html = opener.open(base + (form_page or path)).read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    return opener.open(base + path, urlencode({**data, "csrf_token": token}, doseq=True).encode())
+    return opener.open(base + path, urlencode({**data, "csrf_token": csrf_token(html)},
+                                               doseq=True).encode())
 
 
 def _get_json(base, path):
@@ -28,6 +31,7 @@ def _get_json(base, path):
         return json.load(response), response.headers.get("X-Atlas-Worker")
 
 
+@pytest.mark.database
 def test_an_approval_is_seen_by_every_worker(tmp_path):
     env = atlas_env(tmp_path / "instance", ATLAS_RATELIMIT_ENABLED="0", ATLAS_EXPOSE_WORKER="1")
     assert run_atlas(["init"], env).returncode == 0

@@ -1,5 +1,5 @@
 """Real-browser testing: Debian's Chromium driven by Playwright, a served instance, and pages
-whose every request and console error is checked. Loaded as a pytest plugin by conftest.py.
+whose every request and console error is checked. Loaded as a pytest plugin by tests/conftest.py.
 
 Never downloads a browser: without /usr/bin/chromium the browser tests skip, saying how to get it.
 """
@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from atlas.resources import PROJECTS_FILE
+from tests.support.live_server import atlas_env, atlas_server, run_atlas
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout
-from live_server import atlas_env, atlas_server, run_atlas
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 CHROMIUM = Path("/usr/bin/chromium")
 
