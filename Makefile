@@ -14,7 +14,7 @@ run: $(STAMP)
 	$(VENV)/bin/atlas init
 	$(VENV)/bin/atlas serve
 
-# The suite runs on SQLite, then its database tests again on PostgreSQL/PostGIS when this
+# ruff checks lint and format first; then the suite runs on SQLite, then its database tests again on PostgreSQL/PostGIS when this
 # machine has it (tests marked no_database, by hand or by tests/conftest.py because they use no
 # database fixture, run once); three processes, each taking whole test files (their servers and
 # browsers are set up per file). PYTEST_ARGS="-n 0" runs it in one process; ATLAS_PG_PORT
@@ -23,6 +23,8 @@ PYTEST_PARALLEL := -n 3 --dist loadfile
 ATLAS_PG_PORT ?= 5433
 export ATLAS_PG_PORT
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	@if pg=$$(scripts/pg_test_cluster.sh 2>/tmp/atlas-pg-setup.log); then \
 	  eval "$$pg"; echo "== the database tests again on PostgreSQL/PostGIS: $$ATLAS_TEST_DATABASE_URL"; \

@@ -4,6 +4,7 @@ The repository keeps `data/` and `templates/` at its top level; the wheel carrie
 the package (`atlas/data`, `atlas/templates`, see pyproject.toml). Either way they are found
 here, so no other module guesses a path.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

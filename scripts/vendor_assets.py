@@ -6,6 +6,7 @@ copied here: the files the manifest lists, whatever those stylesheets reference 
 package's licence and its package.json (which records the version actually copied).
 Run:  .venv/bin/python scripts/vendor_assets.py
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,18 @@ from npm_registry import npm_pack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from atlas.web.assets import MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR_DIR, css_urls# noqa: E402
+from atlas.web.assets import MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR_DIR, css_urls  # noqa: E402
 
-LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "LICENCE.txt", "MIT-LICENCE.txt",
-                 "MIT-LICENSE.txt")
+LICENCE_NAMES = (
+    "LICENSE",
+    "LICENSE.md",
+    "LICENSE.txt",
+    "LICENCE",
+    "LICENCE.md",
+    "LICENCE.txt",
+    "MIT-LICENCE.txt",
+    "MIT-LICENSE.txt",
+)
 
 
 def licence_file(pkg_dir: Path) -> str:
@@ -43,7 +52,9 @@ def referenced_files(pkg_dir: Path, css_path: str) -> list[str]:
             continue
         if re.match(r"^(?:[a-z][a-z0-9+.-]*:)?//", ref, re.I):
             raise SystemExit(f"{css_path} loads a remote resource: {ref}")
-        path = posixpath.normpath(posixpath.join(posixpath.dirname(css_path), ref.split("?")[0].split("#")[0]))
+        path = posixpath.normpath(
+            posixpath.join(posixpath.dirname(css_path), ref.split("?")[0].split("#")[0])
+        )
         if path.startswith("../") or not (pkg_dir / path).is_file():
             raise SystemExit(f"{css_path} references {ref}, which the package does not contain")
         found.append(path)
@@ -55,8 +66,16 @@ def vendor_package(name: str, spec: dict) -> list[Path]:
     pkg_dir = npm_pack(f"{name}@{spec['version']}")
     packed = json.loads((pkg_dir / "package.json").read_text(encoding="utf-8"))
     if (packed["name"], packed["version"]) != (name, spec["version"]):
-        raise SystemExit(f"npm gave {packed['name']}@{packed['version']} for {name}@{spec['version']}")
-    files = ["package.json", licence_file(pkg_dir), *spec["js"], *spec["css"], *spec.get("extra", [])]
+        raise SystemExit(
+            f"npm gave {packed['name']}@{packed['version']} for {name}@{spec['version']}"
+        )
+    files = [
+        "package.json",
+        licence_file(pkg_dir),
+        *spec["js"],
+        *spec["css"],
+        *spec.get("extra", []),
+    ]
     for css in spec["css"]:
         files += referenced_files(pkg_dir, css)
     target = VENDOR_DIR / name
@@ -69,11 +88,15 @@ def vendor_package(name: str, spec: dict) -> list[Path]:
 
 
 def write_rotate_css() -> Path:
-    """Folium's `fa-rotate-<angle>` classes for Icon(angle=...); Folium takes them from its GitHub repo, no npm package has them."""
+    """Folium's `fa-rotate-<angle>` classes for Icon(angle=...); Folium takes them from its
+    GitHub repo, and no npm package has them."""
     path = STATIC_DIR / ROTATE_CSS
     rules = "".join(f".fa-rotate-{a}{{transform:rotate({a}deg)}}\n" for a in range(1, 361))
-    path.write_text("/* Equivalent of Folium's leaflet.awesome.rotate.css, written by scripts/vendor_assets.py. */\n"
-                    + rules, encoding="utf-8")
+    path.write_text(
+        "/* Equivalent of Folium's leaflet.awesome.rotate.css, written by scripts/vendor_assets.py. */\n"
+        + rules,
+        encoding="utf-8",
+    )
     return path
 
 

@@ -7,6 +7,7 @@ through atlas_env() in its own body must be). The Makefile's PostgreSQL pass lea
 (`-m "not no_database"`); while one runs, asking for the test database is an error
 (support/databases.py), so a test that needs one cannot be left out of that pass unseen.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,18 +26,22 @@ DATABASE_FIXTURES = {"instance", "server"}
 def pytest_report_header(config):
     if PG_URL:
         return f"database: PostgreSQL/PostGIS at {PG_URL} (a fresh schema per test)"
-    return ("database: SQLite (a fresh file per test); set ATLAS_TEST_DATABASE_URL, e.g. with "
-            "`eval \"$(scripts/pg_test_cluster.sh)\"`, to run the suite on PostgreSQL/PostGIS")
+    return (
+        "database: SQLite (a fresh file per test); set ATLAS_TEST_DATABASE_URL, e.g. with "
+        '`eval "$(scripts/pg_test_cluster.sh)"`, to run the suite on PostgreSQL/PostGIS'
+    )
 
 
-@pytest.hookimpl(tryfirst=True)     # before `-m` selects by marker
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
         uses = sorted(DATABASE_FIXTURES.intersection(item.fixturenames))
         if item.get_closest_marker("no_database"):
             if uses or item.get_closest_marker("database"):
-                raise pytest.UsageError(f"{item.nodeid} is marked no_database but uses a "
-                                        f"database ({', '.join(uses) or 'marked database'})")
+                raise pytest.UsageError(
+                    f"{item.nodeid} is marked no_database but uses a "
+                    f"database ({', '.join(uses) or 'marked database'})"
+                )
         elif not uses and not item.get_closest_marker("database"):
             item.add_marker(pytest.mark.no_database)
 
@@ -77,4 +82,5 @@ def cli(app):
 
     def invoke(*args, input=None):
         return runner.invoke(group, args=[str(a) for a in args], input=input)
+
     return invoke

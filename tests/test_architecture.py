@@ -1,5 +1,6 @@
 """The package's shape: no import cycles (function-level imports counted too), and the domain
 layers never import Flask."""
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,11 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in PACKAGE.rglob("*.py")
-            if "migrations" not in p.parts and "static" not in p.parts}
+    return {
+        _module_name(p): p
+        for p in PACKAGE.rglob("*.py")
+        if "migrations" not in p.parts and "static" not in p.parts
+    }
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -28,8 +32,12 @@ def _is_type_checking(node: ast.If) -> bool:
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     """The atlas modules that `name` imports anywhere in its file (not under TYPE_CHECKING)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
-            for n in ast.walk(node)}
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _is_type_checking(node)
+        for n in ast.walk(node)
+    }
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -41,10 +49,11 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - node.level + 1]
+                anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+            ]
         else:
             continue
         found.update(t for t in targets if t in known and t != name)
@@ -103,6 +112,10 @@ def test_domain_layers_do_not_import_flask_or_the_web_layer(layer):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        bad = {m for m in imported if m.split(".")[0] in ("flask", "flask_wtf", "flask_limiter")
-               or m.startswith(("atlas.web", "atlas.cli"))}
+        bad = {
+            m
+            for m in imported
+            if m.split(".")[0] in ("flask", "flask_wtf", "flask_limiter")
+            or m.startswith(("atlas.web", "atlas.cli"))
+        }
         assert not bad, f"{name} imports {sorted(bad)}"

@@ -1,4 +1,5 @@
 """Atlas pages load every script, stylesheet, font and icon from our own host, never from a CDN."""
+
 import json
 import posixpath
 import re
@@ -8,7 +9,17 @@ import pytest
 from flask import Flask
 from folium import plugins
 
-from atlas.web.assets import MANIFEST, ROTATE_CSS, STATIC_DIR, VENDOR, VENDOR_DIR, css_urls, fetched_urls, local_assets, remote_urls
+from atlas.web.assets import (
+    MANIFEST,
+    ROTATE_CSS,
+    STATIC_DIR,
+    VENDOR,
+    VENDOR_DIR,
+    css_urls,
+    fetched_urls,
+    local_assets,
+    remote_urls,
+)
 
 PACKAGES = json.loads(MANIFEST.read_text(encoding="utf-8"))["packages"]
 
@@ -24,8 +35,12 @@ def atlas_map() -> folium.Map:
     """A map with every Folium part the atlas uses: clusters, both icon sets, rotation, locate, fullscreen."""
     m = folium.Map(location=[52.6, 9.5], zoom_start=8, tiles=None)
     cluster = plugins.MarkerCluster().add_to(m)
-    folium.Marker([52.37, 9.73], popup="<b>Hannover</b>", icon=folium.Icon(icon="info-sign")).add_to(cluster)
-    folium.Marker([53.08, 8.8], icon=folium.Icon(icon="house", prefix="fa", angle=45)).add_to(cluster)
+    folium.Marker(
+        [52.37, 9.73], popup="<b>Hannover</b>", icon=folium.Icon(icon="info-sign")
+    ).add_to(cluster)
+    folium.Marker([53.08, 8.8], icon=folium.Icon(icon="house", prefix="fa", angle=45)).add_to(
+        cluster
+    )
     plugins.FastMarkerCluster([[52.27, 10.52], [53.25, 10.41]]).add_to(m)
     plugins.LocateControl(strings={"title": "Mein Standort"}).add_to(m)
     plugins.Fullscreen(title="Vollbild").add_to(m)
@@ -38,8 +53,15 @@ def test_folium_map_loads_nothing_from_other_hosts(local):
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html, re.I)
     assert not re.search(r"https?://", html), "no CDN URL at all, not even inside scripts"
     loaded = fetched_urls(html)
-    for needed in ("leaflet.js", "leaflet.markercluster.js", "L.Control.Locate.min.js", "Control.FullScreen.js",
-                   "all.min.css", "bootstrap3-glyphicons.min.css", ROTATE_CSS):
+    for needed in (
+        "leaflet.js",
+        "leaflet.markercluster.js",
+        "L.Control.Locate.min.js",
+        "Control.FullScreen.js",
+        "all.min.css",
+        "bootstrap3-glyphicons.min.css",
+        ROTATE_CSS,
+    ):
         assert any(u.endswith(needed) for u in loaded), needed
 
 
@@ -64,7 +86,9 @@ def test_static_url_prefix_is_honoured(local):
 
 
 def test_unvendored_folium_resource_fails_at_start(monkeypatch):
-    monkeypatch.setattr(folium.Map, "default_js", [*folium.Map.default_js, ("new_lib", "https://cdn.example/x.js")])
+    monkeypatch.setattr(
+        folium.Map, "default_js", [*folium.Map.default_js, ("new_lib", "https://cdn.example/x.js")]
+    )
     with pytest.raises(KeyError, match="new_lib"):
         local_assets()
 
@@ -72,13 +96,17 @@ def test_unvendored_folium_resource_fails_at_start(monkeypatch):
 def test_vendor_lookup_for_templates():
     js = VENDOR["leaflet.markercluster"]["js"]
     assert js == ["vendor/leaflet.markercluster/dist/leaflet.markercluster.js"]
-    assert all((STATIC_DIR / p).is_file() for spec in VENDOR.values() for p in spec["js"] + spec["css"])
+    assert all(
+        (STATIC_DIR / p).is_file() for spec in VENDOR.values() for p in spec["js"] + spec["css"]
+    )
 
 
 @pytest.mark.parametrize("name", PACKAGES)
 def test_package_has_licence_and_the_pinned_version(name):
     folder = VENDOR_DIR / name
-    assert [p for p in folder.iterdir() if p.is_file() and "LICEN" in p.name.upper()], f"{name}: no licence file"
+    assert [p for p in folder.iterdir() if p.is_file() and "LICEN" in p.name.upper()], (
+        f"{name}: no licence file"
+    )
     packed = json.loads((folder / "package.json").read_text(encoding="utf-8"))
     assert (packed["name"], packed["version"]) == (name, PACKAGES[name]["version"])
 
@@ -102,12 +130,21 @@ def test_css_references_resolve_to_vendored_files(css):
 def test_fonts_and_images_behind_the_icons_are_present():
     def resolved(css_path):
         css = STATIC_DIR / css_path
-        return {posixpath.basename(r.split("?")[0].split("#")[0]) for r in css_urls(css.read_text(encoding="utf-8"))
-                if not r.startswith(("data:", "#"))}
+        return {
+            posixpath.basename(r.split("?")[0].split("#")[0])
+            for r in css_urls(css.read_text(encoding="utf-8"))
+            if not r.startswith(("data:", "#"))
+        }
 
-    assert {"fa-solid-900.woff2", "fa-regular-400.woff2"} <= resolved(VENDOR["@fortawesome/fontawesome-free"]["css"][0])
-    assert "glyphicons-halflings-regular.woff2" in resolved(VENDOR["@neos21/bootstrap3-glyphicons"]["css"][0])
-    assert {"markers-soft.png", "markers-shadow.png"} <= resolved(VENDOR["leaflet.awesome-markers"]["css"][0])
+    assert {"fa-solid-900.woff2", "fa-regular-400.woff2"} <= resolved(
+        VENDOR["@fortawesome/fontawesome-free"]["css"][0]
+    )
+    assert "glyphicons-halflings-regular.woff2" in resolved(
+        VENDOR["@neos21/bootstrap3-glyphicons"]["css"][0]
+    )
+    assert {"markers-soft.png", "markers-shadow.png"} <= resolved(
+        VENDOR["leaflet.awesome-markers"]["css"][0]
+    )
     # Leaflet's JavaScript, not its CSS, asks for the retina marker and the shadow.
     for image in ("marker-icon.png", "marker-icon-2x.png", "marker-shadow.png"):
         assert (VENDOR_DIR / "leaflet/dist/images" / image).is_file()

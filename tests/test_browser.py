@@ -3,6 +3,7 @@
 What the Flask test client cannot see: the clustered markers built by atlas.js, popups filled
 from the API, keyboard use, console errors, and that the page asks no host but its own.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,16 +14,22 @@ import pytest
 from atlas.core.fields import FIELD_COLOURS, FIELDS
 from tests.support.browser import DEMO_COUNT, marker_count, shot, zoom_to_a_single_marker
 
+
 def heading_total(page) -> int:
-    return int(re.match(r"\s*(\d+) Projekt", page.locator("#results-heading").inner_text()).group(1))
+    return int(
+        re.match(r"\s*(\d+) Projekt", page.locator("#results-heading").inner_text()).group(1)
+    )
 
 
 def wait_until_all_markers_drawn(page, count: int) -> None:
     """Clustered children plus single markers in view must add up to the status count."""
-    page.wait_for_function("""n => {
+    page.wait_for_function(
+        """n => {
         let sum = document.querySelectorAll('.leaflet-marker-icon.project-marker').length;
         for (const c of document.querySelectorAll('.marker-cluster span')) sum += +c.textContent;
-        return sum === n; }""", arg=count)
+        return sum === n; }""",
+        arg=count,
+    )
 
 
 def listed_fields(page) -> list[set[str]]:
@@ -50,14 +57,15 @@ def test_map_shows_clustered_coloured_markers_for_all_projects(watched, server):
     for label in ("Braunschweig", "Leine-Weser", "Lüneburg", "Weser-Ems"):
         assert page.locator(".region-label", has_text=label).is_visible()
     swatches = page.locator(".legend .swatch").evaluate_all(
-        "els => els.map(e => getComputedStyle(e).backgroundColor)")
+        "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
     assert len(set(swatches)) == len(FIELDS)
     assert page.locator(".leaflet-control-attribution").inner_text().count("BKG") >= 1
     shot(page, "01-map-overview")
 
 
 def _rgb(hex_colour: str) -> str:
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
 
 
@@ -71,13 +79,15 @@ def test_filter_by_field_narrows_map_and_list(watched, server):
     filtered = marker_count(page)
     assert 0 < filtered < everything
     assert filtered == heading_total(page)
-    assert page.locator("#f-field").input_value() == "sprache"   # the form keeps the choice
+    assert page.locator("#f-field").input_value() == "sprache"  # the form keeps the choice
     fields = listed_fields(page)
     assert fields and all("sprache" in f for f in fields)
     wait_until_all_markers_drawn(page, filtered)
     # Zoomed in, single markers appear, coloured as "Sprache" is in the legend.
     single = zoom_to_a_single_marker(page)
-    assert single.evaluate("e => getComputedStyle(e).backgroundColor") == _rgb(FIELD_COLOURS["sprache"])
+    assert single.evaluate("e => getComputedStyle(e).backgroundColor") == _rgb(
+        FIELD_COLOURS["sprache"]
+    )
     shot(page, "02-map-filtered-sprache")
 
 
@@ -91,8 +101,10 @@ def test_nearby_search_lists_projects_by_distance(watched, server):
     assert parse_qs(urlsplit(page.url).query)["radius_km"] == ["25"]
     heading = page.locator("#results-heading").inner_text()
     assert "im Umkreis von 25 km" in heading and "Hannover" in heading
-    distances = [float(t.replace(" km", "").replace(",", "."))
-                 for t in page.locator(".results .place strong").all_inner_texts()]
+    distances = [
+        float(t.replace(" km", "").replace(",", "."))
+        for t in page.locator(".results .place strong").all_inner_texts()
+    ]
     assert len(distances) >= 3
     assert distances == sorted(distances) and distances[-1] <= 25
     count = marker_count(page)
@@ -112,17 +124,19 @@ def test_a_marker_popup_leads_to_the_project_page(watched, server):
     name = popup.locator("h3")
     try:
         name.wait_for(timeout=3000)
-    except Exception:                        # Playwright's TimeoutError
-        pass                                 # the checks below say what went wrong
+    except Exception:  # Playwright's TimeoutError
+        pass  # the checks below say what went wrong
     fetched = [u for u in watched.requests if "/api/projects/" in u]
-    assert len(fetched) == 1, (f"opening one popup fetched its project {len(fetched)} times; "
-                               f"the popup shows {popup.inner_text()!r}")
+    assert len(fetched) == 1, (
+        f"opening one popup fetched its project {len(fetched)} times; "
+        f"the popup shows {popup.inner_text()!r}"
+    )
     project_id = fetched[0].rsplit("/", 1)[1]
     assert name.inner_text().strip() not in ("", "Lädt …")
     link = popup.get_by_role("link", name="Details ansehen")
     assert link.is_visible() and link.get_attribute("href") == f"/projekte/{project_id}"
     page.wait_for_function("""() => getComputedStyle(
-        document.querySelector('.leaflet-popup')).opacity === '1'""")   # faded in
+        document.querySelector('.leaflet-popup')).opacity === '1'""")  # faded in
     shot(page, "04-map-popup")
     title = name.inner_text()
     link.click()
@@ -169,11 +183,11 @@ def test_the_list_filters_with_the_keyboard_alone(watched, server):
     page.goto(server + "/projekte")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Zum Inhalt springen"
-    assert page.get_by_text("Zum Inhalt springen").is_visible()   # shown when focused
+    assert page.get_by_text("Zum Inhalt springen").is_visible()  # shown when focused
     _tab_to(page, "e.id === 'f-field'")
     # Focus is visible where the keyboard is.
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
-    page.keyboard.press("ArrowDown")                    # the first field of action
+    page.keyboard.press("ArrowDown")  # the first field of action
     first_field = next(iter(FIELDS))
     assert page.locator("#f-field").input_value() == first_field
     _tab_to(page, "e.type === 'submit'")
@@ -186,9 +200,13 @@ def test_the_list_filters_with_the_keyboard_alone(watched, server):
 def test_pages_log_no_errors(watched, server):
     """Every public page once more: the fixture fails on console errors or foreign requests."""
     page = watched.page
-    for path in ("/", "/?field=teilhabe&region=weser-ems", "/projekte?q=Testprojekt&sort=newest",
-                 "/projekte/synthetic-7-000000"):
+    for path in (
+        "/",
+        "/?field=teilhabe&region=weser-ems",
+        "/projekte?q=Testprojekt&sort=newest",
+        "/projekte/synthetic-7-000000",
+    ):
         response = page.goto(server + path)
         assert response.status == 200, path
         page.wait_for_load_state("networkidle")
-    assert watched.requests                     # the listener really saw the traffic
+    assert watched.requests  # the listener really saw the traffic

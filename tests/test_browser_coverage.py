@@ -3,6 +3,7 @@
 Uses the served instance, browser and request watch of tests/support/browser.py (300 synthetic
 projects, ATLAS_TILES=none, Debian's Chromium): every page may ask only 127.0.0.1 and log no error.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,9 +18,12 @@ MAP = "window[document.getElementById('atlas-map-config').dataset.map]"
 
 def district_tooltip(page, name: str) -> str:
     """Hover a district on the choropleth (by its layer, whatever lies on top) and read the tooltip."""
-    page.evaluate(f"""name => {{ {MAP}.eachLayer(l => {{
+    page.evaluate(
+        f"""name => {{ {MAP}.eachLayer(l => {{
         if (l.feature && l.feature.geometry.type !== 'Point' && l.feature.properties.name === name)
-            l.fire('mouseover', {{latlng: l.getBounds().getCenter()}}, true); }}); }}""", name)
+            l.fire('mouseover', {{latlng: l.getBounds().getCenter()}}, true); }}); }}""",
+        name,
+    )
     tooltip = page.locator(".leaflet-tooltip")
     tooltip.wait_for()
     text = tooltip.inner_text()
@@ -38,8 +42,11 @@ def white_spots(page) -> tuple[int, int, int]:
 def table_counts(page, field: str | None = None) -> dict[str, int]:
     """District key → the number in the table's total column (or in a field's column)."""
     cell = f'td[data-field="{field}"]' if field else "td:nth-of-type(2)"
-    return dict(page.locator("#district-table tbody tr").evaluate_all(
-        f"""rows => rows.map(r => [r.dataset.district, +r.querySelector('{cell}').dataset.value])"""))
+    return dict(
+        page.locator("#district-table tbody tr").evaluate_all(
+            f"""rows => rows.map(r => [r.dataset.district, +r.querySelector('{cell}').dataset.value])"""
+        )
+    )
 
 
 def test_a_region_by_field_and_distance(watched, server):
@@ -76,7 +83,7 @@ def test_a_region_by_field_and_distance(watched, server):
     assert page.locator("#district-table th.current").inner_text().startswith("Sprache")
     assert page.locator('.field-switch a[aria-current="true"]').inner_text() == "Sprache"
     at_15 = white_spots(page)
-    assert at_15[0] == at_15[1] == at_15[2] > all_spots[0]    # one field is sparser than all
+    assert at_15[0] == at_15[1] == at_15[2] > all_spots[0]  # one field is sparser than all
     assert "mehr als 15 km" in page.locator("#spots-heading").inner_text()
     shot(page, "coverage-03-lueneburg-sprache-15km")
 
@@ -84,13 +91,17 @@ def test_a_region_by_field_and_distance(watched, server):
     page.fill("#c-distance", "5")
     page.get_by_role("button", name="Anzeigen").click()
     page.wait_for_url(re.compile(r"[?&]distance_km=5(&|$)"))
-    assert parse_qs(urlsplit(page.url).query)["field"] == ["sprache"]   # the field stays
+    assert parse_qs(urlsplit(page.url).query)["field"] == ["sprache"]  # the field stays
     marker_count(page)
     at_5 = white_spots(page)
     assert at_5[0] == at_5[1] == at_5[2] > at_15[0]
     assert "mehr als 5 km" in page.locator("#spots-heading").inner_text()
-    distances = [float(v) for v in page.locator("#white-spots td[data-km]").evaluate_all(
-        "cells => cells.map(c => c.dataset.km)")]
+    distances = [
+        float(v)
+        for v in page.locator("#white-spots td[data-km]").evaluate_all(
+            "cells => cells.map(c => c.dataset.km)"
+        )
+    ]
     assert distances == sorted(distances, reverse=True) and distances[-1] > 5
     shot(page, "coverage-04-lueneburg-sprache-5km")
 
@@ -100,15 +111,21 @@ def test_a_region_by_field_and_distance(watched, server):
     page.wait_for_url(re.compile(r"[?&]sort=sprache(&|$)"))
     values = list(table_counts(page, "sprache").values())
     assert values == sorted(values, reverse=True)
-    header = page.locator('#district-table th[aria-sort]')
+    header = page.locator("#district-table th[aria-sort]")
     assert header.get_attribute("aria-sort") == "descending" and "Sprache" in header.inner_text()
-    assert white_spots(page) == at_5                              # distance and field are kept
+    assert white_spots(page) == at_5  # distance and field are kept
     page.locator("#table-heading").scroll_into_view_if_needed()
     shot(page, "coverage-05-lueneburg-sorted")
 
 
-@pytest.mark.parametrize("path", ["/regionen", "/regionen/weser-ems?field=teilhabe&distance_km=12.5",
-                                  "/regionen/braunschweig?sort=name&order=desc"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/regionen",
+        "/regionen/weser-ems?field=teilhabe&distance_km=12.5",
+        "/regionen/braunschweig?sort=name&order=desc",
+    ],
+)
 def test_coverage_pages_log_no_errors(watched, server, path):
     response = watched.page.goto(server + path)
     assert response.status == 200

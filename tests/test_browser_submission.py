@@ -4,6 +4,7 @@ An initiative fills in the form, moves the point on the preview map, confirms; t
 office logs in, approves; the project is then on the public map where the submitter put it.
 Officers of another region are turned away. Nothing is asked of any host but 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from tests.support.live_server import atlas_env, atlas_server, run_atlas
 from tests.support.browser import SCREENSHOTS, Watched, marker_count, settle, shot
+from tests.support.live_server import atlas_env, atlas_server, run_atlas
 
 PASSWORD = "ein-sicheres-passwort-2024"
 LUENEBURG = "pruefung@arl-lg.example"
@@ -23,7 +24,7 @@ PROJECT = {
     "name": "Nachbarschaftsgarten Luhe-Aue",
     "organisation": "Gartenfreunde Winsen e. V.",
     "description": "Geflüchtete und Alteingesessene bewirtschaften gemeinsam Beete; "
-                   "jeden Samstag wird geerntet und gekocht.",
+    "jeden Samstag wird geerntet und gekocht.",
     "street": "Rathausstraße 1",
     "postcode": "21423",
     "city": "Winsen (Luhe)",
@@ -43,8 +44,7 @@ def server(tmp_path_factory):
     assert init.returncode == 0, f"atlas init failed:\n{init.stdout}\n{init.stderr}"
     for email, region in ((LUENEBURG, "lueneburg"), (WESER_EMS, "weser-ems")):
         # The password comes from standard input (not a terminal), never from the arguments.
-        added = run_atlas(["users", "add", email, "--region", region], env,
-                          input=PASSWORD + "\n")
+        added = run_atlas(["users", "add", email, "--region", region], env, input=PASSWORD + "\n")
         assert added.returncode == 0, f"atlas users add failed:\n{added.stdout}\n{added.stderr}"
         assert PASSWORD not in added.stdout + added.stderr
     with atlas_server(env) as base:
@@ -89,8 +89,7 @@ def log_out(page) -> None:
 
 def answered_with(w: Watched, status: int, url: str) -> None:
     """An error status the test asked for: Chromium logs it, which is no fault of the page."""
-    expected = (f"console: Failed to load resource: the server responded with a status of "
-                f"{status} ")
+    expected = f"console: Failed to load resource: the server responded with a status of {status} "
     hits = [e for e in w.errors if e.startswith(expected) and e.endswith(f"({url})")]
     assert len(hits) == 1, w.errors
     w.errors.remove(hits[0])
@@ -110,8 +109,11 @@ def test_an_empty_form_explains_each_missing_field_next_to_it(watched, server):
     assert answer.value.status == 400
     page.wait_for_load_state()
     answered_with(watched, 400, server + "/einreichen")
-    assert page.locator(".problem[role=alert]").first.inner_text().startswith(
-        "Bitte prüfen Sie die markierten Felder.")
+    assert (
+        page.locator(".problem[role=alert]")
+        .first.inner_text()
+        .startswith("Bitte prüfen Sie die markierten Felder.")
+    )
     assert field_error(page, "name") == "Bitte den Namen des Projekts angeben."
     assert field_error(page, "description") == "Bitte beschreiben Sie kurz, was das Projekt tut."
     assert field_error(page, "postcode") == "Bitte die Postleitzahl angeben."
@@ -142,20 +144,21 @@ def test_submit_correct_the_point_approve_and_find_it_on_the_map(watched, browse
     preview.wait_for()
     assert "Harburg" in preview.locator("strong").first.inner_text()
     assert preview.locator("strong").nth(1).inner_text() == OFFICE
-    assert page.locator("#name").input_value() == PROJECT["name"]       # the form keeps it all
+    assert page.locator("#name").input_value() == PROJECT["name"]  # the form keeps it all
     geocoded = point(page)
-    assert 53.2 < geocoded[0] < 53.5 and 10.0 < geocoded[1] < 10.4     # Winsen (Luhe)
+    assert 53.2 < geocoded[0] < 53.5 and 10.0 < geocoded[1] < 10.4  # Winsen (Luhe)
 
     marker = page.locator(".leaflet-marker-icon")
     marker.wait_for()
-    marker.scroll_into_view_if_needed()          # the map column is taller than the window
+    marker.scroll_into_view_if_needed()  # the map column is taller than the window
     settle(page)
 
     # Click the map north-west of the marker: the marker jumps there, the hidden fields follow.
     x, y = tip(marker)
     page.mouse.click(x - 150, y - 80)
-    page.wait_for_function("lat => +document.getElementById('f-lat').value !== lat",
-                           arg=geocoded[0])
+    page.wait_for_function(
+        "lat => +document.getElementById('f-lat').value !== lat", arg=geocoded[0]
+    )
     clicked = point(page)
     assert clicked[0] > geocoded[0] and clicked[1] < geocoded[1]
     # the marker stands where the hidden fields say (the page may scroll the map on focus)
@@ -167,16 +170,15 @@ def test_submit_correct_the_point_approve_and_find_it_on_the_map(watched, browse
 
     # Then drag the marker 200 px right and 100 px down (south-east of the clicked point).
     x, y = tip(marker)
-    page.mouse.move(x, y - 20)                   # grab the pin's body, above its tip
+    page.mouse.move(x, y - 20)  # grab the pin's body, above its tip
     page.mouse.down()
     page.mouse.move(x + 100, y + 30, steps=5)
     page.mouse.move(x + 200, y + 80, steps=5)
     page.mouse.up()
-    page.wait_for_function("lat => +document.getElementById('f-lat').value !== lat",
-                           arg=clicked[0])
+    page.wait_for_function("lat => +document.getElementById('f-lat').value !== lat", arg=clicked[0])
     corrected = point(page)
     assert corrected[0] < clicked[0] and corrected[1] > clicked[1]
-    assert corrected[0] < geocoded[0] and corrected[1] > geocoded[1]   # net: 50 px E, 20 px S
+    assert corrected[0] < geocoded[0] and corrected[1] > geocoded[1]  # net: 50 px E, 20 px S
     assert tip(marker) == pytest.approx((x + 200, y + 100), abs=2)
     status = page.locator("#point-status").inner_text()
     assert status.startswith(f"Punkt verschoben auf {corrected[0]:.6f}, {corrected[1]:.6f}.")
@@ -193,7 +195,7 @@ def test_submit_correct_the_point_approve_and_find_it_on_the_map(watched, browse
     # The status page holds the corrected point, not the geocoded one.
     assert point(page) == corrected
     page_shot(page, "submit-03-status")
-    assert api_projects(server, "Luhe-Aue")["total"] == 0       # pending: not public yet
+    assert api_projects(server, "Luhe-Aue")["total"] == 0  # pending: not public yet
 
     # An officer of another region neither sees it in the queue nor may open it.
     log_in(page, server, WESER_EMS)
@@ -243,11 +245,14 @@ def test_submit_correct_the_point_approve_and_find_it_on_the_map(watched, browse
     page.locator(".leaflet-marker-icon.project-marker").click()
     popup = page.locator(".leaflet-popup-content .popup h3")
     popup.wait_for()
-    page.wait_for_function("""name => document.querySelector(
-        '.leaflet-popup-content .popup h3').textContent.trim() === name""", arg=PROJECT["name"])
+    page.wait_for_function(
+        """name => document.querySelector(
+        '.leaflet-popup-content .popup h3').textContent.trim() === name""",
+        arg=PROJECT["name"],
+    )
     assert "Harburg" in page.locator(".leaflet-popup-content").inner_text()
     page.wait_for_function("""() => getComputedStyle(
-        document.querySelector('.leaflet-popup')).opacity === '1'""")   # faded in
+        document.querySelector('.leaflet-popup')).opacity === '1'""")  # faded in
     shot(page, "submit-06-public-map")
     [feature] = api_projects(server, "Luhe-Aue")["features"]
     assert feature["properties"]["id"] == project_id
@@ -255,5 +260,5 @@ def test_submit_correct_the_point_approve_and_find_it_on_the_map(watched, browse
     assert (lat, lon) == pytest.approx(corrected, abs=1e-6)
     props = feature["properties"]
     assert props["district_code"] == "03353" and props["region"] == "lueneburg"
-    assert props["contact_email"] is None                 # publishing it was not allowed
+    assert props["contact_email"] is None  # publishing it was not allowed
     assert props["fields"] == [FIELD] and props["website"] == PROJECT["website"]

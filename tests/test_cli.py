@@ -1,4 +1,5 @@
 """The `atlas` command against a real SQLite file: init, import, export, geocode, locate."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import text
 
+from atlas.core.fields import FIELDS
 from atlas.resources import PROJECTS_FILE
 from atlas.web.extensions import get_store
-from atlas.core.fields import FIELDS
 from tests.support.databases import drop_database, fresh_database_url
 
 CURATED = json.loads(PROJECTS_FILE.read_text(encoding="utf-8"))["features"]
@@ -46,9 +46,13 @@ def test_init_loads_curated_projects_and_is_idempotent(cli, app, instance):
 
 
 def test_import_csv_geocodes_rows_without_coordinates(cli, app, tmp_path):
-    path = write(tmp_path, "neu.csv", CSV_HEADER
-                 + 'Sprachcafé Test,Verein A,Deutsch üben,sprache;teilhabe,kultur,,30169,Hannover,https://example.org,,\n'
-                 + 'Werkstatt Test,Verein B,Handwerk,arbeit-ausbildung,,,,Meppen,,52.6906,7.2915\n')
+    path = write(
+        tmp_path,
+        "neu.csv",
+        CSV_HEADER
+        + "Sprachcafé Test,Verein A,Deutsch üben,sprache;teilhabe,kultur,,30169,Hannover,https://example.org,,\n"
+        + "Werkstatt Test,Verein B,Handwerk,arbeit-ausbildung,,,,Meppen,,52.6906,7.2915\n",
+    )
     result = cli("import", path)
     assert result.exit_code == 0, result.output
     assert "2 added" in result.stdout
@@ -60,16 +64,21 @@ def test_import_csv_geocodes_rows_without_coordinates(cli, app, tmp_path):
     assert store.get("werkstatt-test-meppen").district_code == "03454"
 
 
-@pytest.mark.parametrize("row, message", [
-    ("Kurs,,x,kochen,,,,Hannover,,,", "unknown field(s) 'kochen'; valid fields: "
-                                      + ", ".join(FIELDS)),
-    ("Kurs,,x,sprache,,,,,,53.0793,8.8017", "lie outside Lower Saxony"),      # Bremen
-    ("Kurs,,x,sprache,,,99999,Hannover,,,", "postcode 99999 does not exist"),
-    ("Kurs,,x,sprache,,,,Winsen,,,", "is ambiguous"),
-    ("Kurs,,x,sprache,,,,Hannover,ftp://example.org,,", "is not an http(s) address"),
-    ("Kurs,,x,sprache,,,,,,52.1,abc", "lon 'abc' is not a number"),
-    (",,x,sprache,,,,Hannover,,,", "name is missing"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (
+            "Kurs,,x,kochen,,,,Hannover,,,",
+            "unknown field(s) 'kochen'; valid fields: " + ", ".join(FIELDS),
+        ),
+        ("Kurs,,x,sprache,,,,,,53.0793,8.8017", "lie outside Lower Saxony"),  # Bremen
+        ("Kurs,,x,sprache,,,99999,Hannover,,,", "postcode 99999 does not exist"),
+        ("Kurs,,x,sprache,,,,Winsen,,,", "is ambiguous"),
+        ("Kurs,,x,sprache,,,,Hannover,ftp://example.org,,", "is not an http(s) address"),
+        ("Kurs,,x,sprache,,,,,,52.1,abc", "lon 'abc' is not a number"),
+        (",,x,sprache,,,,Hannover,,,", "name is missing"),
+    ],
+)
 def test_a_bad_row_is_named_and_nothing_is_imported(cli, app, tmp_path, row, message):
     good = "Gute Zeile,,x,sprache,,,,,,52.37,9.73\n"
     path = write(tmp_path, "mixed.csv", CSV_HEADER + good + row + "\n")
@@ -82,8 +91,13 @@ def test_a_bad_row_is_named_and_nothing_is_imported(cli, app, tmp_path, row, mes
 
 
 def test_skip_invalid_imports_the_valid_rows(cli, app, tmp_path):
-    path = write(tmp_path, "mixed.csv", CSV_HEADER + "Gute Zeile,,x,sprache,,,,,,52.37,9.73\n"
-                 + "Schlechte Zeile,,x,kochen,,,,,,52.37,9.73\n")
+    path = write(
+        tmp_path,
+        "mixed.csv",
+        CSV_HEADER
+        + "Gute Zeile,,x,sprache,,,,,,52.37,9.73\n"
+        + "Schlechte Zeile,,x,kochen,,,,,,52.37,9.73\n",
+    )
     result = cli("import", path, "--skip-invalid")
     assert result.exit_code == 0, result.output
     assert "line 3" in result.stderr and "1 added" in result.stdout
@@ -91,15 +105,29 @@ def test_skip_invalid_imports_the_valid_rows(cli, app, tmp_path):
 
 
 def test_malformed_geojson_names_the_place_of_the_fault(cli, app, tmp_path):
-    path = write(tmp_path, "kaputt.geojson", '{"type": "FeatureCollection",\n "features": [\n  {"type": "Feature",,}\n]}')
+    path = write(
+        tmp_path,
+        "kaputt.geojson",
+        '{"type": "FeatureCollection",\n "features": [\n  {"type": "Feature",,}\n]}',
+    )
     result = cli("import", path)
     assert result.exit_code != 0
     assert "not valid JSON at line 3" in result.stderr
-    bad_feature = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [9.73, 52.37]},
-         "properties": {"name": "Gut", "fields": ["sprache"]}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[9, 52], [9, 53]]},
-         "properties": {"name": "Linie", "fields": ["sprache"]}}]}
+    bad_feature = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [9.73, 52.37]},
+                "properties": {"name": "Gut", "fields": ["sprache"]},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[9, 52], [9, 53]]},
+                "properties": {"name": "Linie", "fields": ["sprache"]},
+            },
+        ],
+    }
     path = write(tmp_path, "linie.geojson", json.dumps(bad_feature))
     result = cli("import", path)
     assert result.exit_code != 0
@@ -117,13 +145,18 @@ def test_export_round_trips_through_import(cli, app, tmp_path, instance, monkeyp
         monkeypatch.setenv("ATLAS_DATABASE_URL", other_url)
         from atlas import cli as atlas_cli
         from atlas.web import create_app
+
         other = create_app({"TESTING": True})
         result = other.test_cli_runner().invoke(atlas_cli.group(), args=["import", str(out)])
         assert result.exit_code == 0, result.output
-        original = {p.id: (p.name, p.fields, p.district_code, round(p.lat, 6))
-                    for p in get_store(app).projects()}
-        copied = {p.id: (p.name, p.fields, p.district_code, round(p.lat, 6))
-                  for p in get_store(other).projects()}
+        original = {
+            p.id: (p.name, p.fields, p.district_code, round(p.lat, 6))
+            for p in get_store(app).projects()
+        }
+        copied = {
+            p.id: (p.name, p.fields, p.district_code, round(p.lat, 6))
+            for p in get_store(other).projects()
+        }
         assert copied == original and len(copied) == len(CURATED)
         get_store(other).engine.dispose()
         if other_url.startswith("postgresql"):
@@ -138,19 +171,34 @@ def test_export_geojson_carries_district_and_region(cli, app):
     props = {f["properties"]["id"]: f["properties"] for f in doc["features"]}
     for feature in CURATED:
         p = props[feature["properties"]["id"]]
-        assert p["district"] and p["region"] == {"1": "braunschweig", "2": "leine-weser",
-                                                 "3": "lueneburg", "4": "weser-ems"}[p["district_code"][2]]
+        assert (
+            p["district"]
+            and p["region"]
+            == {"1": "braunschweig", "2": "leine-weser", "3": "lueneburg", "4": "weser-ems"}[
+                p["district_code"][2]
+            ]
+        )
 
 
-@pytest.mark.parametrize("query, status, code", [
-    ("30169 Hannover", "ok", 0), ("Winsen", "ambiguous", 3), ("Xyzzyhausen", "not_found", 1)])
+@pytest.mark.parametrize(
+    "query, status, code",
+    [("30169 Hannover", "ok", 0), ("Winsen", "ambiguous", 3), ("Xyzzyhausen", "not_found", 1)],
+)
 def test_geocode_single_query_answers_json_with_exit_status(cli, query, status, code):
     result = cli("geocode", query)
     assert result.exit_code == code
     answer = json.loads(result.stdout)
     assert answer["status"] == status and answer["query"] == query
-    assert {"lat", "lon", "label", "postcode", "district_code", "district", "region",
-            "candidates"} <= answer.keys()
+    assert {
+        "lat",
+        "lon",
+        "label",
+        "postcode",
+        "district_code",
+        "district",
+        "region",
+        "candidates",
+    } <= answer.keys()
 
 
 def test_geocode_stdin_answers_one_line_per_query(cli):
@@ -164,10 +212,15 @@ def test_geocode_stdin_answers_one_line_per_query(cli):
 def test_locate_single_and_stream(cli):
     inside = cli("locate", "52.3759", "9.7320")
     assert inside.exit_code == 0
-    assert json.loads(inside.stdout) == {"lat": 52.3759, "lon": 9.732, "district_code": "03241",
-                                         "district": json.loads(inside.stdout)["district"],
-                                         "region": "leine-weser", "region_name": "Leine-Weser"}
-    outside = cli("locate", "53.0793", "8.8017")   # Bremen
+    assert json.loads(inside.stdout) == {
+        "lat": 52.3759,
+        "lon": 9.732,
+        "district_code": "03241",
+        "district": json.loads(inside.stdout)["district"],
+        "region": "leine-weser",
+        "region_name": "Leine-Weser",
+    }
+    outside = cli("locate", "53.0793", "8.8017")  # Bremen
     assert outside.exit_code == 1
     assert json.loads(outside.stdout)["error"] == "outside Lower Saxony"
     stream = cli("locate", "-", input="52.3759,9.7320\nkein punkt\n53.0793, 8.8017\n")
@@ -178,10 +231,11 @@ def test_locate_single_and_stream(cli):
 
 def test_the_installed_console_script_runs(instance):
     atlas = Path(sys.executable).with_name("atlas")
-    result = subprocess.run([str(atlas), "locate", "53.2464", "10.4115"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(atlas), "locate", "53.2464", "10.4115"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["district_code"] == "03355"   # Lüneburg
+    assert json.loads(result.stdout)["district_code"] == "03355"  # Lüneburg
 
 
 def test_geocode_cache_lives_in_the_database(app):

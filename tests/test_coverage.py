@@ -16,6 +16,7 @@ in the neighbouring Region Hannover that still serves municipalities across the 
 Populations (Destatis, 31.12.2018): Harburg 252,776; Celle 178,936; Lüneburg 183,372;
 Stade 203,102; the region 1,710,914.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,19 +41,70 @@ from atlas.web.assets import remote_urls
 from atlas.web.extensions import get_store
 
 PROJECTS = [
-    {"id": "winsen", "name": "Sprachtreff Winsen", "fields": "sprache", "lat": 53.357, "lon": 10.212},
-    {"id": "buchholz", "name": "Nachbarschaft Buchholz", "fields": "sprache;teilhabe",
-     "lat": 53.3285, "lon": 9.8621},
-    {"id": "lueneburg", "name": "Werkstatt Lüneburg", "fields": "arbeit-ausbildung",
-     "lat": 53.2464, "lon": 10.4115},
-    {"id": "celle", "name": "Sprachcafé Celle", "fields": "sprache", "lat": 52.6226, "lon": 10.0805},
-    {"id": "stade", "name": "Ehrenamt Stade", "fields": "engagement", "lat": 53.5976, "lon": 9.4757},
-    {"id": "uelzen", "name": "Wartet noch Uelzen", "fields": "sprache", "lat": 52.965, "lon": 10.558,
-     "status": "pending"},
-    {"id": "wedemark", "name": "Sprachkurs Wedemark", "fields": "sprache", "lat": 52.59, "lon": 9.75},
+    {
+        "id": "winsen",
+        "name": "Sprachtreff Winsen",
+        "fields": "sprache",
+        "lat": 53.357,
+        "lon": 10.212,
+    },
+    {
+        "id": "buchholz",
+        "name": "Nachbarschaft Buchholz",
+        "fields": "sprache;teilhabe",
+        "lat": 53.3285,
+        "lon": 9.8621,
+    },
+    {
+        "id": "lueneburg",
+        "name": "Werkstatt Lüneburg",
+        "fields": "arbeit-ausbildung",
+        "lat": 53.2464,
+        "lon": 10.4115,
+    },
+    {
+        "id": "celle",
+        "name": "Sprachcafé Celle",
+        "fields": "sprache",
+        "lat": 52.6226,
+        "lon": 10.0805,
+    },
+    {
+        "id": "stade",
+        "name": "Ehrenamt Stade",
+        "fields": "engagement",
+        "lat": 53.5976,
+        "lon": 9.4757,
+    },
+    {
+        "id": "uelzen",
+        "name": "Wartet noch Uelzen",
+        "fields": "sprache",
+        "lat": 52.965,
+        "lon": 10.558,
+        "status": "pending",
+    },
+    {
+        "id": "wedemark",
+        "name": "Sprachkurs Wedemark",
+        "fields": "sprache",
+        "lat": 52.59,
+        "lon": 9.75,
+    },
 ]
-LUENEBURG_DISTRICTS = ["03351", "03352", "03353", "03354", "03355", "03356", "03357", "03358",
-                       "03359", "03360", "03361"]
+LUENEBURG_DISTRICTS = [
+    "03351",
+    "03352",
+    "03353",
+    "03354",
+    "03355",
+    "03356",
+    "03357",
+    "03358",
+    "03359",
+    "03360",
+    "03361",
+]
 
 
 @pytest.fixture
@@ -71,28 +123,40 @@ def gazetteer_municipalities(region: str) -> list[dict]:
     """The region's municipalities read straight from the committed gazetteer file."""
     with gzip.open(GAZETTEER_FILE, "rt", encoding="utf-8") as fh:
         data = json.load(fh)
-    return [m for m in data["municipalities"]
-            if regions.district(m["district_code"])["region"] == region]
+    return [
+        m
+        for m in data["municipalities"]
+        if regions.district(m["district_code"])["region"] == region
+    ]
 
 
 def published(field: str) -> list[dict]:
-    return [p for p in PROJECTS if p.get("status", "published") == "published"
-            and field in p["fields"].split(";")]
+    return [
+        p
+        for p in PROJECTS
+        if p.get("status", "published") == "published" and field in p["fields"].split(";")
+    ]
 
 
 # --- the figures ---------------------------------------------------------------------------------
+
 
 def test_counts_and_per_capita_by_district(client):
     body = client.get("/api/coverage?region=lueneburg").get_json()
     assert body["region"] == "lueneburg" and body["region_name"] == "Lüneburg"
     rows = {d["district_code"]: d for d in body["districts"]}
-    assert list(rows) == LUENEBURG_DISTRICTS          # all eleven, in key order, none elsewhere
+    assert list(rows) == LUENEBURG_DISTRICTS  # all eleven, in key order, none elsewhere
     harburg = rows["03353"]
     assert harburg["district"] == "Harburg" and harburg["population"] == 252_776
     assert harburg["projects"] == 2
-    assert harburg["by_field"] == {"sprache": 2, "arbeit-ausbildung": 0, "wohnen-leben": 0,
-                                   "engagement": 0, "teilhabe": 1}
-    assert harburg["projects_per_100k"] == 0.79       # 2 / 252,776 × 100,000 = 0.791
+    assert harburg["by_field"] == {
+        "sprache": 2,
+        "arbeit-ausbildung": 0,
+        "wohnen-leben": 0,
+        "engagement": 0,
+        "teilhabe": 1,
+    }
+    assert harburg["projects_per_100k"] == 0.79  # 2 / 252,776 × 100,000 = 0.791
     assert harburg["by_field_per_100k"]["teilhabe"] == 0.40  # 1 / 252,776 × 100,000 = 0.396
     assert (rows["03351"]["projects"], rows["03351"]["projects_per_100k"]) == (1, 0.56)
     assert (rows["03355"]["projects"], rows["03355"]["projects_per_100k"]) == (1, 0.55)
@@ -101,9 +165,9 @@ def test_counts_and_per_capita_by_district(client):
     assert rows["03360"]["projects"] == 0 and rows["03360"]["projects_per_100k"] == 0.0
     total = body["total"]
     assert total["population"] == 1_710_914
-    assert total["projects"] == 5                     # Buchholz counts once, in two fields
+    assert total["projects"] == 5  # Buchholz counts once, in two fields
     assert total["by_field"]["sprache"] == 3
-    assert total["projects_per_100k"] == 0.29         # 5 / 1,710,914 × 100,000 = 0.292
+    assert total["projects_per_100k"] == 0.29  # 5 / 1,710,914 × 100,000 = 0.292
     assert "GeoBasis-DE / BKG" in body["attribution"] and "Destatis" in body["attribution"]
 
 
@@ -122,16 +186,20 @@ def test_gaps_list_every_district_without_a_project_in_a_field(client):
     }
     assert len(body["gaps"]) == 9 + 10 + 11 + 10 + 10
     cuxhaven = next(g for g in body["gaps"] if g["district_code"] == "03352")
-    assert cuxhaven["district"] == "Cuxhaven" and cuxhaven["field_label"] == FIELDS[cuxhaven["field"]]
+    assert (
+        cuxhaven["district"] == "Cuxhaven" and cuxhaven["field_label"] == FIELDS[cuxhaven["field"]]
+    )
 
 
 @pytest.mark.parametrize("distance", [15, 7.5, 40])
 def test_white_spots_match_an_independent_geodesic_computation(client, distance):
-    body = client.get(f"/api/coverage?region=lueneburg&field=sprache&distance_km={distance}").get_json()
+    body = client.get(
+        f"/api/coverage?region=lueneburg&field=sprache&distance_km={distance}"
+    ).get_json()
     spots = body["white_spots"]
     munis = gazetteer_municipalities("lueneburg")
     targets = [(p["lat"], p["lon"]) for p in published("sprache")]
-    assert len(targets) == 4                  # Winsen, Buchholz, Celle and Wedemark (pending: no)
+    assert len(targets) == 4  # Winsen, Buchholz, Celle and Wedemark (pending: no)
     nearest = {m["ags"]: min(geodesic((m["lat"], m["lon"]), t).km for t in targets) for m in munis}
     expected = {ags for ags, km in nearest.items() if km > distance}
     assert {s["ags"] for s in spots["items"]} == expected
@@ -139,7 +207,8 @@ def test_white_spots_match_an_independent_geodesic_computation(client, distance)
         assert s["nearest_km"] == pytest.approx(nearest[s["ags"]], abs=0.006), s["name"]
         assert s["nearest_km"] > distance
     assert [s["nearest_km"] for s in spots["items"]] == sorted(
-        (s["nearest_km"] for s in spots["items"]), reverse=True)   # farthest first
+        (s["nearest_km"] for s in spots["items"]), reverse=True
+    )  # farthest first
     assert spots["municipalities"] == len(munis)
     assert spots["uncovered"] == len(expected)
     assert spots["share_municipalities"] == round(len(expected) / len(munis), 4)
@@ -151,8 +220,9 @@ def test_white_spots_match_an_independent_geodesic_computation(client, distance)
 
 
 def test_a_project_across_the_region_border_serves_the_municipalities_near_it(client):
-    spots = client.get("/api/coverage?region=lueneburg&field=sprache&distance_km=100"
-                       ).get_json()["white_spots"]
+    spots = client.get("/api/coverage?region=lueneburg&field=sprache&distance_km=100").get_json()[
+        "white_spots"
+    ]
     assert spots["uncovered"] == 0
     wietze = next(m for m in gazetteer_municipalities("lueneburg") if m["name"] == "Wietze")
     to_wedemark = geodesic((wietze["lat"], wietze["lon"]), (52.59, 9.75)).km
@@ -160,18 +230,24 @@ def test_a_project_across_the_region_border_serves_the_municipalities_near_it(cl
     assert to_wedemark < to_celle
     # Between the two distances Wietze is no white spot, thanks to the project in Wedemark.
     distance = (to_wedemark + to_celle) / 2
-    spots = client.get(f"/api/coverage?region=lueneburg&field=sprache&distance_km={distance:.3f}"
-                       ).get_json()["white_spots"]
+    spots = client.get(
+        f"/api/coverage?region=lueneburg&field=sprache&distance_km={distance:.3f}"
+    ).get_json()["white_spots"]
     assert "Wietze" not in {s["name"] for s in spots["items"]}
-    csv_text = text(client.get(f"/regionen/lueneburg/weisse-flecken.csv?field=sprache"
-                               f"&distance_km={distance:.3f}"))
+    csv_text = text(
+        client.get(
+            f"/regionen/lueneburg/weisse-flecken.csv?field=sprache&distance_km={distance:.3f}"
+        )
+    )
     row = next(r for r in csv.DictReader(io.StringIO(csv_text)) if r["municipality"] == "Wietze")
     assert row["nearest_project"] == "wedemark" and row["white_spot"] == "false"
     assert float(row["nearest_km"]) == pytest.approx(to_wedemark, abs=0.001)
 
 
 def test_without_any_project_of_the_field_every_municipality_is_a_white_spot(client):
-    spots = client.get("/api/coverage?region=lueneburg&field=wohnen-leben").get_json()["white_spots"]
+    spots = client.get("/api/coverage?region=lueneburg&field=wohnen-leben").get_json()[
+        "white_spots"
+    ]
     assert spots["uncovered"] == spots["municipalities"] > 300
     assert spots["share_municipalities"] == 1.0 and spots["share_population"] == 1.0
     assert all(s["nearest_km"] is None and s["nearest_project"] is None for s in spots["items"])
@@ -183,9 +259,12 @@ def test_nearest_is_the_exact_geodesic_nearest_where_sphere_or_map_plane_disagre
     lat, lon = 52.0, 10.5
 
     def sphere(la, lo):
-        return math.acos(math.sin(math.radians(lat)) * math.sin(math.radians(la))
-                         + math.cos(math.radians(lat)) * math.cos(math.radians(la))
-                         * math.cos(math.radians(lo - lon)))
+        return math.acos(
+            math.sin(math.radians(lat)) * math.sin(math.radians(la))
+            + math.cos(math.radians(lat))
+            * math.cos(math.radians(la))
+            * math.cos(math.radians(lo - lon))
+        )
 
     def plane(la, lo):
         (x0, x1), (y0, y1) = to_plane.transform([lon, lo], [lat, la])
@@ -195,14 +274,14 @@ def test_nearest_is_the_exact_geodesic_nearest_where_sphere_or_map_plane_disagre
     # radius of curvature is the larger one), nearer north on the ellipsoid.
     a_lon, a_lat, _ = geod.fwd(lon, lat, 0, 100_000)
     b_lon, b_lat, _ = geod.fwd(lon, lat, 90, 100_100)
-    assert sphere(b_lat, b_lon) < sphere(a_lat, a_lon)          # the trap is real
+    assert sphere(b_lat, b_lon) < sphere(a_lat, a_lon)  # the trap is real
     distance, index = coverage.nearest([lat], [lon], [b_lat, a_lat], [b_lon, a_lon])
     assert index.tolist() == [1] and distance[0] == pytest.approx(100.0, abs=1e-6)
     # East 100 km versus west 100.01 km: UTM stretches more away from 9° E, so the map plane
     # calls west nearer, by more than 10 m; the ellipsoid says east, by 10 m.
     e_lon, e_lat, _ = geod.fwd(lon, lat, 90, 100_000)
     w_lon, w_lat, _ = geod.fwd(lon, lat, 270, 100_010)
-    assert plane(w_lat, w_lon) + 10 < plane(e_lat, e_lon)       # the trap is real
+    assert plane(w_lat, w_lon) + 10 < plane(e_lat, e_lon)  # the trap is real
     distance, index = coverage.nearest([lat], [lon], [w_lat, e_lat], [w_lon, e_lon])
     assert index.tolist() == [1] and distance[0] == pytest.approx(100.0, abs=1e-6)
 
@@ -225,26 +304,40 @@ def test_a_new_project_shows_at_once(app, client):
     """Figures are cached per data version: a change must reach the next request."""
     before = client.get("/api/coverage?region=lueneburg&field=sprache").get_json()
     farthest = before["white_spots"]["items"][0]
-    get_store(app).save_all([clean_record(
-        {"id": "neu", "name": "Neuer Sprachtreff", "fields": "sprache", "lat": farthest["lat"],
-         "lon": farthest["lon"]}, "new")])
+    get_store(app).save_all(
+        [
+            clean_record(
+                {
+                    "id": "neu",
+                    "name": "Neuer Sprachtreff",
+                    "fields": "sprache",
+                    "lat": farthest["lat"],
+                    "lon": farthest["lon"],
+                },
+                "new",
+            )
+        ]
+    )
     after = client.get("/api/coverage?region=lueneburg&field=sprache").get_json()
     assert farthest["ags"] not in {s["ags"] for s in after["white_spots"]["items"]}
     assert after["white_spots"]["uncovered"] < before["white_spots"]["uncovered"]
     assert after["total"]["by_field"]["sprache"] == before["total"]["by_field"]["sprache"] + 1
 
 
-@pytest.mark.parametrize("query, message", [
-    ("", "region is missing"),
-    ("region=bremen", "unknown region 'bremen'"),
-    ("region=lueneburg&field=kochen", "unknown field 'kochen'"),
-    ("region=lueneburg&distance_km=abc", "is not a number"),
-    ("region=lueneburg&distance_km=0", "more than 0"),
-    ("region=lueneburg&distance_km=-5", "more than 0"),
-    ("region=lueneburg&distance_km=101", "at most 100"),
-    ("region=lueneburg&distance_km=nan", "more than 0"),
-    ("region=lueneburg&distance_km=inf", "more than 0"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("", "region is missing"),
+        ("region=bremen", "unknown region 'bremen'"),
+        ("region=lueneburg&field=kochen", "unknown field 'kochen'"),
+        ("region=lueneburg&distance_km=abc", "is not a number"),
+        ("region=lueneburg&distance_km=0", "more than 0"),
+        ("region=lueneburg&distance_km=-5", "more than 0"),
+        ("region=lueneburg&distance_km=101", "at most 100"),
+        ("region=lueneburg&distance_km=nan", "more than 0"),
+        ("region=lueneburg&distance_km=inf", "more than 0"),
+    ],
+)
 def test_bad_parameters_answer_400_with_a_reason(client, query, message):
     response = client.get(f"/api/coverage?{query}")
     assert response.status_code == 400
@@ -256,25 +349,43 @@ def test_a_decimal_comma_is_understood(client):
     assert body["distance_km"] == 12.5 and body["white_spots"]["distance_km"] == 12.5
 
 
-@pytest.mark.parametrize("value, digits, expected", [
-    (1_710_914, 0, "1.710.914"), (252_776, 0, "252.776"), (999, 0, "999"), (0, 0, "0"),
-    (12.5, 1, "12,5"), (0.79, 2, "0,79"), (1234.5, 1, "1.234,5"), (2.5, 1, "2,5"),
-    # Rounded as Python rounds the float itself: 1.85 and 0.05 lie a hair above the half.
-    (1.85, 1, "1,9"), (0.05, 1, "0,1"), (0.125, 2, "0,12"), (None, 0, "–"),
-])
+@pytest.mark.parametrize(
+    "value, digits, expected",
+    [
+        (1_710_914, 0, "1.710.914"),
+        (252_776, 0, "252.776"),
+        (999, 0, "999"),
+        (0, 0, "0"),
+        (12.5, 1, "12,5"),
+        (0.79, 2, "0,79"),
+        (1234.5, 1, "1.234,5"),
+        (2.5, 1, "2,5"),
+        # Rounded as Python rounds the float itself: 1.85 and 0.05 lie a hair above the half.
+        (1.85, 1, "1,9"),
+        (0.05, 1, "0,1"),
+        (0.125, 2, "0,12"),
+        (None, 0, "–"),
+    ],
+)
 def test_german_numbers(value, digits, expected):
     assert charts.de_number(value, digits) == expected
 
 
 def test_german_rates_and_shares():
     assert [charts.de_rate(v) for v in (0.0, 0.05, 0.4, 1.0, 12.34)] == [
-        "0,0", "0,05", "0,40", "1,0", "12,3"]
+        "0,0",
+        "0,05",
+        "0,40",
+        "1,0",
+        "12,3",
+    ]
     assert charts.de_percent(0.1234) == "12,3 %"
     assert charts.project_words(1) == "1 Projekt"
     assert charts.project_words(1200) == "1.200 Projekte"
 
 
 # --- the pages -----------------------------------------------------------------------------------
+
 
 def test_overview_lists_the_four_regions_with_counts_and_per_capita(client):
     response = client.get("/regionen")
@@ -285,7 +396,9 @@ def test_overview_lists_the_four_regions_with_counts_and_per_capita(client):
     assert 'href="/regionen/lueneburg"' in rows["lueneburg"]
     # Lüneburg: 5 projects, 0.29 per 100,000; Leine-Weser: the one in Wedemark of 2,149,805.
     assert re.search(r'data-value="5">5</td>\s*<td data-value="0.29">0,29</td>', rows["lueneburg"])
-    assert re.search(r'data-value="1">1</td>\s*<td data-value="0.05">0,05</td>', rows["leine-weser"])
+    assert re.search(
+        r'data-value="1">1</td>\s*<td data-value="0.05">0,05</td>', rows["leine-weser"]
+    )
     assert re.search(r'data-value="0">0</td>', rows["braunschweig"])
     assert "GeoBasis-DE / BKG" in html and "Destatis" in html
     assert remote_urls(html) == []
@@ -310,7 +423,9 @@ def test_region_page_shows_map_table_gaps_white_spots_chart_and_downloads(client
     assert wohnen, "a zero is marked as a gap"
     # Gaps: Wohnen & Leben is missing in every district.
     gaps = re.search(r'<dl class="cov-gaps" id="gaps">(.*?)</dl>', html, re.S).group(1)
-    assert re.search(r"<dt>Wohnen &amp; Leben</dt><dd>Celle, Cuxhaven, Harburg, .*Verden</dd>", gaps)
+    assert re.search(
+        r"<dt>Wohnen &amp; Leben</dt><dd>Celle, Cuxhaven, Harburg, .*Verden</dd>", gaps
+    )
     # White spots at 15 km, with their count and share.
     spots = client.get("/api/coverage?region=lueneburg&field=sprache").get_json()["white_spots"]
     assert f'data-uncovered="{spots["uncovered"]}"' in html
@@ -321,9 +436,13 @@ def test_region_page_shows_map_table_gaps_white_spots_chart_and_downloads(client
     # The chart has one bar per district and names its numbers.
     assert html.count('<g class="bar">') == 11
     assert "Harburg – Sprache: 2 Projekte, 0,79 je 100.000 Einw." in html
-    for link in ("/regionen/lueneburg/kreise.csv", "/regionen/lueneburg/luecken.csv",
-                 "/regionen/lueneburg/weisse-flecken.csv?field=sprache",
-                 "/regionen/lueneburg/projekte.geojson", "/regionen/lueneburg/projekte.csv"):
+    for link in (
+        "/regionen/lueneburg/kreise.csv",
+        "/regionen/lueneburg/luecken.csv",
+        "/regionen/lueneburg/weisse-flecken.csv?field=sprache",
+        "/regionen/lueneburg/projekte.geojson",
+        "/regionen/lueneburg/projekte.csv",
+    ):
         assert f'href="{link}"' in html
     assert "GeoBasis-DE / BKG" in html and "Destatis" in html and "GeoNames" in html
 
@@ -332,16 +451,20 @@ def test_the_table_sorts_by_any_column_both_ways(client):
     def order(query):
         html = text(client.get(f"/regionen/lueneburg?{query}"))
         return re.findall(r'<tr data-district="(\d+)">', html)
+
     assert order("") == LUENEBURG_DISTRICTS
     by_projects = order("sort=projects")
     assert by_projects[0] == "03353" and set(by_projects[1:4]) == {"03351", "03355", "03359"}
     assert order("sort=projects&order=asc")[-1] == "03353"
     assert order("sort=population&order=desc")[:2] == ["03353", "03359"]
-    assert order("sort=name")[:3] == ["03351", "03352", "03353"]       # Celle, Cuxhaven, Harburg
+    assert order("sort=name")[:3] == ["03351", "03352", "03353"]  # Celle, Cuxhaven, Harburg
     assert order("sort=engagement")[0] == "03359"
     html = text(client.get("/regionen/lueneburg?sort=projects"))
-    assert re.search(r'aria-sort="descending">\s*'
-                     r'<a href="/regionen/lueneburg\?sort=projects&amp;order=asc"', html)
+    assert re.search(
+        r'aria-sort="descending">\s*'
+        r'<a href="/regionen/lueneburg\?sort=projects&amp;order=asc"',
+        html,
+    )
     assert client.get("/regionen/lueneburg?sort=kochen").status_code == 400
 
 
@@ -357,9 +480,16 @@ def test_downloads(client):
     table = list(csv.DictReader(io.StringIO(text(client.get("/regionen/lueneburg/kreise.csv")))))
     assert [r["district_code"] for r in table] == LUENEBURG_DISTRICTS
     harburg = table[2]
-    assert (harburg["district"], harburg["population"], harburg["projects"]) == ("Harburg", "252776", "2")
+    assert (harburg["district"], harburg["population"], harburg["projects"]) == (
+        "Harburg",
+        "252776",
+        "2",
+    )
     assert (harburg["projects_per_100k"], harburg["sprache"], harburg["teilhabe_per_100k"]) == (
-        "0.79", "2", "0.4")
+        "0.79",
+        "2",
+        "0.4",
+    )
     gaps = list(csv.DictReader(io.StringIO(text(client.get("/regionen/lueneburg/luecken.csv")))))
     assert len(gaps) == 50 and {"field", "district_code", "district"} <= gaps[0].keys()
     response = client.get("/regionen/lueneburg/weisse-flecken.csv?field=sprache&distance_km=20")
@@ -368,12 +498,23 @@ def test_downloads(client):
     assert len(rows) == len(gazetteer_municipalities("lueneburg"))
     spots = client.get("/api/coverage?region=lueneburg&field=sprache&distance_km=20").get_json()
     assert {r["ags"] for r in rows if r["white_spot"] == "true"} == {
-        s["ags"] for s in spots["white_spots"]["items"]}
+        s["ags"] for s in spots["white_spots"]["items"]
+    }
     geo = client.get("/regionen/lueneburg/projekte.geojson")
     assert geo.mimetype == "application/geo+json"
     features = geo.get_json()["features"]
-    assert sorted(f["properties"]["id"] for f in features) == ["buchholz", "celle", "lueneburg",
-                                                                "stade", "winsen"]
-    projects = list(csv.DictReader(io.StringIO(text(client.get("/regionen/lueneburg/projekte.csv")))))
+    assert sorted(f["properties"]["id"] for f in features) == [
+        "buchholz",
+        "celle",
+        "lueneburg",
+        "stade",
+        "winsen",
+    ]
+    projects = list(
+        csv.DictReader(io.StringIO(text(client.get("/regionen/lueneburg/projekte.csv"))))
+    )
     assert sorted(p["name"] for p in projects) == sorted(
-        p["name"] for p in PROJECTS if p["id"] in {"buchholz", "celle", "lueneburg", "stade", "winsen"})
+        p["name"]
+        for p in PROJECTS
+        if p["id"] in {"buchholz", "celle", "lueneburg", "stade", "winsen"}
+    )

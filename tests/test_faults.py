@@ -3,6 +3,7 @@ opens cleanly, nothing accepted is lost, nothing is half-written, a rerun adds n
 
 Runs on SQLite and, with ATLAS_TEST_DATABASE_URL set, on PostgreSQL. Only 127.0.0.1 is used.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,7 @@ from atlas.geo import geocoding
 from tests.support.databases import drop_database
 from tests.support.live_server import ATLAS, atlas_env, database_url, run_atlas, served, submit
 
-pytestmark = pytest.mark.database       # the `env` fixture's instance
+pytestmark = pytest.mark.database  # the `env` fixture's instance
 
 #: Rows of the big import: enough that cleaning and storing take a few seconds.
 ROWS = 4000
@@ -43,8 +44,11 @@ BURST, CLIENTS, KILL_AFTER = 200, 50, 60
 @pytest.fixture
 def env(tmp_path):
     """An instance (SQLite file or fresh PostgreSQL schema), named for pg_stat_activity."""
-    env = atlas_env(tmp_path / "instance", ATLAS_RATELIMIT_ENABLED="0",
-                    PGAPPNAME=f"atlas-faults-{uuid.uuid4().hex[:12]}")
+    env = atlas_env(
+        tmp_path / "instance",
+        ATLAS_RATELIMIT_ENABLED="0",
+        PGAPPNAME=f"atlas-faults-{uuid.uuid4().hex[:12]}",
+    )
     assert run_atlas(["init"], env).returncode == 0
     yield env
     drop_database(env.get("ATLAS_DATABASE_URL"))
@@ -57,21 +61,27 @@ def _store_check(env: dict) -> dict:
         with engine.connect() as db:
             facts = {
                 "projects": db.execute(text("SELECT count(*) FROM projects")).scalar(),
-                "newest": db.execute(text("SELECT max(updated_at) FROM projects")).scalar()}
+                "newest": db.execute(text("SELECT max(updated_at) FROM projects")).scalar(),
+            }
             if engine.dialect.name == "sqlite":
                 facts["integrity"] = db.execute(text("PRAGMA integrity_check")).scalar()
                 facts["foreign_keys"] = db.execute(text("PRAGMA foreign_key_check")).all()
             else:
                 facts["integrity"], facts["foreign_keys"] = "ok", []
             facts["names"] = Counter(r[0] for r in db.execute(text("SELECT name FROM projects")))
-            facts["pending"] = [r[0] for r in db.execute(text(
-                "SELECT name FROM projects WHERE status = 'pending'"))]
-            facts["submitted"] = Counter(r[0] for r in db.execute(text(
-                "SELECT project_id FROM audit_log WHERE action = 'submitted'")))
-            facts["mails"] = Counter(r[0] for r in db.execute(text(
-                "SELECT subject FROM outbox")))
-            facts["pending_ids"] = [r[0] for r in db.execute(text(
-                "SELECT id FROM projects WHERE status = 'pending'"))]
+            facts["pending"] = [
+                r[0] for r in db.execute(text("SELECT name FROM projects WHERE status = 'pending'"))
+            ]
+            facts["submitted"] = Counter(
+                r[0]
+                for r in db.execute(
+                    text("SELECT project_id FROM audit_log WHERE action = 'submitted'")
+                )
+            )
+            facts["mails"] = Counter(r[0] for r in db.execute(text("SELECT subject FROM outbox")))
+            facts["pending_ids"] = [
+                r[0] for r in db.execute(text("SELECT id FROM projects WHERE status = 'pending'"))
+            ]
     finally:
         engine.dispose()
     return facts
@@ -88,6 +98,7 @@ def _write_probe(env: dict):
 
         def size() -> int:
             return sum(p.stat().st_size for p in (path, wal) if p.exists())
+
         start = size()
 
         def sqlite_probe() -> tuple[bool, int]:
@@ -102,23 +113,30 @@ def _write_probe(env: dict):
                 raise
             finally:
                 db.close()
+
         yield sqlite_probe
         return
     engine = create_engine(url)
     try:
         with engine.connect() as db:
+
             def state() -> tuple[bool, int]:
-                open_, size = db.execute(text(
-                    "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = :app"
-                    " AND backend_xid IS NOT NULL), pg_total_relation_size('projects')"),
-                    {"app": env["PGAPPNAME"]}).one()
-                db.rollback()       # a fresh snapshot of pg_stat_activity each time
+                open_, size = db.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = :app"
+                        " AND backend_xid IS NOT NULL), pg_total_relation_size('projects')"
+                    ),
+                    {"app": env["PGAPPNAME"]},
+                ).one()
+                db.rollback()  # a fresh snapshot of pg_stat_activity each time
                 return bool(open_), size
+
             start = state()[1]
 
             def postgres_probe() -> tuple[bool, int]:
                 open_, size = state()
                 return open_, size - start
+
             yield postgres_probe
     finally:
         engine.dispose()
@@ -142,8 +160,16 @@ def _big_csv(path: Path, prefix: str) -> list[str]:
         writer = csv.writer(out)
         writer.writerow(["name", "fields", "postcode", "description", "tags", "synthetic"])
         for i, name in enumerate(names):
-            writer.writerow([name, "sprache;arbeit-ausbildung", postcodes[i % len(postcodes)],
-                             f"{name}: {filler}", "synthetisch", "true"])
+            writer.writerow(
+                [
+                    name,
+                    "sprache;arbeit-ausbildung",
+                    postcodes[i % len(postcodes)],
+                    f"{name}: {filler}",
+                    "synthetisch",
+                    "true",
+                ]
+            )
     return names
 
 
@@ -154,9 +180,14 @@ def _midway(writing: bool, grown: int) -> bool:
 def _import_killed_while_storing(env: dict, big: Path, log: Path) -> bool:
     """Start `atlas import big`, SIGKILL it as soon as its transaction has begun writing.
     False if it finished first (its window is a fraction of a second on a busy machine)."""
-    with log.open("w") as sink:                 # a file, not a pipe: a full pipe would block it
-        proc = subprocess.Popen([str(ATLAS), "import", str(big)], env=env, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    with log.open("w") as sink:  # a file, not a pipe: a full pipe would block it
+        proc = subprocess.Popen(
+            [str(ATLAS), "import", str(big)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         # the progress bar's label says cleaning has begun; then wait until storing has begun
@@ -175,13 +206,13 @@ def _import_killed_while_storing(env: dict, big: Path, log: Path) -> bool:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     if proc.returncode == 0:
-        return False                            # it committed and exited under our feet
+        return False  # it committed and exited under our feet
     assert proc.returncode == -signal.SIGKILL and "Imported" not in log.read_text()
     return True
 
 
 def test_import_killed_mid_transaction_leaves_nothing_and_rerun_adds_each_row_once(env, tmp_path):
-    for attempt in range(3):                    # a finished import stays; the next file is new
+    for attempt in range(3):  # a finished import stays; the next file is new
         big = tmp_path / f"BIG{attempt}.csv"
         names = set(_big_csv(big, f"Importtest {attempt}"))
         present = _store_check(env)["projects"]
@@ -203,8 +234,11 @@ def test_import_killed_mid_transaction_leaves_nothing_and_rerun_adds_each_row_on
     by_name = Counter(p["name"] for p in projects if p["name"] in names)
     assert set(by_name) == names and set(by_name.values()) == {1}
     assert len({p["id"] for p in projects}) == len(projects) == present + ROWS
-    assert all(p["synthetic"] and p["region"] and p["district_code"]
-               for p in projects if p["name"] in names)
+    assert all(
+        p["synthetic"] and p["region"] and p["district_code"]
+        for p in projects
+        if p["name"] in names
+    )
 
     before = _store_check(env)
     again = run_atlas(["import", str(big)], env)
@@ -217,9 +251,10 @@ def test_import_killed_mid_transaction_leaves_nothing_and_rerun_adds_each_row_on
 
 # --- the server killed in a burst of submissions --------------------------------------------
 
+
 def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
     names = [f"Abbruchprojekt {i:03d} (synthetisch)" for i in range(BURST)]
-    accepted: dict[str, str] = {}          # name → private link, for every 303
+    accepted: dict[str, str] = {}  # name → private link, for every 303
     other: list = []
     lock, enough = threading.Lock(), threading.Event()
 
@@ -227,7 +262,7 @@ def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
         try:
             status, location = submit(base, name, "abbruch@example.org")
         except (OSError, http.client.HTTPException) as exc:
-            with lock:                  # the server died under this request: not accepted
+            with lock:  # the server died under this request: not accepted
                 other.append(type(exc).__name__)
             return
         with lock:
@@ -263,8 +298,10 @@ def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
     # ... and in the same transaction as the submission: no stored one lacks its private link
     unmailed = [n for n in stored if not facts["mails"][f"Ihre Einreichung: {n}"]]
     assert unmailed == [], f"stored without the mail holding their private link: {unmailed}"
-    print(f"server killed after {len(cut)} accepted submissions; {len(stored)} stored; "
-          f"{len(other)} requests cut off")
+    print(
+        f"server killed after {len(cut)} accepted submissions; {len(stored)} stored; "
+        f"{len(other)} requests cut off"
+    )
 
     with served(env, threads=16) as (_proc, base):
         for name, link in cut.items():

@@ -1,4 +1,5 @@
 """Geocoding as people type it, against the committed gazetteer; the online path against a local stub."""
+
 from __future__ import annotations
 
 import gzip
@@ -12,10 +13,18 @@ from geopy.location import Location
 
 from atlas.geo import geocoding, regions
 from atlas.geo.geocoding import GAZETTEER_FILE, OfflineGeocoder, online_geocoder, resolve
-
 from tests.support.nominatim_stub import FAILING, NominatimStub
 
-ANSWER_KEYS = {"lat", "lon", "label", "postcode", "district_code", "district", "region", "precision"}
+ANSWER_KEYS = {
+    "lat",
+    "lon",
+    "label",
+    "postcode",
+    "district_code",
+    "district",
+    "region",
+    "precision",
+}
 TOP_KEYS = {"query", "status", "candidates"} | ANSWER_KEYS
 USER_AGENT = "gemeinsame-sache-atlas-tests/0.1 (tests@example.org)"
 KROEPCKE = (52.3747, 9.7385)  # Hannover's city centre
@@ -33,6 +42,7 @@ def names(answers):
 
 
 # --- the gazetteer file -------------------------------------------------------------------------
+
 
 def test_gazetteer_is_small_and_complete():
     assert GAZETTEER_FILE.stat().st_size <= 5 * 1024 * 1024
@@ -55,11 +65,19 @@ def test_gazetteer_points_lie_in_their_own_district():
 
 
 def test_attribution_names_every_source_licence():
-    for marker in ("GeoBasis-DE / BKG", "GeoNames", "CC BY 4.0", "OpenStreetMap", "ODbL", "EuroGeographics"):
+    for marker in (
+        "GeoBasis-DE / BKG",
+        "GeoNames",
+        "CC BY 4.0",
+        "OpenStreetMap",
+        "ODbL",
+        "EuroGeographics",
+    ):
         assert marker in geocoding.ATTRIBUTION
 
 
 # --- the answer contract ------------------------------------------------------------------------
+
 
 def test_ok_answer_has_exactly_the_contract_keys():
     answer = ok("Hannover")
@@ -84,21 +102,24 @@ def test_umlauts_case_and_spaces_do_not_matter(query):
     assert geodesic((answer["lat"], answer["lon"]), LUENEBURG_MARKT).km < 1.5
 
 
-@pytest.mark.parametrize("query, label, district_code", [
-    ("GÖTTINGEN", "Göttingen", "03159"),
-    ("  hannover  ", "Hannover", "03241"),
-    ("Verden", "Verden (Aller)", "03361"),
-    ("Verden (Aller)", "Verden (Aller)", "03361"),
-    ("Winsen (Luhe)", "Winsen (Luhe)", "03353"),
-    ("Winsen (Aller)", "Winsen (Aller)", "03351"),
-    ("Osterode", "Osterode am Harz", "03159"),  # merged into Göttingen in 2016
-    ("Hann. Münden", "Hann. Münden", "03159"),
-    ("Hannoversch Münden", "Hann. Münden", "03159"),
-    ("Stadt Oldenburg", "Oldenburg (Oldb)", "03403"),
-    ("Hansestadt Stade", "Stade", "03359"),
-    ("Borkum", "Borkum", "03457"),
-    ("Hanover", "Hannover", "03241"),
-])
+@pytest.mark.parametrize(
+    "query, label, district_code",
+    [
+        ("GÖTTINGEN", "Göttingen", "03159"),
+        ("  hannover  ", "Hannover", "03241"),
+        ("Verden", "Verden (Aller)", "03361"),
+        ("Verden (Aller)", "Verden (Aller)", "03361"),
+        ("Winsen (Luhe)", "Winsen (Luhe)", "03353"),
+        ("Winsen (Aller)", "Winsen (Aller)", "03351"),
+        ("Osterode", "Osterode am Harz", "03159"),  # merged into Göttingen in 2016
+        ("Hann. Münden", "Hann. Münden", "03159"),
+        ("Hannoversch Münden", "Hann. Münden", "03159"),
+        ("Stadt Oldenburg", "Oldenburg (Oldb)", "03403"),
+        ("Hansestadt Stade", "Stade", "03359"),
+        ("Borkum", "Borkum", "03457"),
+        ("Hanover", "Hannover", "03241"),
+    ],
+)
 def test_names_as_people_write_them(query, label, district_code):
     answer = ok(query)
     assert (answer["label"], answer["district_code"]) == (label, district_code)
@@ -108,12 +129,19 @@ def test_winsen_alone_is_ambiguous_and_names_both_districts():
     answer = resolve("Winsen")
     assert answer["status"] == "ambiguous"
     assert answer["lat"] is answer["lon"] is answer["label"] is None
-    assert names(answer["candidates"]) == {("Winsen (Luhe)", "Harburg"), ("Winsen (Aller)", "Celle")}
-    assert all(set(c) == ANSWER_KEYS and c["lat"] and c["district_code"] for c in answer["candidates"])
+    assert names(answer["candidates"]) == {
+        ("Winsen (Luhe)", "Harburg"),
+        ("Winsen (Aller)", "Celle"),
+    }
+    assert all(
+        set(c) == ANSWER_KEYS and c["lat"] and c["district_code"] for c in answer["candidates"]
+    )
 
 
-@pytest.mark.parametrize("query", ["Winsen, Landkreis Harburg", "Winsen Harburg", "Winsen LK Harburg",
-                                   "Winsen (Harburg)"])
+@pytest.mark.parametrize(
+    "query",
+    ["Winsen, Landkreis Harburg", "Winsen Harburg", "Winsen LK Harburg", "Winsen (Harburg)"],
+)
 def test_district_name_settles_winsen(query):
     answer = ok(query)
     assert (answer["label"], answer["district_code"]) == ("Winsen (Luhe)", "03353")
@@ -149,7 +177,9 @@ def test_place_not_in_the_named_district_lets_the_user_choose():
 def test_a_town_wins_over_a_much_smaller_village_of_the_same_name():
     answer = ok("Neustadt")
     assert answer["label"] == "Neustadt am Rübenberge"
-    assert any(c["district_code"] == "03101" for c in answer["candidates"])  # the quarter in Braunschweig
+    assert any(
+        c["district_code"] == "03101" for c in answer["candidates"]
+    )  # the quarter in Braunschweig
 
 
 def test_two_municipalities_of_one_name_are_never_guessed():
@@ -160,9 +190,14 @@ def test_two_municipalities_of_one_name_are_never_guessed():
 
 # --- postcodes and addresses --------------------------------------------------------------------
 
+
 def test_postcode_alone():
     answer = ok("30169")
-    assert (answer["label"], answer["postcode"], answer["district_code"]) == ("30169 Hannover", "30169", "03241")
+    assert (answer["label"], answer["postcode"], answer["district_code"]) == (
+        "30169 Hannover",
+        "30169",
+        "03241",
+    )
     assert answer["precision"] == "postcode"
     assert geodesic((answer["lat"], answer["lon"]), KROEPCKE).km < 1.5
 
@@ -170,7 +205,11 @@ def test_postcode_alone():
 @pytest.mark.parametrize("query", ["30169 Hannover", "Hannover 30169", "30169, Hannover"])
 def test_postcode_and_place(query):
     answer = ok(query)
-    assert (answer["label"], answer["postcode"], answer["precision"]) == ("30169 Hannover", "30169", "postcode")
+    assert (answer["label"], answer["postcode"], answer["precision"]) == (
+        "30169 Hannover",
+        "30169",
+        "postcode",
+    )
 
 
 def test_street_is_kept_in_the_label_and_postcode_decides():
@@ -223,6 +262,7 @@ def test_wrong_postcode_offers_the_place_but_does_not_take_it():
 
 # --- not found ----------------------------------------------------------------------------------
 
+
 def test_typo_is_a_suggestion_never_a_match():
     answer = resolve("Lünebrug")
     assert answer["status"] == "not_found"
@@ -248,8 +288,26 @@ def test_empty_query(query):
     assert set(answer) == TOP_KEYS | {"suggestions", "error"}
 
 
-@pytest.mark.parametrize("query", ["!!!", "(", "()", "12", "1234567", "a" * 5000, "\x00", "🙂", ",,,",
-                                   "Winsen (", "30169 30169", "Landkreis", "Planckstraße 2", None, 30169])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "!!!",
+        "(",
+        "()",
+        "12",
+        "1234567",
+        "a" * 5000,
+        "\x00",
+        "🙂",
+        ",,,",
+        "Winsen (",
+        "30169 30169",
+        "Landkreis",
+        "Planckstraße 2",
+        None,
+        30169,
+    ],
+)
 def test_any_string_gives_an_answer_not_an_exception(query):
     answer = resolve(query)
     assert answer["status"] in {"ok", "ambiguous", "not_found"}
@@ -260,6 +318,7 @@ def test_any_string_gives_an_answer_not_an_exception(query):
 
 # --- geopy interface ----------------------------------------------------------------------------
 
+
 def test_offline_geocoder_is_a_geopy_geocoder():
     g = OfflineGeocoder()
     assert isinstance(g, Geocoder)
@@ -268,7 +327,7 @@ def test_offline_geocoder_is_a_geopy_geocoder():
     assert loc.address == "29308 Winsen (Aller)"
     assert loc.raw["district_code"] == "03351" and loc.raw["precision"] == "postcode"
     both = g.geocode("Winsen", exactly_one=False)
-    assert {l.raw["district_code"] for l in both} == {"03353", "03351"}
+    assert {loc.raw["district_code"] for loc in both} == {"03353", "03351"}
     assert g.geocode("Bremen") is None
     assert resolve("Winsen", geocoder=g)["status"] == "ambiguous"
 
@@ -280,6 +339,7 @@ def test_offline_reverse_gives_the_nearest_place_inside_lower_saxony_only():
 
 
 # --- online, against the local stub -------------------------------------------------------------
+
 
 class DictCache:
     def __init__(self):
@@ -337,7 +397,7 @@ def test_online_results_outside_lower_saxony_are_dropped(stub, online):
 
 def test_online_oldenburg_drops_holstein_and_follows_the_gazetteer(online):
     found = online.geocode("Oldenburg", exactly_one=False)
-    assert {l.raw["district_code"] for l in found} == {"03403", "03458"}
+    assert {loc.raw["district_code"] for loc in found} == {"03403", "03458"}
     answer = ok("Oldenburg", geocoder=online)
     assert answer["district_code"] == "03403"
 
@@ -387,8 +447,13 @@ def test_the_configured_app_geocodes_online_and_caches_in_its_database(instance,
     """ATLAS_GEOCODER=nominatim: the API asks the server once, and the answer outlives a restart."""
     from atlas.web import create_app
     from atlas.web.extensions import get_store
-    config = {"TESTING": True, "GEOCODER": "nominatim", "NOMINATIM_URL": stub.base_url,
-              "NOMINATIM_MIN_DELAY": 0}
+
+    config = {
+        "TESTING": True,
+        "GEOCODER": "nominatim",
+        "NOMINATIM_URL": stub.base_url,
+        "NOMINATIM_MIN_DELAY": 0,
+    }
     app = create_app(config)
     get_store(app).create_schema()
     query = {"q": "Planckstraße 2, 30169 Hannover"}

@@ -3,6 +3,7 @@
 The stand-in (tests/support/smtp_stub.py) is an aiosmtpd server on 127.0.0.1; the atlas reaches it with
 smtplib as it would a real mail server, so the test sees what an office or submitter receives.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,16 +11,16 @@ import re
 import pytest
 from sqlalchemy import select
 
-from atlas.web import create_app
 from atlas.core.accounts import add_user
-from atlas.web.extensions import get_store
-from atlas.store import OutboxMessage, Project
 from atlas.core.submissions import hash_token
+from atlas.store import OutboxMessage, Project
+from atlas.web import create_app
+from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 from tests.support.smtp_stub import closed_port, smtp_server
 from tests.test_submissions import PASSWORD, VALID, login, submit
 
-OFFICE = {"lg@arl.example", "lg2@arl.example"}          # the Lüneburg officers
+OFFICE = {"lg@arl.example", "lg2@arl.example"}  # the Lüneburg officers
 SUBMITTER = VALID["contact_email"]
 MAIL_FROM = "gemeinsame-sache@atlas.example"
 
@@ -31,8 +32,9 @@ def make_app(instance, monkeypatch):
         monkeypatch.delenv(f"ATLAS_{key}", raising=False)
 
     def make(**config):
-        app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "MAIL_FROM": MAIL_FROM,
-                          **config})
+        app = create_app(
+            {"TESTING": True, "RATELIMIT_ENABLED": False, "MAIL_FROM": MAIL_FROM, **config}
+        )
         store = get_store(app)
         store.create_schema()
         for email in sorted(OFFICE):
@@ -40,6 +42,7 @@ def make_app(instance, monkeypatch):
         add_user(store, "we@arl.example", PASSWORD, "weser-ems", False)
         add_user(store, "admin@land.example", PASSWORD, None, True)
         return app
+
     return make
 
 
@@ -86,7 +89,7 @@ def test_a_submission_mails_the_office_and_the_submitter(make_app):
         assert m.message["To"] == m.recipients[0]
         assert f"/verwaltung/einreichungen/{project_id}" in m.body
         assert "Amt für regionale Landesentwicklung Lüneburg" in m.body
-        assert token not in m.body                  # the private link is the submitter's alone
+        assert token not in m.body  # the private link is the submitter's alone
     assert mine.subject == f"Ihre Einreichung: {VALID['name']}"
     assert f"http://127.0.0.1:8000/einreichung/{token}\n" in mine.body
     assert "/verwaltung/" not in mine.body
@@ -100,11 +103,12 @@ def test_a_submission_mails_the_office_and_the_submitter(make_app):
 
 def test_a_decision_mails_the_submitter_only(make_app):
     with smtp_server() as smtp:
-        app = make_app(SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port))   # as from the env
+        app = make_app(SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port))  # as from the env
         client = app.test_client()
         _, approved = submitted(client)
-        _, rejected = submitted(client, name="Fahrradwerkstatt für alle",
-                                contact_email="bernd@example.org")
+        _, rejected = submitted(
+            client, name="Fahrradwerkstatt für alle", contact_email="bernd@example.org"
+        )
         before = len(smtp.received)
         login(client, "lg@arl.example")
         assert decide(client, approved, "freigeben").status_code == 303
@@ -133,7 +137,7 @@ def test_with_the_mail_server_down_the_submission_succeeds_and_the_outbox_keeps_
     assert sorted(r.recipient for r in rows) == sorted(OFFICE | {SUBMITTER})
     assert all(r.sent_at is None and r.error.startswith("ConnectionRefusedError") for r in rows)
     [mine] = [r for r in rows if r.recipient == SUBMITTER]
-    assert f"/einreichung/{token}" in mine.body      # the private link is not lost
+    assert f"/einreichung/{token}" in mine.body  # the private link is not lost
 
     login(client, "admin@land.example")
     page = client.get("/verwaltung/postausgang").get_data(as_text=True)
@@ -160,7 +164,7 @@ def test_without_smtp_every_message_waits_in_the_outbox_for_the_administrators(m
     token, project_id = submitted(client)
     login(client, "lg@arl.example")
     assert decide(client, project_id, "freigeben").status_code == 303
-    assert client.get("/verwaltung/postausgang").status_code == 403    # officers: no
+    assert client.get("/verwaltung/postausgang").status_code == 403  # officers: no
 
     rows = outbox_rows(app)
     assert [r.recipient for r in rows] == [*sorted(OFFICE), SUBMITTER, SUBMITTER]

@@ -1,4 +1,5 @@
 """The public pages with the Flask test client: map, listing, detail, filters, safety."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,11 @@ import re
 
 import pytest
 
-from atlas.web import create_app
-from atlas.web.extensions import get_store
-from atlas.web.assets import remote_urls
 from atlas.core.demo import synthetic_projects
 from atlas.core.projects import clean_record
-
+from atlas.web import create_app
+from atlas.web.assets import remote_urls
+from atlas.web.extensions import get_store
 from tests.test_api import PROJECTS
 
 
@@ -39,7 +39,7 @@ def test_map_page_serves_every_asset_itself(client):
     for url in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
         assert client.get(url).status_code == 200, url
     assert "GeoBasis-DE / BKG" in html
-    assert 'user-scalable=no' not in html       # visitors may zoom the page
+    assert "user-scalable=no" not in html  # visitors may zoom the page
 
 
 def test_map_page_keeps_the_filter_state_in_the_url(client):
@@ -77,7 +77,7 @@ def test_listing_pages_and_sorts(app, client):
     last = text(client.get("/projekte?seite=3"))
     assert last.count('class="project"') == 9 and 'rel="prev"' in last
     assert "Seite 3 von 3" in text(client.get("/projekte?seite=999"))
-    assert "Testdaten" in first                       # synthetic entries are flagged
+    assert "Testdaten" in first  # synthetic entries are flagged
     newest = text(client.get("/projekte?sort=newest&q=testprojekt"))
     assert "45 Projekte" in newest
     near = text(client.get("/projekte?near=Meppen&radius_km=5&sort=distance"))
@@ -108,7 +108,9 @@ def test_pages_carry_security_headers_with_a_fresh_nonce(client):
     first, second = client.get("/"), client.get("/")
     csp = first.headers["Content-Security-Policy"]
     nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
-    assert nonce != re.search(r"'nonce-([^']+)'", second.headers["Content-Security-Policy"]).group(1)
+    assert nonce != re.search(r"'nonce-([^']+)'", second.headers["Content-Security-Policy"]).group(
+        1
+    )
     assert "script-src 'self' 'nonce-" in csp and "unsafe-eval" not in csp
     assert "img-src 'self' data: https://tile.openstreetmap.org" in csp
     html = text(first)
@@ -125,19 +127,24 @@ def test_without_a_basemap_no_tile_server_is_contacted(instance, monkeypatch):
     response = app.test_client().get("/")
     assert "tile.openstreetmap.org" not in text(response)
     assert "tile.openstreetmap.org" not in response.headers["Content-Security-Policy"]
-    assert "L.markerClusterGroup" not in text(response)      # markers come from atlas.js
+    assert "L.markerClusterGroup" not in text(response)  # markers come from atlas.js
     assert response.status_code == 200
 
 
 def test_a_custom_tile_server_is_the_only_third_party(instance, monkeypatch):
-    monkeypatch.setenv("ATLAS_TILES", '{"url": "https://tiles.example.de/{z}/{x}/{y}.png", '
-                                      '"attribution": "© Beispiel-Kacheln"}')
+    monkeypatch.setenv(
+        "ATLAS_TILES",
+        '{"url": "https://tiles.example.de/{z}/{x}/{y}.png", "attribution": "© Beispiel-Kacheln"}',
+    )
     app = create_app({"TESTING": True})
     get_store(app).create_schema()
     response = app.test_client().get("/")
     assert "https://tiles.example.de/{z}/{x}/{y}.png" in text(response)
     assert "© Beispiel-Kacheln" in text(response)
-    assert "img-src 'self' data: https://tiles.example.de" in response.headers["Content-Security-Policy"]
+    assert (
+        "img-src 'self' data: https://tiles.example.de"
+        in response.headers["Content-Security-Policy"]
+    )
 
 
 def test_map_page_size_does_not_grow_with_the_store(app, client):

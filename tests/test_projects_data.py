@@ -1,4 +1,5 @@
 """The curated seed projects and the map file built from them (scripts/build_projects.py)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -9,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atlas.core.fields import FIELDS
 from atlas.resources import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout
-from atlas.core.fields import FIELDS
 
 MAP_FILE = DATA_DIR / "projects.geojson"
 CURATED_FILE = DATA_DIR / "projects.curated.json"
@@ -35,26 +36,52 @@ REQUIRED_IDS = {
 }
 #: Places a careless geocoder gets wrong: a namesake in another district or the other Osnabrück.
 EXPECTED_DISTRICT = {
-    "internationales-cafe-winsen-luhe": "03353",       # Harburg, not Winsen (Aller) in Celle
-    "hemminger-netzwerk-fuer-fluechtlinge": "03241",   # Region Hannover
+    "internationales-cafe-winsen-luhe": "03353",  # Harburg, not Winsen (Aller) in Celle
+    "hemminger-netzwerk-fuer-fluechtlinge": "03241",  # Region Hannover
     "integrationslotsen-seelze": "03241",
-    "solidarisches-osnabrueck": "03404",                # the city, not the Landkreis 03459
+    "solidarisches-osnabrueck": "03404",  # the city, not the Landkreis 03459
     "gewerkepass-osnabrueck": "03404",
-    "willkommenskultur-meppen": "03454",                # Emsland
-    "lebenswege-begleiten-bruchhausen-vilsen": "03251", # Diepholz
+    "willkommenskultur-meppen": "03454",  # Emsland
+    "lebenswege-begleiten-bruchhausen-vilsen": "03251",  # Diepholz
     "stark-im-beruf-awo-salzgitter": "03102",
-    "ich-kann-helfen-goettingen": "03159",              # merged district, not the old 03152
+    "ich-kann-helfen-goettingen": "03159",  # merged district, not the old 03152
     "freiwilligenagentur-jugend-soziales-sport": "03101",
     "unterstuetzerkreis-fluechtlingsunterkuenfte-hannover": "03241",
 }
 REGION_BY_DIGIT = {"1": "braunschweig", "2": "leine-weser", "3": "lueneburg", "4": "weser-ems"}
 PRECISIONS = {"address", "postcode", "municipality", "area"}
-PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
-              "street", "website", "source", "precision", "location_note", "district_code",
-              "district", "region"]
+PROPERTIES = [
+    "id",
+    "name",
+    "organisation",
+    "description",
+    "fields",
+    "tags",
+    "city",
+    "postcode",
+    "street",
+    "website",
+    "source",
+    "precision",
+    "location_note",
+    "district_code",
+    "district",
+    "region",
+]
 #: Private persons quoted in the seeds; a quote is not consent to be listed as a contact.
-QUOTED_PERSONS = ["Dreyer", "Kiene", "Abdi", "Yilmaz", "Yapi", "Foerster", "Peerza", "Pfohl",
-                  "Kessner", "Ahmed", "Saenger"]
+QUOTED_PERSONS = [
+    "Dreyer",
+    "Kiene",
+    "Abdi",
+    "Yilmaz",
+    "Yapi",
+    "Foerster",
+    "Peerza",
+    "Pfohl",
+    "Kessner",
+    "Ahmed",
+    "Saenger",
+]
 
 
 def _load(path):
@@ -98,6 +125,7 @@ def _sources(rec) -> list[str]:
 
 
 # --- the map file -----------------------------------------------------------------------------
+
 
 def test_map_file_is_a_feature_collection_of_points(collection, features):
     assert collection["type"] == "FeatureCollection"
@@ -155,9 +183,11 @@ def test_region_matches_third_digit_of_district_key(features):
 
 
 def test_namesakes_land_in_the_right_district(by_id):
-    wrong = {pid: by_id[pid]["properties"]["district_code"]
-             for pid, code in EXPECTED_DISTRICT.items()
-             if by_id[pid]["properties"]["district_code"] != code}
+    wrong = {
+        pid: by_id[pid]["properties"]["district_code"]
+        for pid, code in EXPECTED_DISTRICT.items()
+        if by_id[pid]["properties"]["district_code"] != code
+    }
     assert wrong == {}
 
 
@@ -187,8 +217,17 @@ def test_map_properties_come_from_the_curated_record(by_id, curated):
         if r["id"] not in by_id:
             continue
         p = by_id[r["id"]]["properties"]
-        for key in ("name", "organisation", "description", "city", "postcode", "street",
-                    "website", "precision", "location_note"):
+        for key in (
+            "name",
+            "organisation",
+            "description",
+            "city",
+            "postcode",
+            "street",
+            "website",
+            "precision",
+            "location_note",
+        ):
             assert p[key] == r[key], f"{r['id']}.{key} differs from the curated file; rebuild"
         assert p["source"] == _sources(r)
 
@@ -200,17 +239,20 @@ def test_websites_are_links(curated, programmes):
 
 
 def test_committed_map_file_is_what_the_build_script_writes(curated):
-    spec = importlib.util.spec_from_file_location("build_projects",
-                                                  ROOT / "scripts" / "build_projects.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_projects", ROOT / "scripts" / "build_projects.py"
+    )
     build_projects = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build_projects)
     collection, unmapped = build_projects.build(build_projects.load_curated(CURATED_FILE))
-    assert build_projects.dumps(collection) == MAP_FILE.read_text(encoding="utf-8"), \
+    assert build_projects.dumps(collection) == MAP_FILE.read_text(encoding="utf-8"), (
         "data/projects.geojson is stale: run scripts/build_projects.py"
+    )
     assert {r["id"] for r in unmapped} == {r["id"] for r in curated if not r["geocode_query"]}
 
 
 # --- faithfulness to the seeds ------------------------------------------------------------------
+
 
 def test_sources_name_existing_seed_files(curated, programmes):
     seeds = _seed_texts()
@@ -231,14 +273,17 @@ def seed_runs():
     runs = set()
     for text in _seed_texts().values():
         w = _words(text)
-        runs.update(tuple(w[i:i + RUN]) for i in range(len(w) - RUN + 1))
+        runs.update(tuple(w[i : i + RUN]) for i in range(len(w) - RUN + 1))
     return runs
 
 
 def _copied(text: str, seed_runs: set) -> list[str]:
     w = _words(text)
-    return [" ".join(w[i:i + RUN]) for i in range(len(w) - RUN + 1)
-            if tuple(w[i:i + RUN]) in seed_runs]
+    return [
+        " ".join(w[i : i + RUN])
+        for i in range(len(w) - RUN + 1)
+        if tuple(w[i : i + RUN]) in seed_runs
+    ]
 
 
 def test_no_description_copies_eight_words_from_a_seed(curated, programmes, features, seed_runs):
@@ -250,11 +295,13 @@ def test_no_description_copies_eight_words_from_a_seed(curated, programmes, feat
 def test_the_copy_check_catches_a_copied_sentence_despite_case_and_spacing(seed_runs):
     text = "Hier: JEDEN Samstag treffen sich\n seit Oktober 2013  Menschen aus aller Welt."
     assert _copied(text, seed_runs)
-    assert not _copied("Jeden Samstag treffen sich Menschen aus vielen Ländern zum Reden.",
-                       seed_runs)
+    assert not _copied(
+        "Jeden Samstag treffen sich Menschen aus vielen Ländern zum Reden.", seed_runs
+    )
 
 
 def test_no_quoted_private_person_is_named(curated, programmes, features):
-    blob = json.dumps(curated + programmes + [f["properties"] for f in features],
-                      ensure_ascii=False)
+    blob = json.dumps(
+        curated + programmes + [f["properties"] for f in features], ensure_ascii=False
+    )
     assert [n for n in QUOTED_PERSONS if re.search(rf"\b{n}\b", blob)] == []

@@ -1,4 +1,5 @@
 """Districts, ArL regions and point assignment against the committed data/regions files."""
+
 import json
 import math
 
@@ -69,9 +70,16 @@ def test_goettingen_is_merged_with_osterode():
 
 def test_district_record_and_names_people_recognise():
     hannover = district("03241")
-    assert hannover == {"code": "03241", "name": "Region Hannover", "kind": "Region", "nuts3": "DE929",
-                        "population": hannover["population"], "area_km2": hannover["area_km2"],
-                        "region": "leine-weser", "region_name": "Leine-Weser"}
+    assert hannover == {
+        "code": "03241",
+        "name": "Region Hannover",
+        "kind": "Region",
+        "nuts3": "DE929",
+        "population": hannover["population"],
+        "area_km2": hannover["area_km2"],
+        "region": "leine-weser",
+        "region_name": "Leine-Weser",
+    }
     assert hannover["population"] > 1_000_000 and 2000 < hannover["area_km2"] < 2500
     # A city and a Landkreis of the same place must not look alike.
     assert district("03404")["name"] == "Osnabrück (Stadt)"
@@ -96,18 +104,32 @@ def test_east_frisian_islands_stay_in_their_district(island, lat, lon, code):
 
 @pytest.mark.parametrize("place,lat,lon", OUTSIDE)
 def test_points_outside_lower_saxony_are_not_snapped(place, lat, lon):
-    assert locate_one(lat, lon) == {"lat": lat, "lon": lon, "district_code": None, "district": None,
-                                    "region": None, "region_name": None, "error": "outside Lower Saxony"}
+    assert locate_one(lat, lon) == {
+        "lat": lat,
+        "lon": lon,
+        "district_code": None,
+        "district": None,
+        "region": None,
+        "region_name": None,
+        "error": "outside Lower Saxony",
+    }
 
 
 def test_locate_one_contract_inside():
-    assert locate_one(52.3705, 9.7332) == {"lat": 52.3705, "lon": 9.7332, "district_code": "03241",
-                                           "district": "Region Hannover", "region": "leine-weser",
-                                           "region_name": "Leine-Weser"}
+    assert locate_one(52.3705, 9.7332) == {
+        "lat": 52.3705,
+        "lon": 9.7332,
+        "district_code": "03241",
+        "district": "Region Hannover",
+        "region": "leine-weser",
+        "region_name": "Leine-Weser",
+    }
 
 
 def test_locate_on_arrays_matches_locate_one():
-    rows = [(lat, lon) for _, lat, lon, *_ in PLACES + ISLANDS] + [(lat, lon) for _, lat, lon in OUTSIDE]
+    rows = [(lat, lon) for _, lat, lon, *_ in PLACES + ISLANDS] + [
+        (lat, lon) for _, lat, lon in OUTSIDE
+    ]
     lats, lons = np.array(rows).T
     codes = locate(lats, lons)
     assert codes.dtype == object and codes.shape == (len(rows),)
@@ -118,7 +140,9 @@ def test_locate_on_arrays_matches_locate_one():
 
 def _sjoin_codes(lat, lon):
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-    joined = gpd.sjoin(points, districts()[["district_code", "geometry"]], how="left", predicate="within")
+    joined = gpd.sjoin(
+        points, districts()[["district_code", "geometry"]], how="left", predicate="within"
+    )
     return [c if isinstance(c, str) else None for c in joined.district_code]
 
 
@@ -142,8 +166,18 @@ def test_locate_agrees_with_sjoin_close_to_boundaries():
     assert list(locate(lat, lon)) == expected
 
 
-@pytest.mark.parametrize("lat,lon", [(math.nan, 9.7), (52.4, math.inf), (91, 9.7), (52.4, 181),
-                                     (-90.5, 0), ("abc", 9.7), (None, 9.7)])
+@pytest.mark.parametrize(
+    "lat,lon",
+    [
+        (math.nan, 9.7),
+        (52.4, math.inf),
+        (91, 9.7),
+        (52.4, 181),
+        (-90.5, 0),
+        ("abc", 9.7),
+        (None, 9.7),
+    ],
+)
 def test_invalid_coordinates_raise(lat, lon):
     with pytest.raises(ValueError):
         locate_one(lat, lon)
@@ -167,7 +201,11 @@ def test_regions_file():
     assert shapely.area(frame.geometry.values).sum() == pytest.approx(district_area, rel=1e-6)
     hannover = shapely.Point(9.7332, 52.3705)
     assert by_slug.geometry.contains(hannover).to_dict() == {
-        "braunschweig": False, "leine-weser": True, "lueneburg": False, "weser-ems": False}
+        "braunschweig": False,
+        "leine-weser": True,
+        "lueneburg": False,
+        "weser-ems": False,
+    }
 
 
 def test_districts_form_a_clean_coverage():
@@ -182,8 +220,16 @@ def test_data_files_are_small_and_plain_geojson():
     assert sum(f.stat().st_size for f in files) < 3_000_000
     doc = json.loads((regions.REGIONS_DIR / "districts.geojson").read_text(encoding="utf-8"))
     assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 45
-    assert set(doc["features"][0]["properties"]) == {"district_code", "name", "kind", "nuts3", "population",
-                                                     "area_km2", "region", "region_name"}
+    assert set(doc["features"][0]["properties"]) == {
+        "district_code",
+        "name",
+        "kind",
+        "nuts3",
+        "population",
+        "area_km2",
+        "region",
+        "region_name",
+    }
 
 
 def test_attribution_names_both_sources():

@@ -4,6 +4,7 @@ backend's own path (the in-memory point index on SQLite, PostGIS on PostgreSQL).
 The oracle measures with geopy's geodesic, a different library from the one the atlas uses, and
 filters and sorts the published projects one by one.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,15 +15,15 @@ from pyproj import Geod
 from sqlalchemy import update
 
 from atlas import search
-from atlas.search import postgis
-from atlas.search.sqlite import SqliteBackend
-from atlas.web.extensions import get_store
 from atlas.core.demo import synthetic_projects
 from atlas.core.fields import FIELDS
 from atlas.core.projects import RowError, clean_record
-from atlas.geo.regions import REGIONS
-from atlas.store import Project
 from atlas.core.text import normalize
+from atlas.geo.regions import REGIONS
+from atlas.search import postgis
+from atlas.search.sqlite import SqliteBackend
+from atlas.store import Project
+from atlas.web.extensions import get_store
 
 HANNOVER = (52.3745, 9.7386)
 
@@ -34,15 +35,32 @@ def store(app):
     store.replace_synthetic(synthetic_projects(1500, seed=11))
     # Names that sort by more than ASCII letters, ties on the name, and projects that are not
     # published (never found).
-    extra = [{"name": name, "fields": "sprache", "city": "Hannover", "lat": lat, "lon": lon}
-             for name, lat, lon in [("Über den Tellerrand", 52.38, 9.74),
-                                    ("über den Tellerrand", 52.36, 9.70),
-                                    ("Ankommen", 52.39, 9.75), ("ankommen", 52.40, 9.76),
-                                    ("Zusammen", 52.37, 9.73)]]
+    extra = [
+        {"name": name, "fields": "sprache", "city": "Hannover", "lat": lat, "lon": lon}
+        for name, lat, lon in [
+            ("Über den Tellerrand", 52.38, 9.74),
+            ("über den Tellerrand", 52.36, 9.70),
+            ("Ankommen", 52.39, 9.75),
+            ("ankommen", 52.40, 9.76),
+            ("Zusammen", 52.37, 9.73),
+        ]
+    ]
     store.save_all([clean_record(r, f"extra {i}") for i, r in enumerate(extra)])
-    store.save_all([clean_record({"name": "Noch nicht frei", "fields": "sprache",
-                                  "city": "Hannover", "lat": 52.3745, "lon": 9.7386,
-                                  "status": "pending"}, "pending")])
+    store.save_all(
+        [
+            clean_record(
+                {
+                    "name": "Noch nicht frei",
+                    "fields": "sprache",
+                    "city": "Hannover",
+                    "lat": 52.3745,
+                    "lon": 9.7386,
+                    "status": "pending",
+                },
+                "pending",
+            )
+        ]
+    )
     return store
 
 
@@ -67,11 +85,13 @@ def oracle(projects, query: search.Query) -> tuple[int, list[str], list[float | 
             if d > query.near.radius_km:
                 continue
         found.append((p, d))
-    key = {"distance": lambda pd: (pd[1], pd[0].id),
-           "name": lambda pd: (pd[0].name.encode().lower(), pd[0].id),
-           "newest": lambda pd: (-pd[0].created_at.timestamp(), pd[0].id)}[query.sort]
+    key = {
+        "distance": lambda pd: (pd[1], pd[0].id),
+        "name": lambda pd: (pd[0].name.encode().lower(), pd[0].id),
+        "newest": lambda pd: (-pd[0].created_at.timestamp(), pd[0].id),
+    }[query.sort]
     found.sort(key=key)
-    page = found[query.offset:query.offset + query.limit]
+    page = found[query.offset : query.offset + query.limit]
     return len(found), [p.id for p, _ in page], [d for _, d in page]
 
 
@@ -134,15 +154,24 @@ def test_projects_at_the_edge_of_the_radius_are_measured_exactly(app, radius_km)
         for label, metres in (("innen", radius_km * 1000 - 1), ("aussen", radius_km * 1000 + 1)):
             lon, lat, _ = geod.fwd(lon0, lat0, azimuth, metres)
             try:
-                records.append(clean_record({"name": f"Rand {label} {azimuth}",
-                                             "fields": "sprache", "lat": lat, "lon": lon},
-                                            f"{label} {azimuth}"))
-            except RowError:        # outside Lower Saxony (200 km reach beyond it)
+                records.append(
+                    clean_record(
+                        {
+                            "name": f"Rand {label} {azimuth}",
+                            "fields": "sprache",
+                            "lat": lat,
+                            "lon": lon,
+                        },
+                        f"{label} {azimuth}",
+                    )
+                )
+            except RowError:  # outside Lower Saxony (200 km reach beyond it)
                 pass
     store.save_all(records)
     inside = {r["id"] for r in records if "innen" in r["name"]}
-    query = search.parse({"near": f"{lat0},{lon0}", "radius_km": str(radius_km),
-                          "limit": "1000"}, geocode=None)
+    query = search.parse(
+        {"near": f"{lat0},{lon0}", "radius_km": str(radius_km), "limit": "1000"}, geocode=None
+    )
     result = search.run(store, query)
     assert {p.id for p, _ in result.items} == inside
     assert result.total == len(inside) > 0
@@ -158,12 +187,13 @@ def test_the_shortcuts_never_decide_wrongly_at_the_edge(lat, radius_km):
     near = search.Near(lat, 9.7, "", radius_km)
     geod = Geod(ellps="WGS84")
     azimuths = [a / 4 for a in range(4 * 360)]
-    lons, lats, _ = geod.fwd([9.7] * len(azimuths), [lat] * len(azimuths), azimuths,
-                             [radius_km * 1000] * len(azimuths))
+    lons, lats, _ = geod.fwd(
+        [9.7] * len(azimuths), [lat] * len(azimuths), azimuths, [radius_km * 1000] * len(azimuths)
+    )
     minlon, minlat, maxlon, maxlat = near.box()
     assert all(minlon <= x <= maxlon for x in lons) and all(minlat <= y <= maxlat for y in lats)
     (inner_lat, inner_lon), (outer_lat, outer_lon) = postgis.ellipses(near)
-    r2 = radius_km ** 2
+    r2 = radius_km**2
     for x, y in zip(lons, lats):
         dlat, dlon = y - lat, x - 9.7
         assert dlat * dlat * inner_lat + dlon * dlon * inner_lon >= r2 * (1 - 1e-12)
@@ -171,8 +201,9 @@ def test_the_shortcuts_never_decide_wrongly_at_the_edge(lat, radius_km):
 
 
 def test_an_approval_shows_in_the_next_search(app, store):
-    query = search.parse({"near": "52.3745,9.7386", "radius_km": "1", "limit": "1000"},
-                         geocode=None)
+    query = search.parse(
+        {"near": "52.3745,9.7386", "radius_km": "1", "limit": "1000"}, geocode=None
+    )
     before = {p.id for p, _ in search.run(store, query).items}
     version = store.data_version()
     pending = [p for p in store.projects("pending")][0]

@@ -1,10 +1,11 @@
 """Saving many records at once: what an import or `atlas init` hands the store."""
+
 from __future__ import annotations
 
 import pytest
 
-from atlas.web.extensions import get_store
 from atlas.core.projects import clean_record
+from atlas.web.extensions import get_store
 
 
 @pytest.fixture
@@ -15,22 +16,42 @@ def store(app):
 
 
 def _record(name: str, **extra) -> dict:
-    return clean_record({"name": name, "fields": "sprache", "city": "Celle",
-                         "lat": "52.62", "lon": "10.08", **extra}, name)
+    return clean_record(
+        {
+            "name": name,
+            "fields": "sprache",
+            "city": "Celle",
+            "lat": "52.62",
+            "lon": "10.08",
+            **extra,
+        },
+        name,
+    )
 
 
 def test_save_all_keeps_every_column_of_records_with_different_optional_fields(store):
     # Rows without a website or organisation between rows with them: the bulk insert batches
     # rows by the columns they carry, and no value may end up in another row.
-    records = [_record(f"Projekt {i}", **({"website": f"https://p{i}.example.org",
-                                           "organisation": f"Verein {i}"} if i % 3 else {}))
-               for i in range(30)]
+    records = [
+        _record(
+            f"Projekt {i}",
+            **(
+                {"website": f"https://p{i}.example.org", "organisation": f"Verein {i}"}
+                if i % 3
+                else {}
+            ),
+        )
+        for i in range(30)
+    ]
     assert store.save_all(records) == {"added": 30, "updated": 0, "unchanged": 0}
     stored = {p.id: p for p in store.projects()}
     for rec in records:
         p = stored[rec["id"]]
-        assert (p.name, p.website, p.organisation) == (rec["name"], rec.get("website"),
-                                                       rec.get("organisation"))
+        assert (p.name, p.website, p.organisation) == (
+            rec["name"],
+            rec.get("website"),
+            rec.get("organisation"),
+        )
         assert p.fields == ["sprache"] and p.status == "published" and p.created_at is not None
         assert "celle" in p.search_text
     assert store.save_all(records) == {"added": 0, "updated": 0, "unchanged": 30}

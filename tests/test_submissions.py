@@ -1,4 +1,5 @@
 """Submitting a project and its moderation, with the Flask test client and a real SQLite file."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from atlas.web import create_app
 from atlas.core.accounts import add_user
-from atlas.web.extensions import get_store
 from atlas.core.projects import clean_record
 from atlas.store import AuditEntry, OutboxMessage, Project
+from atlas.web import create_app
+from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 
 PASSWORD = "ein-sicheres-passwort"
@@ -36,9 +37,20 @@ def app(instance):
     app = create_app({"TESTING": True})
     store = get_store(app)
     store.create_schema()
-    store.save_all([clean_record({"name": "Internationales Café", "fields": "teilhabe",
-                                  "city": "Winsen (Luhe)", "lat": 53.3578, "lon": 10.2116},
-                                 "seed")])
+    store.save_all(
+        [
+            clean_record(
+                {
+                    "name": "Internationales Café",
+                    "fields": "teilhabe",
+                    "city": "Winsen (Luhe)",
+                    "lat": 53.3578,
+                    "lon": 10.2116,
+                },
+                "seed",
+            )
+        ]
+    )
     add_user(store, "lg@arl.example", PASSWORD, "lueneburg", False)
     add_user(store, "lg2@arl.example", PASSWORD, "lueneburg", False)
     add_user(store, "we@arl.example", PASSWORD, "weser-ems", False)
@@ -70,15 +82,28 @@ def pending(app) -> list[Project]:
 
 def login(client, email: str):
     token = csrf(client, "/verwaltung/login")
-    return client.post("/verwaltung/login", data={"email": email, "password": PASSWORD,
-                                                  "csrf_token": token})
+    return client.post(
+        "/verwaltung/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
 
 
 def test_the_form_has_every_field(client):
     html = client.get("/einreichen").get_data(as_text=True)
-    for name in ("name", "organisation", "description", "fields", "street", "postcode", "city",
-                 "website", "contact_name", "contact_email", "publish_email", "consent",
-                 "csrf_token"):
+    for name in (
+        "name",
+        "organisation",
+        "description",
+        "fields",
+        "street",
+        "postcode",
+        "city",
+        "website",
+        "contact_name",
+        "contact_email",
+        "publish_email",
+        "consent",
+        "csrf_token",
+    ):
         assert f'name="{name}"' in html, name
     assert 'class="honeypot"' in html
 
@@ -100,9 +125,12 @@ def test_preview_shows_district_and_office_then_confirm_stores_pending(app, clie
     assert "wird geprüft" in status and "Vielen Dank" in status
     with get_store(app).session() as s:
         mails = list(s.scalars(select(OutboxMessage)))
-    assert {m.recipient for m in mails} == {"lg@arl.example", "lg2@arl.example",
-                                            "erika@example.org"}
-    assert all(m.sent_at is None for m in mails)        # no SMTP: kept in the outbox
+    assert {m.recipient for m in mails} == {
+        "lg@arl.example",
+        "lg2@arl.example",
+        "erika@example.org",
+    }
+    assert all(m.sent_at is None for m in mails)  # no SMTP: kept in the outbox
 
 
 def test_a_missing_csrf_token_stores_nothing(app, client):
@@ -113,27 +141,34 @@ def test_a_missing_csrf_token_stores_nothing(app, client):
     assert pending(app) == []
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"name": ""}, "Bitte den Namen des Projekts angeben."),
-    ({"name": "x" * 201}, "Bitte 3 bis 200 Zeichen eingeben."),
-    ({"description": "zu kurz"}, "Bitte 20 bis 4000 Zeichen eingeben."),
-    ({"fields": None}, "Bitte mindestens ein Handlungsfeld wählen."),
-    ({"fields": ["kochen"]}, "Unbekanntes Handlungsfeld: kochen."),
-    ({"postcode": "2142"}, "Eine Postleitzahl hat fünf Ziffern."),
-    ({"city": ""}, "Bitte den Ort angeben."),
-    ({"website": "ftp://example.org"}, "Nur Adressen mit http:// oder https://"),
-    ({"website": "javascript:alert(1)"}, "Nur Adressen mit http:// oder https://"),
-    ({"contact_email": "keine-adresse"}, "Das ist keine gültige E-Mail-Adresse."),
-    ({"contact_email": ""}, "Bitte eine E-Mail-Adresse angeben"),
-    ({"consent": None}, "Ohne Ihre Einwilligung"),
-    ({"postcode": "28195", "city": "Bremen", "street": None}, "in Niedersachsen nicht gefunden"),
-    ({"lat": "53.0793", "lon": "8.8017"}, "liegt nicht in Niedersachsen"),
-    ({"lat": "abc", "lon": "8.8"}, "Ungültige Koordinate."),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"name": ""}, "Bitte den Namen des Projekts angeben."),
+        ({"name": "x" * 201}, "Bitte 3 bis 200 Zeichen eingeben."),
+        ({"description": "zu kurz"}, "Bitte 20 bis 4000 Zeichen eingeben."),
+        ({"fields": None}, "Bitte mindestens ein Handlungsfeld wählen."),
+        ({"fields": ["kochen"]}, "Unbekanntes Handlungsfeld: kochen."),
+        ({"postcode": "2142"}, "Eine Postleitzahl hat fünf Ziffern."),
+        ({"city": ""}, "Bitte den Ort angeben."),
+        ({"website": "ftp://example.org"}, "Nur Adressen mit http:// oder https://"),
+        ({"website": "javascript:alert(1)"}, "Nur Adressen mit http:// oder https://"),
+        ({"contact_email": "keine-adresse"}, "Das ist keine gültige E-Mail-Adresse."),
+        ({"contact_email": ""}, "Bitte eine E-Mail-Adresse angeben"),
+        ({"consent": None}, "Ohne Ihre Einwilligung"),
+        (
+            {"postcode": "28195", "city": "Bremen", "street": None},
+            "in Niedersachsen nicht gefunden",
+        ),
+        ({"lat": "53.0793", "lon": "8.8017"}, "liegt nicht in Niedersachsen"),
+        ({"lat": "abc", "lon": "8.8"}, "Ungültige Koordinate."),
+    ],
+)
 def test_every_invalid_field_is_explained_and_nothing_is_stored(app, client, changes, message):
     if "lat" in changes:
-        changes["point_for"] = "|".join([VALID["street"].lower(), VALID["postcode"],
-                                         VALID["city"].lower()])
+        changes["point_for"] = "|".join(
+            [VALID["street"].lower(), VALID["postcode"], VALID["city"].lower()]
+        )
     response = submit(client, **changes)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
@@ -176,8 +211,14 @@ def test_an_ambiguous_place_offers_candidates_to_pick(app, client):
     html = response.get_data(as_text=True)
     assert "nicht eindeutig" in html and 'name="choose"' in html
     choice = re.search(r'name="choose" value="([^"]+)"', html).group(1)
-    data = dict(VALID, postcode="29308", street="", csrf_token=csrf(client, "/einreichen"),
-                step="preview", choose=choice)
+    data = dict(
+        VALID,
+        postcode="29308",
+        street="",
+        csrf_token=csrf(client, "/einreichen"),
+        step="preview",
+        choose=choice,
+    )
     picked = client.post("/einreichen", data=data).get_data(as_text=True)
     assert "Vorschau: Liegt der Punkt richtig?" in picked
 
@@ -194,7 +235,7 @@ def test_a_changed_address_is_geocoded_again(app, client):
     stale_key = "|".join(["", "30169", "hannover"])
     response = submit(client, lat="52.37", lon="9.73", point_for=stale_key)
     assert response.status_code == 303
-    assert pending(app)[0].district_code == "03353"      # Winsen, not the old Hannover point
+    assert pending(app)[0].district_code == "03353"  # Winsen, not the old Hannover point
 
 
 def private_link(app, client) -> str:
@@ -203,8 +244,9 @@ def private_link(app, client) -> str:
 
 def test_the_private_link_edits_and_withdraws(app, client):
     link = private_link(app, client)
-    data = dict(VALID, name="Nähcafé Miteinander Winsen", step="confirm",
-                csrf_token=csrf(client, link))
+    data = dict(
+        VALID, name="Nähcafé Miteinander Winsen", step="confirm", csrf_token=csrf(client, link)
+    )
     saved = client.post(link, data=data)
     assert saved.status_code == 303
     assert pending(app)[0].name == "Nähcafé Miteinander Winsen"
@@ -223,8 +265,10 @@ def test_the_private_link_edits_and_withdraws(app, client):
 def test_login_wrong_password_and_cookie_flags(app, client):
     assert client.get("/verwaltung/").status_code == 302
     token = csrf(client, "/verwaltung/login")
-    wrong = client.post("/verwaltung/login", data={"email": "lg@arl.example",
-                                                   "password": "falsch", "csrf_token": token})
+    wrong = client.post(
+        "/verwaltung/login",
+        data={"email": "lg@arl.example", "password": "falsch", "csrf_token": token},
+    )
     assert wrong.status_code == 400
     assert "E-Mail-Adresse oder Passwort ist falsch." in wrong.get_data(as_text=True)
     right = login(client, "lg@arl.example")
@@ -238,15 +282,19 @@ def test_login_is_rate_limited(instance):
     app = create_app({"TESTING": True, "RATELIMIT_LOGIN": "2 per minute"})
     get_store(app).create_schema()
     client = app.test_client()
-    codes = [client.post("/verwaltung/login", data={"email": "a@b.de", "password": "x"})
-             .status_code for _ in range(3)]
+    codes = [
+        client.post("/verwaltung/login", data={"email": "a@b.de", "password": "x"}).status_code
+        for _ in range(3)
+    ]
     assert codes[-1] == 429
 
 
 def approve(client, project: Project, version=None):
     url = f"/verwaltung/einreichungen/{project.id}"
-    return client.post(url + "/freigeben", data={"csrf_token": csrf(client, url),
-                                                  "version": version or project.version})
+    return client.post(
+        url + "/freigeben",
+        data={"csrf_token": csrf(client, url), "version": version or project.version},
+    )
 
 
 def test_officer_sees_own_region_and_approves(app, client):
@@ -255,7 +303,7 @@ def test_officer_sees_own_region_and_approves(app, client):
     login(client, "lg@arl.example")
     queue = client.get("/verwaltung/").get_data(as_text=True)
     assert "Nähcafé Miteinander" in queue
-    assert queue.count('class=\\"queue-number\\"') == 1          # numbered on the map
+    assert queue.count('class=\\"queue-number\\"') == 1  # numbered on the map
     response = approve(client, item)
     assert response.status_code == 303
     public = client.get("/api/projects?q=naehcafe").get_json()
@@ -263,9 +311,12 @@ def test_officer_sees_own_region_and_approves(app, client):
     assert "Nähcafé Miteinander" in client.get("/projekte?q=naehcafe").get_data(as_text=True)
     with get_store(app).session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "approved")).one()
-        mail = s.scalars(select(OutboxMessage).where(
-            OutboxMessage.recipient == "erika@example.org",
-            OutboxMessage.subject.like("Entscheidung%"))).one()
+        mail = s.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.recipient == "erika@example.org",
+                OutboxMessage.subject.like("Entscheidung%"),
+            )
+        ).one()
     assert entry.actor == "lg@arl.example" and entry.changes["status"] == ["pending", "published"]
     assert "freigegeben" in mail.body
 
@@ -279,8 +330,10 @@ def test_an_officer_cannot_act_on_another_region(app, client):
     assert "Nähcafé" not in client.get("/verwaltung/?region=lueneburg").get_data(as_text=True)
     token = csrf(client, "/verwaltung/")
     for action in ("freigeben", "ablehnen", "bearbeiten", "verschieben"):
-        response = client.post(f"{url}/{action}", data={"csrf_token": token, "version": "1",
-                                                        "reason": "x", "region": "weser-ems"})
+        response = client.post(
+            f"{url}/{action}",
+            data={"csrf_token": token, "version": "1", "reason": "x", "region": "weser-ems"},
+        )
         assert response.status_code == 403, action
     assert pending(app)[0].version == 1
 
@@ -292,8 +345,14 @@ def test_reject_needs_a_reason_and_tells_the_submitter(app, client):
     url = f"/verwaltung/einreichungen/{item.id}"
     bare = client.post(url + "/ablehnen", data={"csrf_token": csrf(client, url), "version": 1})
     assert bare.status_code == 400 and "Bitte begründen" in bare.get_data(as_text=True)
-    done = client.post(url + "/ablehnen", data={"csrf_token": csrf(client, url), "version": 1,
-                                                "reason": "Kein Bezug zu Niedersachsen."})
+    done = client.post(
+        url + "/ablehnen",
+        data={
+            "csrf_token": csrf(client, url),
+            "version": 1,
+            "reason": "Kein Bezug zu Niedersachsen.",
+        },
+    )
     assert done.status_code == 303
     status = client.get(link).get_data(as_text=True)
     assert "nicht freigegeben" in status and "Kein Bezug zu Niedersachsen." in status
@@ -313,12 +372,14 @@ def test_two_officers_at_once_one_wins_the_other_is_told(app):
     assert "inzwischen von jemand anderem" in late.get_data(as_text=True)
     with get_store(app).session() as s:
         assert s.get(Project, item.id).status == "published"
-        assert [e.action for e in s.scalars(select(AuditEntry).where(
-            AuditEntry.project_id == item.id))] == ["submitted", "approved"]
+        assert [
+            e.action for e in s.scalars(select(AuditEntry).where(AuditEntry.project_id == item.id))
+        ] == ["submitted", "approved"]
 
 
 def test_concurrent_decisions_in_threads_apply_exactly_one(app):
     from atlas.core import submissions
+
     client = app.test_client()
     submit(client)
     [item] = pending(app)
@@ -329,6 +390,7 @@ def test_concurrent_decisions_in_threads_apply_exactly_one(app):
     def act(i):
         barrier.wait()
         results.append(submissions.decide(store, item.id, 1, f"officer{i}", i % 2 == 0, "x"))
+
     threads = [threading.Thread(target=act, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
@@ -336,8 +398,14 @@ def test_concurrent_decisions_in_threads_apply_exactly_one(app):
         t.join()
     assert sum(r is not None for r in results) == 1
     with store.session() as s:
-        assert len(s.scalars(select(AuditEntry).where(AuditEntry.action.in_(
-            ("approved", "rejected")))).all()) == 1
+        assert (
+            len(
+                s.scalars(
+                    select(AuditEntry).where(AuditEntry.action.in_(("approved", "rejected")))
+                ).all()
+            )
+            == 1
+        )
 
 
 def test_edit_and_approve(app, client):
@@ -345,14 +413,24 @@ def test_edit_and_approve(app, client):
     [item] = pending(app)
     login(client, "lg@arl.example")
     url = f"/verwaltung/einreichungen/{item.id}"
-    data = {"csrf_token": csrf(client, url), "version": 1, "name": "Nähcafé Winsen",
-            "description": VALID["description"], "fields": ["sprache"], "postcode": "21423",
-            "city": "Winsen (Luhe)", "street": "", "organisation": "", "website": ""}
+    data = {
+        "csrf_token": csrf(client, url),
+        "version": 1,
+        "name": "Nähcafé Winsen",
+        "description": VALID["description"],
+        "fields": ["sprache"],
+        "postcode": "21423",
+        "city": "Winsen (Luhe)",
+        "street": "",
+        "organisation": "",
+        "website": "",
+    }
     assert client.post(url + "/bearbeiten", data=data).status_code == 303
     with get_store(app).session() as s:
         project = s.get(Project, item.id)
-        edited = s.scalars(select(AuditEntry).where(
-            AuditEntry.action == "edited and approved")).one()
+        edited = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "edited and approved")
+        ).one()
     assert project.status == "published" and project.name == "Nähcafé Winsen"
     assert edited.changes["name"] == ["Nähcafé Miteinander", "Nähcafé Winsen"]
     assert edited.changes["status"] == ["pending", "published"]
@@ -365,8 +443,10 @@ def test_admin_moves_between_regions_and_reads_audit_and_outbox(app, client):
     queue = client.get("/verwaltung/").get_data(as_text=True)
     assert "Nähcafé Miteinander" in queue
     url = f"/verwaltung/einreichungen/{item.id}"
-    moved = client.post(url + "/verschieben", data={"csrf_token": csrf(client, url),
-                                                    "version": 1, "region": "weser-ems"})
+    moved = client.post(
+        url + "/verschieben",
+        data={"csrf_token": csrf(client, url), "version": 1, "region": "weser-ems"},
+    )
     assert moved.status_code == 303
     assert pending(app)[0].region == "weser-ems"
     audit = client.get("/verwaltung/protokoll").get_data(as_text=True)
@@ -383,9 +463,10 @@ def test_admin_moves_between_regions_and_reads_audit_and_outbox(app, client):
 
 def test_login_redirect_stays_on_this_site(app, client):
     token = csrf(client, "/verwaltung/login?next=//evil.example/")
-    response = client.post("/verwaltung/login?next=//evil.example/",
-                           data={"email": "lg@arl.example", "password": PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/verwaltung/login?next=//evil.example/",
+        data={"email": "lg@arl.example", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/verwaltung/"
 
 
@@ -418,11 +499,14 @@ def test_mail_links_use_the_configured_address_not_the_host_header(app):
 def test_a_page_of_the_offices_asks_for_login_and_returns_there_and_logout_ends_it(app, client):
     response = client.get("/verwaltung/einreichungen/x")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/verwaltung/login?next=/verwaltung/einreichungen/x?")
+    assert response.headers["Location"].endswith(
+        "/verwaltung/login?next=/verwaltung/einreichungen/x?"
+    )
     token = csrf(client, "/verwaltung/login")
-    response = client.post("/verwaltung/login?next=/verwaltung/protokoll",
-                           data={"email": "admin@land.example", "password": PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/verwaltung/login?next=/verwaltung/protokoll",
+        data={"email": "admin@land.example", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/verwaltung/protokoll"
     assert client.get("/verwaltung/protokoll").status_code == 200
     client.post("/verwaltung/logout", data={"csrf_token": csrf(client, "/verwaltung/")})

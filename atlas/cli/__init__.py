@@ -1,4 +1,5 @@
 """The `atlas` command: Flask's CLI group with the atlas's own commands."""
+
 from __future__ import annotations
 
 import json
@@ -19,11 +20,13 @@ def _echo_json(obj: dict) -> None:
 
 def _store():
     from atlas.web.extensions import get_store
+
     return get_store()
 
 
 def get_geocode():
     from atlas.web.extensions import get_geocode as configured
+
     return configured()
 
 
@@ -32,21 +35,26 @@ def get_geocode():
 def init_command():
     """Create the schema and load the curated projects (running it again changes nothing)."""
     from atlas.core.projects import clean_rows, read_rows
+
     store = _store()
     store.create_schema()
-    records, errors = clean_rows(read_rows(PROJECTS_FILE.read_text(encoding="utf-8"),
-                                           PROJECTS_FILE.name))
+    records, errors = clean_rows(
+        read_rows(PROJECTS_FILE.read_text(encoding="utf-8"), PROJECTS_FILE.name)
+    )
     for err in errors:
         click.echo(f"{PROJECTS_FILE.name}, {err}", err=True)
     if errors:
         raise click.ClickException("the curated data has errors; nothing loaded")
     counts = store.save_all(records, replace=False)
-    click.echo(f"Database ready ({_safe_url(store.url)}): {counts['added']} curated projects "
-               f"added, {counts['unchanged']} already present.")
+    click.echo(
+        f"Database ready ({_safe_url(store.url)}): {counts['added']} curated projects "
+        f"added, {counts['unchanged']} already present."
+    )
 
 
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -61,8 +69,11 @@ def migrate_command():
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--skip-invalid", is_flag=True,
-              help="Import the valid rows even if others fail (they are still reported).")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid rows even if others fail (they are still reported).",
+)
 @with_appcontext
 def import_command(file: Path, skip_invalid: bool):
     """Import projects from a GeoJSON or CSV file; rows without coordinates are geocoded.
@@ -70,41 +81,53 @@ def import_command(file: Path, skip_invalid: bool):
     A file with any invalid row imports nothing unless --skip-invalid is given.
     """
     from atlas.core.projects import RowError, clean_rows, read_rows
+
     store = _store()
     store.create_schema()
     try:
         rows = read_rows(file.read_text(encoding="utf-8-sig"), file.name)
     except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{file.name} is not UTF-8 text (byte {exc.start})")
+        raise click.ClickException(f"{file.name} is not UTF-8 text (byte {exc.start})") from None
     except RowError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
 
     def progress(items):
         with click.progressbar(items, label=f"Prüfe {file.name}", file=sys.stderr) as bar:
             yield from bar
 
-    records, errors = clean_rows(rows, progress=progress if len(rows) > 50 else None,
-                                 geocode=get_geocode())
+    records, errors = clean_rows(
+        rows, progress=progress if len(rows) > 50 else None, geocode=get_geocode()
+    )
     for err in errors:
         click.echo(f"{file.name}, {err}", err=True)
     if errors and not skip_invalid:
-        raise click.ClickException(f"{len(errors)} of {len(rows)} rows are invalid; nothing "
-                                   f"imported (use --skip-invalid to import the valid rows)")
+        raise click.ClickException(
+            f"{len(errors)} of {len(rows)} rows are invalid; nothing "
+            f"imported (use --skip-invalid to import the valid rows)"
+        )
     counts = store.save_all(records)
-    click.echo(f"Imported {file.name}: {counts['added']} added, {counts['updated']} updated, "
-               f"{counts['unchanged']} unchanged, {len(errors)} skipped as invalid.")
+    click.echo(
+        f"Imported {file.name}: {counts['added']} added, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {len(errors)} skipped as invalid."
+    )
 
 
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "csv"]), default="geojson")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: standard output).")
-@click.option("--status", type=click.Choice(list(STATUSES) + ["all"]), default="published",
-              show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.option(
+    "--status", type=click.Choice(list(STATUSES) + ["all"]), default="published", show_default=True
+)
 @with_appcontext
 def export_command(fmt: str, output: Path | None, status: str):
     """Export projects as GeoJSON or CSV."""
     from atlas.core.projects import write_csv, write_geojson
+
     store = _store()
     store.create_schema()
     projects = store.projects(None if status == "all" else status)
@@ -145,6 +168,7 @@ def locate_command(lat: str, lon: str | None):
     Exit status in single mode: 0 inside Lower Saxony, 1 outside, 2 malformed.
     """
     from atlas.geo import regions
+
     if lat == "-":
         _locate_stream(sys.stdin)
         return
@@ -153,7 +177,7 @@ def locate_command(lat: str, lon: str | None):
             raise ValueError("give LAT and LON (or - to read lines from standard input)")
         answer = regions.locate_one(_number(lat, "lat"), _number(lon, "lon"))
     except ValueError as exc:
-        raise click.UsageError(str(exc))
+        raise click.UsageError(str(exc)) from None
     _echo_json(answer)
     sys.exit(1 if answer.get("error") else 0)
 
@@ -168,6 +192,7 @@ def _number(text: str, name: str) -> float:
 def _locate_stream(lines) -> None:
     """All well-formed lines are located in one vectorised call; a bad line gets its own error."""
     import numpy as np
+
     from atlas.geo import regions
 
     parsed = []
@@ -179,20 +204,36 @@ def _locate_stream(lines) -> None:
             if len(parts) != 2:
                 raise ValueError(f"line '{line.strip()}' is not 'lat,lon'")
             lat, lon = _number(parts[0], "lat"), _number(parts[1], "lon")
-            if not (np.isfinite(lat) and np.isfinite(lon) and -90 <= lat <= 90
-                    and -180 <= lon <= 180):
+            if not (
+                np.isfinite(lat) and np.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+            ):
                 raise ValueError(f"line '{line.strip()}' is not a valid coordinate")
             parsed.append((lat, lon, None))
         except ValueError as exc:
             parsed.append((None, None, str(exc)))
     ok = [i for i, p in enumerate(parsed) if p[2] is None]
-    codes = regions.locate(np.array([parsed[i][0] for i in ok], dtype=float),
-                           np.array([parsed[i][1] for i in ok], dtype=float)) if ok else []
+    codes = (
+        regions.locate(
+            np.array([parsed[i][0] for i in ok], dtype=float),
+            np.array([parsed[i][1] for i in ok], dtype=float),
+        )
+        if ok
+        else []
+    )
     code_at = dict(zip(ok, codes))
     for i, (lat, lon, error) in enumerate(parsed):
         if error:
-            _echo_json({"lat": None, "lon": None, "district_code": None, "district": None,
-                        "region": None, "region_name": None, "error": error})
+            _echo_json(
+                {
+                    "lat": None,
+                    "lon": None,
+                    "district_code": None,
+                    "district": None,
+                    "region": None,
+                    "region_name": None,
+                    "error": error,
+                }
+            )
         else:
             _echo_json(regions.describe(lat, lon, code_at[i]))
 
@@ -201,8 +242,13 @@ def _locate_stream(lines) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per process.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes; more than one runs under gunicorn, all sharing the store.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes; more than one runs under gunicorn, all sharing the store.",
+)
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
@@ -210,13 +256,16 @@ def serve_command(host: str, port: int, threads: int, workers: int):
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which would otherwise walk it all again during large searches.
     import gc
+
     gc.collect()
     gc.freeze()
     click.echo(f"Gemeinsame Sache läuft auf http://{host}:{port}/ (Strg+C beendet)")
     if workers == 1:
         from waitress import serve
-        serve(current_app._get_current_object(), host=host, port=port, threads=threads,
-              ident="atlas")
+
+        serve(
+            current_app._get_current_object(), host=host, port=port, threads=threads, ident="atlas"
+        )
         return
     _gunicorn(f"{host}:{port}", workers, threads)
 
@@ -224,6 +273,7 @@ def serve_command(host: str, port: int, threads: int, workers: int):
 def _freeze_after_load(_worker) -> None:
     """What a worker loaded lives as long as it does: out of the collector's full passes."""
     import gc
+
     gc.collect()
     gc.freeze()
 
@@ -238,10 +288,16 @@ def _gunicorn(bind: str, workers: int, threads: int) -> None:
         def load_config(self):
             # keepalive 5 s (gunicorn's default is 2): a browser or a load balancer that asks
             # every few seconds keeps its connection instead of opening a new one each time.
-            for key, value in {"bind": bind, "workers": workers, "threads": threads,
-                               "worker_class": "gthread", "accesslog": None,
-                               "graceful_timeout": 10, "keepalive": 5,
-                               "post_worker_init": _freeze_after_load}.items():
+            for key, value in {
+                "bind": bind,
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": None,
+                "graceful_timeout": 10,
+                "keepalive": 5,
+                "post_worker_init": _freeze_after_load,
+            }.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -251,8 +307,13 @@ def _gunicorn(bind: str, workers: int, threads: int) -> None:
 
 
 @click.command("demo-data")
-@click.option("--count", "-n", type=click.IntRange(0, 1_000_000), required=True,
-              help="How many synthetic projects (0 removes them).")
+@click.option(
+    "--count",
+    "-n",
+    type=click.IntRange(0, 1_000_000),
+    required=True,
+    help="How many synthetic projects (0 removes them).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @with_appcontext
 def demo_data_command(count: int, seed: int):
@@ -261,11 +322,14 @@ def demo_data_command(count: int, seed: int):
     Earlier synthetic projects are replaced; curated and submitted ones stay untouched.
     """
     from atlas.core.demo import synthetic_projects
+
     store = _store()
     store.create_schema()
     n = store.replace_synthetic(synthetic_projects(count, seed))
-    click.echo(f"{n} synthetic projects in the store (seed {seed}); they are marked "
-               f"'Testdaten' everywhere.")
+    click.echo(
+        f"{n} synthetic projects in the store (seed {seed}); they are marked "
+        f"'Testdaten' everywhere."
+    )
 
 
 @click.group("users")
@@ -275,14 +339,17 @@ def users_group():
 
 @users_group.command("add")
 @click.argument("email")
-@click.option("--region", type=click.Choice(["braunschweig", "leine-weser", "lueneburg",
-                                             "weser-ems"]),
-              help="The officer's regional office.")
+@click.option(
+    "--region",
+    type=click.Choice(["braunschweig", "leine-weser", "lueneburg", "weser-ems"]),
+    help="The officer's regional office.",
+)
 @click.option("--admin", is_flag=True, help="A statewide administrator (all regions).")
 @with_appcontext
 def users_add_command(email: str, region: str | None, admin: bool):
     """Add an account; the password is asked for (or read from standard input), never an argument."""
     from atlas.core.accounts import AccountError, add_user
+
     if sys.stdin.isatty():
         password = click.prompt("Passwort", hide_input=True, confirmation_prompt=True)
     else:
@@ -292,7 +359,7 @@ def users_add_command(email: str, region: str | None, admin: bool):
     try:
         user = add_user(store, email, password, region, admin)
     except AccountError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Added {user.email} ({'administrator' if user.is_admin else user.region}).")
 
 
@@ -301,19 +368,30 @@ def users_add_command(email: str, region: str | None, admin: bool):
 def users_list_command():
     """List the accounts."""
     from atlas.core.accounts import users
+
     store = _store()
     store.create_schema()
     for user in users(store):
         click.echo(f"{user.email}\t{'admin' if user.is_admin else user.region}")
 
 
-COMMANDS = [migrate_command, users_group, serve_command, demo_data_command, init_command,
-            import_command, export_command, geocode_command, locate_command]
+COMMANDS = [
+    migrate_command,
+    users_group,
+    serve_command,
+    demo_data_command,
+    init_command,
+    import_command,
+    export_command,
+    geocode_command,
+    locate_command,
+]
 
 
 def group() -> FlaskGroup:
     """Flask's CLI group with the atlas's commands; the app is built only when a command runs."""
     from atlas.web.app import create_app
+
     cli = FlaskGroup(create_app=create_app, help=__doc__)
     for command in COMMANDS:
         cli.add_command(command)

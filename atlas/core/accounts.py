@@ -2,6 +2,7 @@
 
 Passwords are hashed by Werkzeug (scrypt); the session cookie only carries the user's id.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,7 @@ class AccountError(ValueError):
     pass
 
 
-def add_user(store: Store, email: str, password: str, region: str | None,
-             is_admin: bool) -> User:
+def add_user(store: Store, email: str, password: str, region: str | None, is_admin: bool) -> User:
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise AccountError(f"'{email}' is not an e-mail address")
@@ -40,8 +40,12 @@ def add_user(store: Store, email: str, password: str, region: str | None,
         raise AccountError("an officer needs --region SLUG; a statewide administrator --admin")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-    user = User(email=email, password_hash=generate_password_hash(password), region=region,
-                is_admin=is_admin)
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        region=region,
+        is_admin=is_admin,
+    )
     try:
         with store.session.begin() as s:
             s.add(user)

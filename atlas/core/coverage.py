@@ -7,6 +7,7 @@ the nearest published project of a field, by geodesic distance on the WGS84 elli
 
 The figures only: the pages, maps and charts that show them live in atlas.web.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,16 +38,19 @@ PER = 100_000
 PLANAR_MARGIN = 1.01
 _TO_PLANE = Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
 
-MUNICIPALITY_SOURCE = ("Gemeindemittelpunkte: Hauptort nach GeoNames oder Mittelpunkt der "
-                       "Gemeindefläche (© GeoBasis-DE / BKG 2016); Einwohner der Gemeinden: "
-                       "GeoNames (CC BY 4.0), eine Näherung – Gemeinden ohne Angabe zählen mit 0 "
-                       "Einwohnern")
+MUNICIPALITY_SOURCE = (
+    "Gemeindemittelpunkte: Hauptort nach GeoNames oder Mittelpunkt der "
+    "Gemeindefläche (© GeoBasis-DE / BKG 2016); Einwohner der Gemeinden: "
+    "GeoNames (CC BY 4.0), eine Näherung – Gemeinden ohne Angabe zählen mit 0 "
+    "Einwohnern"
+)
 ATTRIBUTION = regions.ATTRIBUTION + "; Gemeinden: GeoNames (CC BY 4.0)"
 
 SORT_KEYS = ("code", "name", "population", "projects", "per_100k", *FIELDS)
 
 
 # --- parameters ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Params:
@@ -60,11 +64,15 @@ def parse(args: Mapping, region: str | None = None) -> Params:
     .extra)."""
     slug = (region if region is not None else args.get("region") or "").strip()
     if not slug:
-        raise BadQuery(f"parameter region is missing; valid regions: {', '.join(regions.REGIONS)}",
-                       de="Bitte wählen Sie eine Region.")
+        raise BadQuery(
+            f"parameter region is missing; valid regions: {', '.join(regions.REGIONS)}",
+            de="Bitte wählen Sie eine Region.",
+        )
     if slug not in regions.REGIONS:
-        raise BadQuery(f"unknown region '{slug}'; valid regions: {', '.join(regions.REGIONS)}",
-                       de=f"Die Region „{slug}“ gibt es nicht.")
+        raise BadQuery(
+            f"unknown region '{slug}'; valid regions: {', '.join(regions.REGIONS)}",
+            de=f"Die Region „{slug}“ gibt es nicht.",
+        )
     field = parse_field(args)
     raw = str(args.get("distance_km") or "").strip()
     distance = DEFAULT_DISTANCE_KM
@@ -72,20 +80,24 @@ def parse(args: Mapping, region: str | None = None) -> Params:
         try:
             distance = float(raw.replace(",", "."))
         except ValueError:
-            raise BadQuery(f"distance_km '{raw}' is not a number",
-                           de=f"Die Entfernung „{raw}“ ist keine Zahl.") from None
+            raise BadQuery(
+                f"distance_km '{raw}' is not a number", de=f"Die Entfernung „{raw}“ ist keine Zahl."
+            ) from None
         if not (math.isfinite(distance) and 0 < distance <= MAX_DISTANCE_KM):
             raise BadQuery(
                 f"distance_km must be more than 0 and at most {MAX_DISTANCE_KM:g}, not {raw}",
-                de=f"Die Entfernung muss größer als 0 und höchstens {MAX_DISTANCE_KM:g} km sein.")
+                de=f"Die Entfernung muss größer als 0 und höchstens {MAX_DISTANCE_KM:g} km sein.",
+            )
     return Params(slug, field, distance)
 
 
 def parse_field(args: Mapping) -> str | None:
     field = str(args.get("field") or "").strip() or None
     if field is not None and field not in FIELDS:
-        raise BadQuery(f"unknown field '{field}'; valid fields: {', '.join(FIELDS)}",
-                       de=f"Das Handlungsfeld „{field}“ gibt es nicht.")
+        raise BadQuery(
+            f"unknown field '{field}'; valid fields: {', '.join(FIELDS)}",
+            de=f"Das Handlungsfeld „{field}“ gibt es nicht.",
+        )
     return field
 
 
@@ -94,12 +106,16 @@ def parse_sort(args: Mapping) -> tuple[str, str]:
     unless the order says otherwise."""
     sort = (args.get("sort") or "code").strip()
     if sort not in SORT_KEYS:
-        raise BadQuery(f"unknown sort '{sort}'; valid: {', '.join(SORT_KEYS)}",
-                       de=f"Nach „{sort}“ kann die Tabelle nicht sortiert werden.")
+        raise BadQuery(
+            f"unknown sort '{sort}'; valid: {', '.join(SORT_KEYS)}",
+            de=f"Nach „{sort}“ kann die Tabelle nicht sortiert werden.",
+        )
     order = (args.get("order") or ("asc" if sort in ("code", "name") else "desc")).strip()
     if order not in ("asc", "desc"):
-        raise BadQuery(f"order must be asc or desc, not '{order}'",
-                       de="Die Sortierrichtung muss „asc“ oder „desc“ sein.")
+        raise BadQuery(
+            f"order must be asc or desc, not '{order}'",
+            de="Die Sortierrichtung muss „asc“ oder „desc“ sein.",
+        )
     return sort, order
 
 
@@ -116,18 +132,26 @@ def _cached(store: Store, what: tuple, compute):
 
 def _grouped_counts(store: Store, column, region: str | None = None) -> dict[str, dict]:
     """{group: {"projects": n, "by_field": {slug: n}}} in one scan of the published projects."""
-    return _cached(store, ("counts", column.key, region),
-                   lambda: _count(store, column, *([Project.region == region] if region else [])))
+    return _cached(
+        store,
+        ("counts", column.key, region),
+        lambda: _count(store, column, *([Project.region == region] if region else [])),
+    )
 
 
 def _count(store: Store, column, *conditions) -> dict[str, dict]:
     columns = [column, func.count()] + [func.sum(case((has_field(s), 1), else_=0)) for s in FIELDS]
     with store.session() as s:
-        rows = s.execute(select(*columns).where(Project.status == "published", *conditions)
-                         .group_by(column)).all()
-    return {row[0]: {"projects": int(row[1]),
-                     "by_field": {slug: int(n or 0) for slug, n in zip(FIELDS, row[2:])}}
-            for row in rows}
+        rows = s.execute(
+            select(*columns).where(Project.status == "published", *conditions).group_by(column)
+        ).all()
+    return {
+        row[0]: {
+            "projects": int(row[1]),
+            "by_field": {slug: int(n or 0) for slug, n in zip(FIELDS, row[2:])},
+        }
+        for row in rows
+    }
 
 
 def per_100k(count: int, population: int) -> float:
@@ -137,9 +161,13 @@ def per_100k(count: int, population: int) -> float:
 def _figures(count: dict, population: int) -> dict:
     by_field = count["by_field"] if count else {slug: 0 for slug in FIELDS}
     projects = count["projects"] if count else 0
-    return {"population": population, "projects": projects,
-            "projects_per_100k": per_100k(projects, population), "by_field": dict(by_field),
-            "by_field_per_100k": {slug: per_100k(n, population) for slug, n in by_field.items()}}
+    return {
+        "population": population,
+        "projects": projects,
+        "projects_per_100k": per_100k(projects, population),
+        "by_field": dict(by_field),
+        "by_field_per_100k": {slug: per_100k(n, population) for slug, n in by_field.items()},
+    }
 
 
 def count_and_rate(row: dict, field: str | None) -> tuple[int, float]:
@@ -157,9 +185,15 @@ def district_rows(store: Store, region: str) -> list[dict]:
         info = regions.district(code)
         if info["region"] != region:
             continue
-        rows.append({"district_code": code, "district": info["name"], "kind": info["kind"],
-                     "area_km2": info["area_km2"],
-                     **_figures(counts.get(code), info["population"])})
+        rows.append(
+            {
+                "district_code": code,
+                "district": info["name"],
+                "kind": info["kind"],
+                "area_km2": info["area_km2"],
+                **_figures(counts.get(code), info["population"]),
+            }
+        )
     return rows
 
 
@@ -168,8 +202,10 @@ def total_row(rows: list[dict]) -> dict:
     population = sum(r["population"] for r in rows)
     by_field = {slug: sum(r["by_field"][slug] for r in rows) for slug in FIELDS}
     projects = sum(r["projects"] for r in rows)
-    return {"area_km2": round(sum(r["area_km2"] for r in rows), 2),
-            **_figures({"projects": projects, "by_field": by_field}, population)}
+    return {
+        "area_km2": round(sum(r["area_km2"] for r in rows), 2),
+        **_figures({"projects": projects, "by_field": by_field}, population),
+    }
 
 
 def region_rows(store: Store) -> list[dict]:
@@ -179,17 +215,32 @@ def region_rows(store: Store) -> list[dict]:
     rows = []
     for slug, info in regions.REGIONS.items():
         part = frame[frame["region"] == slug]
-        rows.append({"region": slug, "region_name": info["name"], "office": info["office"],
-                     "districts": len(part), "area_km2": round(float(part["area_km2"].sum()), 2),
-                     **_figures(counts.get(slug), int(part["population"].sum()))})
+        rows.append(
+            {
+                "region": slug,
+                "region_name": info["name"],
+                "office": info["office"],
+                "districts": len(part),
+                "area_km2": round(float(part["area_km2"].sum()), 2),
+                **_figures(counts.get(slug), int(part["population"].sum())),
+            }
+        )
     return rows
 
 
 def gaps(rows: list[dict]) -> list[dict]:
     """Districts without any project in a field, field by field."""
-    return [{"field": slug, "field_label": label, "district_code": r["district_code"],
-             "district": r["district"]}
-            for slug, label in FIELDS.items() for r in rows if r["by_field"][slug] == 0]
+    return [
+        {
+            "field": slug,
+            "field_label": label,
+            "district_code": r["district_code"],
+            "district": r["district"],
+        }
+        for slug, label in FIELDS.items()
+        for r in rows
+        if r["by_field"][slug] == 0
+    ]
 
 
 def sort_rows(rows: list[dict], key: str, descending: bool) -> list[dict]:
@@ -203,6 +254,7 @@ def sort_rows(rows: list[dict], key: str, descending: bool) -> list[dict]:
         if key in FIELDS:
             return r["by_field"][key]
         return r[key]
+
     # Ties keep key order whichever way the column runs.
     ordered = sorted(rows, key=lambda r: r["district_code"])
     return sorted(ordered, key=value, reverse=descending)
@@ -210,9 +262,11 @@ def sort_rows(rows: list[dict], key: str, descending: bool) -> list[dict]:
 
 # --- white spots --------------------------------------------------------------------------------
 
+
 @dataclass
 class Targets:
     """Points to measure to, with their R-tree in the plane (built once per data version)."""
+
     ids: list[str]
     lats: np.ndarray
     lons: np.ndarray
@@ -221,8 +275,9 @@ class Targets:
     @classmethod
     def build(cls, ids, lats, lons) -> Targets:
         lats, lons = np.asarray(lats, dtype=float), np.asarray(lons, dtype=float)
-        tree = (shapely.STRtree(shapely.points(*_TO_PLANE.transform(lons, lats)))
-                if lats.size else None)
+        tree = (
+            shapely.STRtree(shapely.points(*_TO_PLANE.transform(lons, lats))) if lats.size else None
+        )
         return cls(list(ids), lats, lons, tree)
 
 
@@ -249,8 +304,9 @@ def nearest_targets(lats, lons, targets: Targets) -> tuple[np.ndarray, np.ndarra
     points = shapely.points(*_TO_PLANE.transform(lons, lats))
     _, planar = targets.tree.query_nearest(points, return_distance=True, all_matches=False)
     # + 1 m absorbs rounding where a target sits on the point itself.
-    rows, cols = targets.tree.query(points, predicate="dwithin",
-                                    distance=planar * PLANAR_MARGIN + 1.0)
+    rows, cols = targets.tree.query(
+        points, predicate="dwithin", distance=planar * PLANAR_MARGIN + 1.0
+    )
     km = distances_km(lats[rows], lons[rows], targets.lats[cols], targets.lons[cols])
     order = np.lexsort((cols, km, rows))  # by point, nearest first, ties by index
     first = order[np.r_[0, np.flatnonzero(np.diff(rows[order])) + 1]]
@@ -274,13 +330,23 @@ class Municipalities:
 @cache
 def municipalities(region: str) -> Municipalities:
     """The region's municipalities from the gazetteer, with their centres and population."""
-    rows = sorted((e for e in gazetteer().entities if e.kind == "municipality"
-                   and (regions.district(e.district_code) or {}).get("region") == region),
-                  key=lambda e: e.ags)
-    return Municipalities(tuple(e.ags for e in rows), tuple(e.name for e in rows),
-                          tuple(e.district_code for e in rows),
-                          np.array([e.lat for e in rows]), np.array([e.lon for e in rows]),
-                          np.array([e.population for e in rows], dtype=np.int64))
+    rows = sorted(
+        (
+            e
+            for e in gazetteer().entities
+            if e.kind == "municipality"
+            and (regions.district(e.district_code) or {}).get("region") == region
+        ),
+        key=lambda e: e.ags,
+    )
+    return Municipalities(
+        tuple(e.ags for e in rows),
+        tuple(e.name for e in rows),
+        tuple(e.district_code for e in rows),
+        np.array([e.lat for e in rows]),
+        np.array([e.lon for e in rows]),
+        np.array([e.population for e in rows], dtype=np.int64),
+    )
 
 
 def _project_points(store: Store, field: str | None) -> Targets:
@@ -314,48 +380,81 @@ def white_spots(store: Store, region: str, field: str | None, distance_km: float
     uncovered_population = int(munis.population[uncovered].sum())
     items = []
     for i in np.flatnonzero(uncovered):
-        items.append({"ags": munis.ags[i], "name": munis.name[i],
-                      "district_code": munis.district_code[i],
-                      "district": regions.district(munis.district_code[i])["name"],
-                      "lat": float(munis.lat[i]), "lon": float(munis.lon[i]),
-                      "population": int(munis.population[i]),
-                      "nearest_km": round(float(distance[i]), 2) if ids[i] else None,
-                      "nearest_project": ids[i]})
-    items.sort(key=lambda s: (-(s["nearest_km"] if s["nearest_km"] is not None else math.inf),
-                              s["ags"]))
-    return {"field": field, "distance_km": distance_km, "municipalities": len(munis.ags),
-            "uncovered": len(items),
-            "share_municipalities": round(len(items) / len(munis.ags), 4) if munis.ags else 0.0,
-            "population": population, "uncovered_population": uncovered_population,
-            "share_population": round(uncovered_population / population, 4) if population else 0.0,
-            "projects_considered": len(project_targets(store, field).ids),
-            "population_source": MUNICIPALITY_SOURCE, "items": items}
+        items.append(
+            {
+                "ags": munis.ags[i],
+                "name": munis.name[i],
+                "district_code": munis.district_code[i],
+                "district": regions.district(munis.district_code[i])["name"],
+                "lat": float(munis.lat[i]),
+                "lon": float(munis.lon[i]),
+                "population": int(munis.population[i]),
+                "nearest_km": round(float(distance[i]), 2) if ids[i] else None,
+                "nearest_project": ids[i],
+            }
+        )
+    items.sort(
+        key=lambda s: (-(s["nearest_km"] if s["nearest_km"] is not None else math.inf), s["ags"])
+    )
+    return {
+        "field": field,
+        "distance_km": distance_km,
+        "municipalities": len(munis.ags),
+        "uncovered": len(items),
+        "share_municipalities": round(len(items) / len(munis.ags), 4) if munis.ags else 0.0,
+        "population": population,
+        "uncovered_population": uncovered_population,
+        "share_population": round(uncovered_population / population, 4) if population else 0.0,
+        "projects_considered": len(project_targets(store, field).ids),
+        "population_source": MUNICIPALITY_SOURCE,
+        "items": items,
+    }
 
 
 def coverage(store: Store, params: Params) -> dict:
     """Every figure of a region's coverage, in the shape of GET /api/coverage."""
     rows = district_rows(store, params.region)
     info = regions.REGIONS[params.region]
-    return {"region": params.region, "region_name": info["name"], "office": info["office"],
-            "field": params.field, "distance_km": params.distance_km,
-            "total": total_row(rows), "districts": rows, "gaps": gaps(rows),
-            "white_spots": white_spots(store, params.region, params.field, params.distance_km),
-            "attribution": ATTRIBUTION}
+    return {
+        "region": params.region,
+        "region_name": info["name"],
+        "office": info["office"],
+        "field": params.field,
+        "distance_km": params.distance_km,
+        "total": total_row(rows),
+        "districts": rows,
+        "gaps": gaps(rows),
+        "white_spots": white_spots(store, params.region, params.field, params.distance_km),
+        "attribution": ATTRIBUTION,
+    }
 
 
 # --- CSV ----------------------------------------------------------------------------------------
 
+
 def district_csv(rows: list[dict]) -> str:
     out = io.StringIO()
-    header = ["district_code", "district", "population", "area_km2", "projects",
-              "projects_per_100k"]
+    header = [
+        "district_code",
+        "district",
+        "population",
+        "area_km2",
+        "projects",
+        "projects_per_100k",
+    ]
     for slug in FIELDS:
         header += [slug, f"{slug}_per_100k"]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for r in rows:
-        line = [r["district_code"], r["district"], r["population"], r["area_km2"], r["projects"],
-                r["projects_per_100k"]]
+        line = [
+            r["district_code"],
+            r["district"],
+            r["population"],
+            r["area_km2"],
+            r["projects"],
+            r["projects_per_100k"],
+        ]
         for slug in FIELDS:
             line += [r["by_field"][slug], r["by_field_per_100k"][slug]]
         writer.writerow(line)
@@ -364,8 +463,9 @@ def district_csv(rows: list[dict]) -> str:
 
 def gaps_csv(rows: list[dict]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["field", "field_label", "district_code", "district"],
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=["field", "field_label", "district_code", "district"], lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(gaps(rows))
     return out.getvalue()
@@ -376,13 +476,37 @@ def white_spots_csv(store: Store, region: str, field: str | None, distance_km: f
     munis, distance, ids = _nearest_in_region(store, region, field)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["ags", "municipality", "district_code", "district", "lat", "lon",
-                     "population", "field", "distance_km", "nearest_km", "nearest_project",
-                     "white_spot"])
+    writer.writerow(
+        [
+            "ags",
+            "municipality",
+            "district_code",
+            "district",
+            "lat",
+            "lon",
+            "population",
+            "field",
+            "distance_km",
+            "nearest_km",
+            "nearest_project",
+            "white_spot",
+        ]
+    )
     for i in range(len(munis.ags)):
-        writer.writerow([munis.ags[i], munis.name[i], munis.district_code[i],
-                         regions.district(munis.district_code[i])["name"], munis.lat[i],
-                         munis.lon[i], int(munis.population[i]), field or "", distance_km,
-                         round(float(distance[i]), 3) if ids[i] else "", ids[i] or "",
-                         "true" if distance[i] > distance_km else "false"])
+        writer.writerow(
+            [
+                munis.ags[i],
+                munis.name[i],
+                munis.district_code[i],
+                regions.district(munis.district_code[i])["name"],
+                munis.lat[i],
+                munis.lon[i],
+                int(munis.population[i]),
+                field or "",
+                distance_km,
+                round(float(distance[i]), 3) if ids[i] else "",
+                ids[i] or "",
+                "true" if distance[i] > distance_km else "false",
+            ]
+        )
     return out.getvalue()

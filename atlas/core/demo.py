@@ -3,14 +3,15 @@
 Points follow the districts' population so clusters look like the real state, and every record
 says it is synthetic in its id, name, organisation, tags and the `synthetic` flag.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from atlas.geo import regions
-from atlas.geo.geocoding import Precision
 from atlas.core.fields import FIELDS
 from atlas.core.text import search_text
+from atlas.geo import regions
+from atlas.geo.geocoding import Precision
 from atlas.store import Status
 
 SYNTHETIC_PREFIX = "synthetic-"
@@ -40,18 +41,31 @@ def synthetic_projects(count: int, seed: int = 0) -> list[dict]:
     two = rng.random(count) < 0.3
     records = []
     for i in range(count):
-        fields = [slugs[first[i]]] + ([slugs[second[i]]] if two[i] and second[i] != first[i] else [])
+        fields = [slugs[first[i]]] + (
+            [slugs[second[i]]] if two[i] and second[i] != first[i] else []
+        )
         code = codes[i]
-        rec = {"id": f"{SYNTHETIC_PREFIX}{seed}-{i:06d}",
-               "name": f"Testprojekt {i + 1} (synthetisch)",
-               "organisation": "Synthetische Testdaten",
-               "description": "Synthetischer Eintrag für Tests und Lastmessungen, kein echtes Projekt.",
-               "fields": fields, "tags": ["synthetisch"], "city": None, "postcode": None,
-               "street": None, "website": None, "source": ["atlas demo-data"],
-               "precision": Precision.AREA, "location_note": None,
-               "lat": round(float(lats[i]), 6), "lon": round(float(lons[i]), 6),
-               "district_code": code, "region": regions.district(code)["region"],
-               "status": Status.PUBLISHED, "synthetic": True}
+        rec = {
+            "id": f"{SYNTHETIC_PREFIX}{seed}-{i:06d}",
+            "name": f"Testprojekt {i + 1} (synthetisch)",
+            "organisation": "Synthetische Testdaten",
+            "description": "Synthetischer Eintrag für Tests und Lastmessungen, kein echtes Projekt.",
+            "fields": fields,
+            "tags": ["synthetisch"],
+            "city": None,
+            "postcode": None,
+            "street": None,
+            "website": None,
+            "source": ["atlas demo-data"],
+            "precision": Precision.AREA,
+            "location_note": None,
+            "lat": round(float(lats[i]), 6),
+            "lon": round(float(lons[i]), 6),
+            "district_code": code,
+            "region": regions.district(code)["region"],
+            "status": Status.PUBLISHED,
+            "synthetic": True,
+        }
         rec["search_text"] = search_text(rec)
         records.append(rec)
     return records

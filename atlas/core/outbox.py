@@ -3,19 +3,18 @@
 With ATLAS_SMTP_HOST set, each message is sent at once and marked sent; without it (or when the
 server refuses), it stays in the outbox for an administrator to read. Nothing is dropped.
 """
+
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
-
 import logging
-from typing import Mapping
+import smtplib
+from collections.abc import Mapping
+from email.message import EmailMessage
 
 from sqlalchemy import select, update
 
 from atlas.config import Settings
 from atlas.store import OutboxMessage, Store, User, utcnow
-
 
 _log = logging.getLogger("atlas.outbox")
 
@@ -23,8 +22,10 @@ _log = logging.getLogger("atlas.outbox")
 def queue(session, recipients: list[str], subject: str, body: str) -> list[OutboxMessage]:
     """Add messages to the outbox within the caller's transaction: they are stored exactly when
     what they announce is."""
-    messages = [OutboxMessage(recipient=r, subject=subject, body=body)
-                for r in dict.fromkeys(r for r in recipients if r)]
+    messages = [
+        OutboxMessage(recipient=r, subject=subject, body=body)
+        for r in dict.fromkeys(r for r in recipients if r)
+    ]
     session.add_all(messages)
     return messages
 
@@ -44,8 +45,7 @@ def deliver(store: Store, messages: list[OutboxMessage], config: Mapping) -> Non
             outcome = {"error": f"{type(exc).__name__}: {exc}"}
             _log.warning("mail to %s not sent: %s", message.recipient, exc)
         with store.session.begin() as s:
-            s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id)
-                      .values(**outcome))
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**outcome))
 
 
 def send(store: Store, recipients: list[str], subject: str, body: str, config: Mapping) -> None:
@@ -78,5 +78,4 @@ def office_addresses(store: Store, region: str) -> list[str]:
 
 def outbox(store: Store, limit: int = 200) -> list[OutboxMessage]:
     with store.session() as s:
-        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())
-                              .limit(limit)))
+        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)))

@@ -5,6 +5,7 @@ The one implementation for every way into the atlas: the import (`projects.clean
 file of the curated projects (scripts/build_projects.py). The steps say what went wrong as a
 `Problem`; each caller words it for its readers (import reasons, form messages, build errors).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,15 +18,17 @@ from atlas.geo.geocoding import Precision
 
 class Problem(StrEnum):
     """Why an address or a point cannot be placed."""
+
     AMBIGUOUS = "ambiguous"  # the address names several places: `candidates`
     NOT_FOUND = "not_found"  # the geocoder knows no such place: `suggestions`
-    INVALID = "invalid"      # not a coordinate: `detail` says why
-    OUTSIDE = "outside"      # a point outside Lower Saxony: `lat`, `lon`
+    INVALID = "invalid"  # not a coordinate: `detail` says why
+    OUTSIDE = "outside"  # a point outside Lower Saxony: `lat`, `lon`
 
 
 @dataclass
 class Placement:
     """Where an address or a point lies, or why it cannot be placed (`problem`)."""
+
     lat: float | None = None
     lon: float | None = None
     precision: Precision | None = None
@@ -65,13 +68,18 @@ def geocode_address(query: str, geocode) -> Placement:
     an ambiguous or unknown place is a problem, never a guess."""
     answer = geocode(query)
     if answer["status"] == "ambiguous":
-        return Placement(problem=Problem.AMBIGUOUS, candidates=answer["candidates"],
-                         answer=answer)
+        return Placement(problem=Problem.AMBIGUOUS, candidates=answer["candidates"], answer=answer)
     if answer["status"] != "ok":
-        return Placement(problem=Problem.NOT_FOUND, suggestions=answer.get("suggestions") or [],
-                         answer=answer)
-    return Placement(lat=answer["lat"], lon=answer["lon"], precision=answer.get("precision"),
-                     postcode=answer.get("postcode"), answer=answer)
+        return Placement(
+            problem=Problem.NOT_FOUND, suggestions=answer.get("suggestions") or [], answer=answer
+        )
+    return Placement(
+        lat=answer["lat"],
+        lon=answer["lon"],
+        precision=answer.get("precision"),
+        postcode=answer.get("postcode"),
+        answer=answer,
+    )
 
 
 def locate(placements: list[Placement]) -> list[Placement]:
@@ -84,8 +92,11 @@ def locate(placements: list[Placement]) -> list[Placement]:
     """
     todo = [p for p in placements if p.problem is None and p.lat is not None]
     batch = [p for p in todo if _valid(p.lat, p.lon)]
-    codes = regions.locate([float(p.lat) for p in batch],
-                           [float(p.lon) for p in batch]) if batch else []
+    codes = (
+        regions.locate([float(p.lat) for p in batch], [float(p.lon) for p in batch])
+        if batch
+        else []
+    )
     where = {id(p): regions.describe(p.lat, p.lon, code) for p, code in zip(batch, codes)}
     for p in todo:
         if id(p) not in where:
@@ -106,8 +117,14 @@ def locate(placements: list[Placement]) -> list[Placement]:
 
 
 def _valid(lat, lon) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-               for v in (lat, lon)) and abs(lat) <= 90 and abs(lon) <= 180
+    return (
+        all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (lat, lon)
+        )
+        and abs(lat) <= 90
+        and abs(lon) <= 180
+    )
 
 
 def locate_point(lat, lon, precision: Precision | None = None) -> Placement:

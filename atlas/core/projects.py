@@ -4,6 +4,7 @@ record reads and writes as GeoJSON and CSV.
 Imports, the curated data and (later) the submission form all pass through `clean_record`, so
 every way into the store checks the same things and explains a refusal the same way.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,24 +25,52 @@ from atlas.geo.geocoding import Precision
 from atlas.store import Status
 
 #: Public properties, in the order they are exported.
-PROPERTIES = ["id", "name", "organisation", "description", "fields", "tags", "city", "postcode",
-              "street", "website", "source", "precision", "location_note", "district_code",
-              "district", "region", "status", "synthetic", "contact_email"]
+PROPERTIES = [
+    "id",
+    "name",
+    "organisation",
+    "description",
+    "fields",
+    "tags",
+    "city",
+    "postcode",
+    "street",
+    "website",
+    "source",
+    "precision",
+    "location_note",
+    "district_code",
+    "district",
+    "region",
+    "status",
+    "synthetic",
+    "contact_email",
+]
 LIST_PROPERTIES = {"fields", "tags", "source"}
-MAX_LENGTH = {"id": 120, "name": 200, "organisation": 200, "description": 4000, "city": 120,
-              "street": 200, "website": 300, "location_note": 1000}
+MAX_LENGTH = {
+    "id": 120,
+    "name": 200,
+    "organisation": 200,
+    "description": 4000,
+    "city": 120,
+    "street": 200,
+    "website": 300,
+    "location_note": 1000,
+}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _POSTCODE = re.compile(r"^\d{5}$")
+
 
 def slugify(text: str) -> str:
     """German-aware slug: "Café Überall, Lüneburg" → "cafe-ueberall-lueneburg"."""
     ascii_text = normalize(text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:MAX_LENGTH["id"]].strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[: MAX_LENGTH["id"]].strip("-")
 
 
 @dataclass
 class RowError(Exception):
     """A row that cannot be stored, with every reason, and where it stood in its file."""
+
     where: str
     reasons: list[str] = field(default_factory=list)
 
@@ -86,16 +115,27 @@ def clean_record(raw: dict, where: str, *, geocode=None) -> dict:
     region always come from the point, never from the row.
     """
     rec, reasons, point = _check(raw, geocode or geocoding.resolve)
-    return _finish(rec, reasons, point,
-                   placement.locate_point(*point) if point is not None else None, where)
+    return _finish(
+        rec, reasons, point, placement.locate_point(*point) if point is not None else None, where
+    )
 
 
 def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | None]:
     """Everything of clean_record but locating the point: (record, reasons, point to locate)."""
     reasons: list[str] = []
     rec: dict = {}
-    for key in ("id", "name", "organisation", "description", "city", "street", "website",
-                "location_note", "precision", "postcode"):
+    for key in (
+        "id",
+        "name",
+        "organisation",
+        "description",
+        "city",
+        "street",
+        "website",
+        "location_note",
+        "precision",
+        "postcode",
+    ):
         rec[key] = _text(raw.get(key))
         limit = MAX_LENGTH.get(key)
         if limit and rec[key] and len(rec[key]) > limit:
@@ -111,8 +151,9 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
     if not rec["fields"]:
         reasons.append(f"fields is empty; valid fields: {', '.join(FIELDS)}")
     elif bad := unknown_fields(rec["fields"]):
-        reasons.append(f"unknown field(s) {', '.join(repr(b) for b in bad)}; "
-                       f"valid fields: {', '.join(FIELDS)}")
+        reasons.append(
+            f"unknown field(s) {', '.join(repr(b) for b in bad)}; valid fields: {', '.join(FIELDS)}"
+        )
     if rec["id"] and not _ID.match(rec["id"]):
         reasons.append(f"id '{rec['id']}' must be lower-case letters, digits and hyphens")
     if rec["website"]:
@@ -146,8 +187,9 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
     return rec, reasons, ((lat, lon) if lat is not None and not reasons else None)
 
 
-def _finish(rec: dict, reasons: list[str], point, located: placement.Placement | None,
-            where: str) -> dict:
+def _finish(
+    rec: dict, reasons: list[str], point, located: placement.Placement | None, where: str
+) -> dict:
     """The located record, or RowError with every reason."""
     if point is not None:
         lat, lon = point
@@ -156,8 +198,7 @@ def _finish(rec: dict, reasons: list[str], point, located: placement.Placement |
         elif located.problem is Problem.OUTSIDE:
             reasons.append(f"coordinates {lat:.5f}, {lon:.5f} lie outside Lower Saxony")
         else:
-            rec.update(lat=lat, lon=lon, district_code=located.district_code,
-                       region=located.region)
+            rec.update(lat=lat, lon=lon, district_code=located.district_code, region=located.region)
     if reasons:
         raise RowError(where, reasons)
     rec["id"] = rec["id"] or slugify(" ".join(filter(None, [rec["name"], rec["city"]])))
@@ -171,8 +212,9 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
         return None, None
     found = placement.geocode_address(query, geocode)
     if found.problem is Problem.AMBIGUOUS:
-        reasons.append(f"place '{query}' is ambiguous, add a postcode: "
-                       f"{placement.options(found.candidates)}")
+        reasons.append(
+            f"place '{query}' is ambiguous, add a postcode: {placement.options(found.candidates)}"
+        )
         return None, None
     if found.problem:
         hint = ", ".join(s["label"] for s in found.suggestions)
@@ -184,6 +226,7 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
 
 
 # --- reading files -------------------------------------------------------------------------
+
 
 def read_rows(data: str, filename: str) -> list[tuple[str, dict]]:
     """Raw rows of a GeoJSON or CSV text, each with where it stood ("line 7", "feature 3").
@@ -199,10 +242,14 @@ def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
     try:
         doc = json.loads(data)
     except json.JSONDecodeError as exc:
-        raise RowError(filename, [f"not valid JSON at line {exc.lineno}, column {exc.colno}: "
-                                  f"{exc.msg}"]) from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
-            or not isinstance(doc.get("features"), list):
+        raise RowError(
+            filename, [f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        ) from None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(doc.get("features"), list)
+    ):
         raise RowError(filename, ["not a GeoJSON FeatureCollection with a list of features"])
     rows = []
     for i, feature in enumerate(doc["features"], start=1):
@@ -215,8 +262,12 @@ def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
         geom = feature.get("geometry")
         if geom is not None:
             coords = geom.get("coordinates") if isinstance(geom, dict) else None
-            if not (isinstance(geom, dict) and geom.get("type") == "Point"
-                    and isinstance(coords, list) and len(coords) >= 2):
+            if not (
+                isinstance(geom, dict)
+                and geom.get("type") == "Point"
+                and isinstance(coords, list)
+                and len(coords) >= 2
+            ):
                 rows.append((where, {"__error__": "geometry is not a Point with [lon, lat]"}))
                 continue
             props["lon"], props["lat"] = coords[0], coords[1]
@@ -247,15 +298,14 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     # One answer per distinct query within the file: files repeat their places.
     geocode = cache(geocode or geocoding.resolve)
     checked = []
-    for where, raw in (progress(rows) if progress else rows):
+    for where, raw in progress(rows) if progress else rows:
         if "__error__" in raw:
             checked.append((where, RowError(where, [raw["__error__"]])))
         else:
             checked.append((where, _check(raw, geocode)))
     # All points of the file located at once; then each row finished as clean_record would.
     points = [c[2] for _, c in checked if not isinstance(c, RowError) and c[2] is not None]
-    places = iter(placement.locate([placement.Placement(lat=lat, lon=lon)
-                                    for lat, lon in points]))
+    places = iter(placement.locate([placement.Placement(lat=lat, lon=lon) for lat, lon in points]))
     records, errors, seen = [], [], {}
     for where, c in checked:
         try:
@@ -274,6 +324,7 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
 
 # --- writing files -------------------------------------------------------------------------
 
+
 def public_properties(project) -> dict:
     """The exported properties of a stored project (an ORM object or a dict)."""
     get = project.get if isinstance(project, dict) else lambda k: getattr(project, k, None)
@@ -287,15 +338,20 @@ def public_properties(project) -> dict:
 
 def to_feature(project) -> dict:
     get = project.get if isinstance(project, dict) else lambda k: getattr(project, k)
-    return {"type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(get("lon"), 6),
-                                                          round(get("lat"), 6)]},
-            "properties": public_properties(project)}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [round(get("lon"), 6), round(get("lat"), 6)]},
+        "properties": public_properties(project),
+    }
 
 
 def write_geojson(projects, out) -> None:
-    json.dump({"type": "FeatureCollection", "features": [to_feature(p) for p in projects]},
-              out, ensure_ascii=False, indent=1)
+    json.dump(
+        {"type": "FeatureCollection", "features": [to_feature(p) for p in projects]},
+        out,
+        ensure_ascii=False,
+        indent=1,
+    )
     out.write("\n")
 
 

@@ -3,6 +3,7 @@
 Every change is one transaction with a condition on the record's state and version, so two
 officers acting at once cannot both win and nothing is half-applied; each writes an audit entry.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,11 +13,9 @@ from rapidfuzz import fuzz
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from atlas.core.placement import (Placement, Problem, address_query, locate_point,
-                                  place_address)
+from atlas.core.placement import Placement, Problem, address_query, locate_point, place_address
 from atlas.core.projects import slugify
-from atlas.core.text import search_text
-from atlas.core.text import normalize
+from atlas.core.text import normalize, search_text
 from atlas.geo.geocoding import Precision
 from atlas.search import distances_km
 from atlas.store import AuditEntry, Project, Status, Store, utcnow
@@ -25,8 +24,19 @@ from atlas.store import AuditEntry, Project, Status, Store, utcnow
 DUPLICATE_RADIUS_KM = 5.0
 DUPLICATE_SIMILARITY = 88
 #: Fields a submitter or officer may change; everything else is derived.
-EDITABLE = ("name", "organisation", "description", "fields", "street", "postcode", "city",
-            "website", "contact_name", "contact_email", "publish_email")
+EDITABLE = (
+    "name",
+    "organisation",
+    "description",
+    "fields",
+    "street",
+    "postcode",
+    "city",
+    "website",
+    "contact_name",
+    "contact_email",
+    "publish_email",
+)
 PERSONAL = ("contact_name", "contact_email")
 
 
@@ -38,15 +48,16 @@ def hash_token(token: str) -> str:
 MESSAGES = {
     Problem.AMBIGUOUS: "Der Ort ist nicht eindeutig. Bitte wählen Sie aus.",
     Problem.NOT_FOUND: "Diese Adresse haben wir in Niedersachsen nicht gefunden. "
-                       "Bitte prüfen Sie Postleitzahl und Ort.",
+    "Bitte prüfen Sie Postleitzahl und Ort.",
     Problem.INVALID: "Die Koordinaten sind ungültig.",
     Problem.OUTSIDE: "Dieser Punkt liegt nicht in Niedersachsen. Der Atlas zeigt nur "
-                     "Projekte in Niedersachsen.",
+    "Projekte in Niedersachsen.",
 }
 
 
-def place(street: str | None, postcode: str | None, city: str | None, lat=None, lon=None,
-          *, geocode) -> Placement:
+def place(
+    street: str | None, postcode: str | None, city: str | None, lat=None, lon=None, *, geocode
+) -> Placement:
     """A corrected point wins over the address; either must lie in Lower Saxony. A point
     set by hand is taken as the address's own (precision "address")."""
     if lat not in (None, "") and lon not in (None, ""):
@@ -55,23 +66,34 @@ def place(street: str | None, postcode: str | None, city: str | None, lat=None, 
         found = place_address(address_query(street, postcode, city), geocode)
     if found.problem:
         # No point on the preview for what cannot be taken; the candidates to choose from.
-        return Placement(candidates=found.candidates, suggestions=found.suggestions,
-                         problem=found.problem, error=MESSAGES[found.problem])
+        return Placement(
+            candidates=found.candidates,
+            suggestions=found.suggestions,
+            problem=found.problem,
+            error=MESSAGES[found.problem],
+        )
     return found
 
 
-def duplicates(store: Store, name: str, lat: float, lon: float,
-               exclude: str | None = None) -> list[Project]:
+def duplicates(
+    store: Store, name: str, lat: float, lon: float, exclude: str | None = None
+) -> list[Project]:
     """Published or pending projects with a similar name nearby."""
     key = normalize(name)
     dlat = DUPLICATE_RADIUS_KM / 110.0
     with store.session() as s:
-        nearby = s.scalars(select(Project).where(
-            Project.status.in_((Status.PUBLISHED, Status.PENDING)),
-            Project.lat.between(lat - dlat, lat + dlat),
-            Project.lon.between(lon - 2 * dlat, lon + 2 * dlat))).all()
-    nearby = [p for p in nearby if p.id != exclude
-              and fuzz.token_sort_ratio(key, normalize(p.name)) >= DUPLICATE_SIMILARITY]
+        nearby = s.scalars(
+            select(Project).where(
+                Project.status.in_((Status.PUBLISHED, Status.PENDING)),
+                Project.lat.between(lat - dlat, lat + dlat),
+                Project.lon.between(lon - 2 * dlat, lon + 2 * dlat),
+            )
+        ).all()
+    nearby = [
+        p
+        for p in nearby
+        if p.id != exclude and fuzz.token_sort_ratio(key, normalize(p.name)) >= DUPLICATE_SIMILARITY
+    ]
     if not nearby:
         return []
     dist = distances_km(lat, lon, [p.lat for p in nearby], [p.lon for p in nearby])
@@ -80,8 +102,11 @@ def duplicates(store: Store, name: str, lat: float, lon: float,
 
 def _audit(s, actor: str, action: str, project: Project | dict, changes: dict) -> None:
     get = project.get if isinstance(project, dict) else lambda k: getattr(project, k)
-    s.add(AuditEntry(actor=actor, action=action, project_id=get("id"), region=get("region"),
-                     changes=changes))
+    s.add(
+        AuditEntry(
+            actor=actor, action=action, project_id=get("id"), region=get("region"), changes=changes
+        )
+    )
 
 
 def _public_changes(old: dict, new: dict) -> dict:
@@ -90,8 +115,7 @@ def _public_changes(old: dict, new: dict) -> dict:
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v and k not in skip}
 
 
-def create(store: Store, values: dict, placement: Placement, compose=None
-           ) -> tuple[str, str, list]:
+def create(store: Store, values: dict, placement: Placement, compose=None) -> tuple[str, str, list]:
     """Store a pending submission; returns (project id, private token, queued messages).
 
     `compose(project_id, token)` gives the notifications as (recipients, subject, body); they
@@ -99,26 +123,43 @@ def create(store: Store, values: dict, placement: Placement, compose=None
     its submitter's private link.
     """
     from atlas.core import outbox
+
     token = secrets.token_urlsafe(32)
     base = slugify(" ".join(filter(None, [values["name"], values.get("city")]))) or "projekt"
     record = {k: values.get(k) for k in EDITABLE}
-    record.update(lat=placement.lat, lon=placement.lon, precision=placement.precision,
-                  district_code=placement.district_code, region=placement.region,
-                  status=Status.PENDING, token_hash=hash_token(token), source=["Einreichung"],
-                  tags=[], synthetic=False, version=1)
+    record.update(
+        lat=placement.lat,
+        lon=placement.lon,
+        precision=placement.precision,
+        district_code=placement.district_code,
+        region=placement.region,
+        status=Status.PENDING,
+        token_hash=hash_token(token),
+        source=["Einreichung"],
+        tags=[],
+        synthetic=False,
+        version=1,
+    )
     record["search_text"] = search_text(record)
     for attempt in range(12):
-        suffix = "" if attempt == 0 else (f"-{attempt + 1}" if attempt < 10
-                                          else f"-{secrets.token_hex(3)}")
+        suffix = (
+            ""
+            if attempt == 0
+            else (f"-{attempt + 1}" if attempt < 10 else f"-{secrets.token_hex(3)}")
+        )
         record["id"] = f"{base[:110]}{suffix}"
         try:
             with store.session.begin() as s:
                 s.add(Project(**record))
                 s.flush()
                 _audit(s, "Einreichung", "submitted", record, {"region": [None, record["region"]]})
-                messages = [m for recipients, subject, body in
-                            (compose(record["id"], token) if compose else [])
-                            for m in outbox.queue(s, recipients, subject, body)]
+                messages = [
+                    m
+                    for recipients, subject, body in (
+                        compose(record["id"], token) if compose else []
+                    )
+                    for m in outbox.queue(s, recipients, subject, body)
+                ]
             return record["id"], token, messages
         except IntegrityError:
             continue
@@ -136,53 +177,104 @@ def get(store: Store, project_id: str) -> Project | None:
     return store.get(project_id)
 
 
-def _apply(store: Store, project_id: str, version: int | None, actor: str, action: str,
-           values: dict, *, from_status: str = Status.PENDING) -> Project | None:
+def _apply(
+    store: Store,
+    project_id: str,
+    version: int | None,
+    actor: str,
+    action: str,
+    values: dict,
+    *,
+    from_status: str = Status.PENDING,
+) -> Project | None:
     """Change a record only if it is still in `from_status` at `version`; None if it was not."""
     with store.session.begin() as s:
         current = s.get(Project, project_id)
-        if current is None or current.status != from_status or \
-                (version is not None and current.version != version):
+        if (
+            current is None
+            or current.status != from_status
+            or (version is not None and current.version != version)
+        ):
             return None
         old = {k: getattr(current, k) for k in values}
         new = dict(values)
         if any(k in new for k in ("name", "organisation", "description", "city", "postcode")):
-            merged = {k: new.get(k, getattr(current, k)) for k in
-                      ("name", "organisation", "description", "city", "postcode", "tags")}
+            merged = {
+                k: new.get(k, getattr(current, k))
+                for k in ("name", "organisation", "description", "city", "postcode", "tags")
+            }
             new["search_text"] = search_text(merged)
-        done = s.execute(update(Project).where(
-            Project.id == project_id, Project.status == from_status,
-            Project.version == current.version).values(
-            **new, version=current.version + 1, updated_at=utcnow()))
+        done = s.execute(
+            update(Project)
+            .where(
+                Project.id == project_id,
+                Project.status == from_status,
+                Project.version == current.version,
+            )
+            .values(**new, version=current.version + 1, updated_at=utcnow())
+        )
         if done.rowcount != 1:
             return None
-        _audit(s, actor, action, {"id": project_id, "region": new.get("region", current.region)},
-               _public_changes(old, new))
+        _audit(
+            s,
+            actor,
+            action,
+            {"id": project_id, "region": new.get("region", current.region)},
+            _public_changes(old, new),
+        )
     return store.get(project_id)
 
 
-def update_pending(store: Store, project_id: str, values: dict, placement: Placement,
-                   actor: str, version: int | None = None, approve: bool = False
-                   ) -> Project | None:
+def update_pending(
+    store: Store,
+    project_id: str,
+    values: dict,
+    placement: Placement,
+    actor: str,
+    version: int | None = None,
+    approve: bool = False,
+) -> Project | None:
     """Change a pending submission; with approve=True publish it in the same transaction."""
     changes = {k: values[k] for k in EDITABLE if k in values}
-    changes.update(lat=placement.lat, lon=placement.lon, precision=placement.precision,
-                   district_code=placement.district_code, region=placement.region)
+    changes.update(
+        lat=placement.lat,
+        lon=placement.lon,
+        precision=placement.precision,
+        district_code=placement.district_code,
+        region=placement.region,
+    )
     if approve:
         changes.update(_decision(actor, True, None))
-    return _apply(store, project_id, version, actor,
-                  "edited and approved" if approve else "edited", changes)
+    return _apply(
+        store, project_id, version, actor, "edited and approved" if approve else "edited", changes
+    )
 
 
 def _decision(actor: str, approve: bool, reason: str | None) -> dict:
-    return {"status": Status.PUBLISHED if approve else Status.REJECTED, "decided_at": utcnow(),
-            "decided_by": actor, "decision_note": reason}
+    return {
+        "status": Status.PUBLISHED if approve else Status.REJECTED,
+        "decided_at": utcnow(),
+        "decided_by": actor,
+        "decision_note": reason,
+    }
 
 
-def decide(store: Store, project_id: str, version: int, actor: str, approve: bool,
-           reason: str | None = None) -> Project | None:
-    return _apply(store, project_id, version, actor, "approved" if approve else "rejected",
-                  _decision(actor, approve, reason))
+def decide(
+    store: Store,
+    project_id: str,
+    version: int,
+    actor: str,
+    approve: bool,
+    reason: str | None = None,
+) -> Project | None:
+    return _apply(
+        store,
+        project_id,
+        version,
+        actor,
+        "approved" if approve else "rejected",
+        _decision(actor, approve, reason),
+    )
 
 
 def move(store: Store, project_id: str, version: int, actor: str, region: str) -> Project | None:
@@ -195,8 +287,9 @@ def withdraw(store: Store, token: str) -> bool:
     if project is None or project.status != Status.PENDING:
         return False
     with store.session.begin() as s:
-        gone = s.execute(delete(Project).where(Project.id == project.id,
-                                               Project.status == Status.PENDING))
+        gone = s.execute(
+            delete(Project).where(Project.id == project.id, Project.status == Status.PENDING)
+        )
         if gone.rowcount != 1:
             return False
         _audit(s, "Einreichung", "withdrawn", project, {})
@@ -205,8 +298,11 @@ def withdraw(store: Store, token: str) -> bool:
 
 def queue(store: Store, region: str | None) -> list[Project]:
     """Pending submissions, oldest first; all regions when region is None."""
-    stmt = select(Project).where(Project.status == Status.PENDING).order_by(Project.created_at,
-                                                                            Project.id)
+    stmt = (
+        select(Project)
+        .where(Project.status == Status.PENDING)
+        .order_by(Project.created_at, Project.id)
+    )
     if region:
         stmt = stmt.where(Project.region == region)
     with store.session() as s:

@@ -4,6 +4,7 @@ Offline by default: the committed gazetteer (data/gazetteer/, built by scripts/b
 knows every municipality, every place with at least 500 inhabitants and every postcode of Lower
 Saxony. An online Nominatim (e.g. a self-hosted one) can be plugged in for street-level precision.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -24,10 +25,10 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 from rapidfuzz import fuzz, process
 
-from atlas.resources import DATA_DIR
+from atlas.core.text import normalize
 from atlas.geo import regions
 from atlas.geo.geodesy import distances_km
-from atlas.core.text import normalize
+from atlas.resources import DATA_DIR
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ ATTRIBUTION = (
 )
 
 _QUALIFIER = re.compile(
-    r"\s*(\(.*?\)|/.*$|\s(an der|an dem|a\.\s?d\.|am|an|im|in|i\.|bei|ob der|unterm)\s.*$)", re.IGNORECASE)
+    r"\s*(\(.*?\)|/.*$|\s(an der|an dem|a\.\s?d\.|am|an|im|in|i\.|bei|ob der|unterm)\s.*$)",
+    re.IGNORECASE,
+)
 #: Titles in front of a town's name that people leave out ("Hansestadt Stade" → "Stade").
 _TITLE = re.compile(r"^(hansestadt|stadt|gemeinde|flecken|kurort)\s+", re.IGNORECASE)
 
@@ -68,9 +71,11 @@ def _keys_with_bare(name: str) -> frozenset[str]:
 
 # --- the gazetteer ------------------------------------------------------------------------------
 
+
 class Precision(StrEnum):
     """How exactly a point stands for a place: an answer's and a project's `precision` (the
     values are what the database, the API and the files hold)."""
+
     ADDRESS = "address"
     POSTCODE = "postcode"
     MUNICIPALITY = "municipality"
@@ -81,7 +86,16 @@ class Precision(StrEnum):
 
 
 #: Keys of one answer or candidate (besides query/status/candidates/suggestions/error).
-ANSWER_KEYS = ("lat", "lon", "label", "postcode", "district_code", "district", "region", "precision")
+ANSWER_KEYS = (
+    "lat",
+    "lon",
+    "label",
+    "postcode",
+    "district_code",
+    "district",
+    "region",
+    "precision",
+)
 #: A town wins over namesake villages this many times smaller ("Neustadt" → Neustadt am Rübenberge).
 DOMINANCE = 10
 FUZZY_CUTOFF = 80
@@ -89,7 +103,8 @@ MAX_SUGGESTIONS = 5
 _POSTCODE = re.compile(r"(?<!\d)(\d{5})(?!\d)")
 _STREET_WORD = re.compile(
     r"(stra(ss|ß)e|str\.?|weg|platz|allee|gasse|damm|ufer|chaussee|pfad|stieg|twiete|ring|wall)$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _HOUSE_NUMBER = re.compile(r"^\d+\s?[a-zA-Z]?(\s?[-/]\s?\d+\s?[a-zA-Z]?)?$")
 #: Words in front of a district's name and the kinds of district (atlas.regions) they mean.
 _DISTRICT_WORDS = (
@@ -103,6 +118,7 @@ _DISTRICT_WORDS = (
 class Entity:
     """A municipality or a place people can name; places that are a municipality's main
     settlement are folded into it, so "Winsen" (GeoNames) and "Winsen (Luhe)" (BKG) are one."""
+
     ref: str
     kind: Precision  # MUNICIPALITY or PLACE
     name: str
@@ -127,8 +143,18 @@ class Gazetteer:
         self.entities: list[Entity] = []
         munis = {}
         for m in data["municipalities"]:
-            e = Entity(f"m:{m['ags']}", Precision.MUNICIPALITY, m["name"], m["name"], m["lat"],
-                       m["lon"], m["population"], m["ags"], m["district_code"], [m["name"]])
+            e = Entity(
+                f"m:{m['ags']}",
+                Precision.MUNICIPALITY,
+                m["name"],
+                m["name"],
+                m["lat"],
+                m["lon"],
+                m["population"],
+                m["ags"],
+                m["district_code"],
+                [m["name"]],
+            )
             munis[m["ags"]] = e
             self.entities.append(e)
         merged = {pid: m["ags"] for m in data["municipalities"] for pid in m["places"]}
@@ -138,9 +164,20 @@ class Gazetteer:
                 continue
             home = munis.get(p["ags"])
             label = f"{p['name']}, {home.name}" if home else p["name"]
-            self.entities.append(Entity(f"p:{p['id']}", Precision.PLACE, p["name"], label,
-                                        p["lat"], p["lon"], p["population"], p["ags"],
-                                        p["district_code"], [p["name"], *p["alt"]]))
+            self.entities.append(
+                Entity(
+                    f"p:{p['id']}",
+                    Precision.PLACE,
+                    p["name"],
+                    label,
+                    p["lat"],
+                    p["lon"],
+                    p["population"],
+                    p["ags"],
+                    p["district_code"],
+                    [p["name"], *p["alt"]],
+                )
+            )
         self.by_ref = {e.ref: e for e in self.entities}
         for r in data["postcodes"]:
             for place in r["places"]:
@@ -173,7 +210,7 @@ class Gazetteer:
         for words, kinds in _DISTRICT_WORDS:
             for word in words:
                 if key.startswith(word + " "):
-                    codes = self.district_index.get(key[len(word) + 1:], set())
+                    codes = self.district_index.get(key[len(word) + 1 :], set())
                     return {c for c in codes if regions.district(c)["kind"] in kinds}
         return set()
 
@@ -193,18 +230,25 @@ class Gazetteer:
         if not found:
             folded = normalize(text, fold=True)
             found = self.exact.get(folded, set()) | self.bare.get(folded, set())
-        return sorted((self.entities[i] for i in found),
-                      key=lambda e: (e.kind != Precision.MUNICIPALITY, -e.population, e.ref))
+        return sorted(
+            (self.entities[i] for i in found),
+            key=lambda e: (e.kind != Precision.MUNICIPALITY, -e.population, e.ref),
+        )
 
     def suggest(self, text: str) -> list[Entity]:
         """Entities whose name is close to a mistyped one ("Lünebrug" → Lüneburg)."""
         key = normalize(text)
         if len(key) < 4:
             return []
-        hits = process.extract(key, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-                               limit=4 * MAX_SUGGESTIONS)
+        hits = process.extract(
+            key,
+            self._fuzzy_keys,
+            scorer=fuzz.ratio,
+            score_cutoff=FUZZY_CUTOFF,
+            limit=4 * MAX_SUGGESTIONS,
+        )
         seen, out = set(), []
-        for k, score, _ in sorted(hits, key=lambda h: -h[1]):
+        for k, _score, _ in sorted(hits, key=lambda h: -h[1]):
             for e in sorted((self.entities[i] for i in self.exact[k]), key=lambda e: -e.population):
                 if e.ref not in seen:
                     seen.add(e.ref)
@@ -241,15 +285,25 @@ def gazetteer() -> Gazetteer:
 
 # --- answers ------------------------------------------------------------------------------------
 
+
 def _district_fields(code: str | None) -> dict:
     row = regions.district(code) if code else None
-    return {"district_code": code if row else None, "district": row["name"] if row else None,
-            "region": row["region"] if row else None}
+    return {
+        "district_code": code if row else None,
+        "district": row["name"] if row else None,
+        "region": row["region"] if row else None,
+    }
 
 
 def _answer(lat, lon, label, postcode, district_code, precision) -> dict:
-    return {"lat": lat, "lon": lon, "label": label, "postcode": postcode,
-            **_district_fields(district_code), "precision": precision}
+    return {
+        "lat": lat,
+        "lon": lon,
+        "label": label,
+        "postcode": postcode,
+        **_district_fields(district_code),
+        "precision": precision,
+    }
 
 
 def _entity_answer(e: Entity, street: str | None = None) -> dict:
@@ -261,8 +315,11 @@ def _entity_answer(e: Entity, street: str | None = None) -> dict:
 def _district_answer(code: str) -> dict:
     row = regions.district(code)
     name = row["name"]
-    label = name if row["kind"] == "Kreisfreie Stadt" or name.split()[0] in ("Landkreis", "Region") \
+    label = (
+        name
+        if row["kind"] == "Kreisfreie Stadt" or name.split()[0] in ("Landkreis", "Region")
         else f"{row['kind']} {name}"
+    )
     point = gazetteer().district_points[code]
     return _answer(point["lat"], point["lon"], label, None, code, Precision.DISTRICT)
 
@@ -275,8 +332,14 @@ def _postcode_answer(record: dict, place: dict | None = None, street: str | None
         lat, lon, code = record["lat"], record["lon"], record["district_code"]
         name = place["name"] if place else record["label_place"]
     label = f"{record['postcode']} {name}"
-    return _answer(lat, lon, f"{street}, {label}" if street else label, record["postcode"], code,
-                   Precision.POSTCODE)
+    return _answer(
+        lat,
+        lon,
+        f"{street}, {label}" if street else label,
+        record["postcode"],
+        code,
+        Precision.POSTCODE,
+    )
 
 
 def _ok(query: str, answer: dict, alternatives: list[dict] = ()) -> dict:
@@ -284,15 +347,27 @@ def _ok(query: str, answer: dict, alternatives: list[dict] = ()) -> dict:
 
 
 def _ambiguous(query: str, candidates: list[dict]) -> dict:
-    return {"query": query, "status": "ambiguous", **dict.fromkeys(ANSWER_KEYS), "candidates": candidates}
+    return {
+        "query": query,
+        "status": "ambiguous",
+        **dict.fromkeys(ANSWER_KEYS),
+        "candidates": candidates,
+    }
 
 
 def _not_found(query: str, error: str, suggestions: list[dict] = ()) -> dict:
-    return {"query": query, "status": "not_found", **dict.fromkeys(ANSWER_KEYS), "candidates": [],
-            "suggestions": list(suggestions), "error": error}
+    return {
+        "query": query,
+        "status": "not_found",
+        **dict.fromkeys(ANSWER_KEYS),
+        "candidates": [],
+        "suggestions": list(suggestions),
+        "error": error,
+    }
 
 
 # --- reading a query ----------------------------------------------------------------------------
+
 
 @dataclass
 class Parsed:
@@ -304,8 +379,13 @@ class Parsed:
 
 def _is_street(part: str) -> bool:
     words = part.split()
-    return len(words) > 1 and (bool(_HOUSE_NUMBER.match(words[-1])) or bool(_STREET_WORD.search(words[-2]))) \
-        or bool(words) and bool(_STREET_WORD.search(words[-1])) and len(words[-1]) > 5
+    return (
+        len(words) > 1
+        and (bool(_HOUSE_NUMBER.match(words[-1])) or bool(_STREET_WORD.search(words[-2])))
+        or bool(words)
+        and bool(_STREET_WORD.search(words[-1]))
+        and len(words[-1]) > 5
+    )
 
 
 def parse(text: str) -> Parsed:
@@ -314,7 +394,7 @@ def parse(text: str) -> Parsed:
     m = _POSTCODE.search(text)
     if m:
         out.postcode = m.group(1)
-        before, after = text[:m.start()].strip(" ,;"), text[m.end():].strip(" ,;")
+        before, after = text[: m.start()].strip(" ,;"), text[m.end() :].strip(" ,;")
         parts = [p.strip() for p in re.split(r"[,;]", after) if p.strip()]
         if before and not parts and not _is_street(before):
             parts = [before]  # "Hannover 30169"
@@ -338,19 +418,25 @@ def parse(text: str) -> Parsed:
 
 # --- offline resolution -------------------------------------------------------------------------
 
-def _decide(query: str, entities: list[Entity], street: str | None, district_alternatives: list[str]) -> dict:
+
+def _decide(
+    query: str, entities: list[Entity], street: str | None, district_alternatives: list[str]
+) -> dict:
     """One clear match → ok; a town among much smaller namesake villages → ok; else ambiguous."""
     top, others = entities[0], entities[1:]
     extra = [_district_answer(c) for c in district_alternatives if c != top.district_code]
-    if not others or (top.kind == Precision.MUNICIPALITY and all(
-            e.kind == Precision.PLACE and e.population * DOMINANCE <= top.population
-            for e in others)):
+    if not others or (
+        top.kind == Precision.MUNICIPALITY
+        and all(
+            e.kind == Precision.PLACE and e.population * DOMINANCE <= top.population for e in others
+        )
+    ):
         return _ok(query, _entity_answer(top, street), [_entity_answer(e) for e in others] + extra)
     return _ambiguous(query, [_entity_answer(e) for e in entities])
 
 
 def _split_context(g: Gazetteer, place: str) -> tuple[list[Entity], set[str]] | None:
-    """"Winsen Harburg", "Winsen Landkreis Harburg": a place followed by its district."""
+    """ "Winsen Harburg", "Winsen Landkreis Harburg": a place followed by its district."""
     words = place.split()
     for i in range(len(words) - 1, 0, -1):
         head, tail = " ".join(words[:i]), " ".join(words[i:])
@@ -365,7 +451,7 @@ def _split_context(g: Gazetteer, place: str) -> tuple[list[Entity], set[str]] | 
 def _quote(text: str, limit: int = 60) -> str:
     """The user's words for a message: printable and short."""
     text = "".join(c if c.isprintable() else " " for c in text).strip()
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _suggestions(g: Gazetteer, text: str) -> list[dict]:
@@ -404,9 +490,14 @@ def _resolve_place(g: Gazetteer, query: str, q: Parsed) -> dict:
             found, codes = split
     if found and codes:
         narrowed = [e for e in found if e.district_code in codes]
-        if not narrowed:  # "Oldenburg, Landkreis Oldenburg": the place is not there; the user chooses
-            return _ambiguous(query, [_entity_answer(e, q.street) for e in found]
-                              + [_district_answer(c) for c in sorted(codes)])
+        if (
+            not narrowed
+        ):  # "Oldenburg, Landkreis Oldenburg": the place is not there; the user chooses
+            return _ambiguous(
+                query,
+                [_entity_answer(e, q.street) for e in found]
+                + [_district_answer(c) for c in sorted(codes)],
+            )
         found = narrowed
     if found:
         named = sorted(g.districts_named(place)) if not codes else []
@@ -418,7 +509,9 @@ def _resolve_place(g: Gazetteer, query: str, q: Parsed) -> dict:
         return _ambiguous(query, [_district_answer(c) for c in sorted(districts)])
     if normalize(place) in g.outside_places or normalize(place, fold=True) in g.outside_places:
         return _not_found(query, f"„{_quote(place)}“ liegt nicht in Niedersachsen.")
-    return _not_found(query, f"„{_quote(place)}“ wurde in Niedersachsen nicht gefunden.", _suggestions(g, place))
+    return _not_found(
+        query, f"„{_quote(place)}“ wurde in Niedersachsen nicht gefunden.", _suggestions(g, place)
+    )
 
 
 def _resolve_postcode(g: Gazetteer, query: str, q: Parsed) -> dict:
@@ -427,7 +520,9 @@ def _resolve_postcode(g: Gazetteer, query: str, q: Parsed) -> dict:
         # the place may still be right ("99999 Hannover"): offered, never taken
         named = [_entity_answer(e) for e in g.match(q.place)] if q.place else []
         if q.postcode in g.outside_postcodes:
-            return _not_found(query, f"Die Postleitzahl {q.postcode} liegt nicht in Niedersachsen.", named)
+            return _not_found(
+                query, f"Die Postleitzahl {q.postcode} liegt nicht in Niedersachsen.", named
+            )
         fuzzy = _suggestions(g, q.place) if q.place and not named else []
         return _not_found(query, f"Die Postleitzahl {q.postcode} gibt es nicht.", named + fuzzy)
     if not q.place:
@@ -435,10 +530,16 @@ def _resolve_postcode(g: Gazetteer, query: str, q: Parsed) -> dict:
     place = _place_in_postcode(g, record, q.place)
     if place:
         return _ok(query, _postcode_answer(record, place, q.street))
-    elsewhere = [e for e in g.match(q.place)
-                 if e.district_code not in {p.get("district_code") for p in record["places"]}]
+    elsewhere = [
+        e
+        for e in g.match(q.place)
+        if e.district_code not in {p.get("district_code") for p in record["places"]}
+    ]
     if elsewhere:  # "30169 Göttingen": postcode and place disagree; the user decides
-        return _ambiguous(query, [_postcode_answer(record, street=q.street)] + [_entity_answer(e) for e in elsewhere])
+        return _ambiguous(
+            query,
+            [_postcode_answer(record, street=q.street)] + [_entity_answer(e) for e in elsewhere],
+        )
     return _ok(query, _postcode_answer(record, street=q.street))
 
 
@@ -460,6 +561,7 @@ def _place_in_postcode(g: Gazetteer, record: dict, text: str) -> dict | None:
 
 # --- geopy interface ----------------------------------------------------------------------------
 
+
 def _location(answer: dict, status: str) -> Location:
     raw = {**{k: answer.get(k) for k in ANSWER_KEYS}, "status": status, "source": "offline"}
     return Location(answer["label"], (answer["lat"], answer["lon"]), raw)
@@ -478,7 +580,9 @@ class OfflineGeocoder(Geocoder):
     def geocode(self, query, *, exactly_one=True, timeout=None):
         answer = resolve_offline(query)
         if answer["status"] == "ok":
-            found = [_location(answer, "ok")] + [_location(c, "alternative") for c in answer["candidates"]]
+            found = [_location(answer, "ok")] + [
+                _location(c, "alternative") for c in answer["candidates"]
+            ]
         elif answer["status"] == "ambiguous":
             found = [_location(c, "ambiguous") for c in answer["candidates"]]
         else:
@@ -487,8 +591,11 @@ class OfflineGeocoder(Geocoder):
 
     def reverse(self, query, *, exactly_one=True, timeout=None):
         """Nearest municipality or place to a point in Lower Saxony; None outside it."""
-        lat, lon = (query.latitude, query.longitude) if hasattr(query, "latitude") else \
-            map(float, (query.split(",") if isinstance(query, str) else query))
+        lat, lon = (
+            (query.latitude, query.longitude)
+            if hasattr(query, "latitude")
+            else map(float, (query.split(",") if isinstance(query, str) else query))
+        )
         if regions.locate(lat, lon)[0] is None:
             return None
         g = gazetteer()
@@ -507,8 +614,20 @@ _NOMINATIM_PRECISION = {
     **dict.fromkeys(("house", "building", "house_number", "road"), Precision.ADDRESS),
     "postcode": Precision.POSTCODE,
     **dict.fromkeys(("city", "town", "municipality"), Precision.MUNICIPALITY),
-    **dict.fromkeys(("village", "hamlet", "suburb", "quarter", "neighbourhood", "city_district",
-                     "borough", "isolated_dwelling", "locality"), Precision.PLACE),
+    **dict.fromkeys(
+        (
+            "village",
+            "hamlet",
+            "suburb",
+            "quarter",
+            "neighbourhood",
+            "city_district",
+            "borough",
+            "isolated_dwelling",
+            "locality",
+        ),
+        Precision.PLACE,
+    ),
     **dict.fromkeys(("county", "state_district"), Precision.DISTRICT),
 }
 #: Lower Saxony's bounding box (lat, lon): a hint for Nominatim, not a filter (Bremen is inside).
@@ -522,18 +641,34 @@ class CachedNominatim(Geocoder):
     it in its database); answers are cached per base URL and query, empty answers too.
     """
 
-    def __init__(self, base_url: str, user_agent: str, min_delay_seconds: float = 1.0, cache=None,
-                 timeout: float = 10.0):
+    def __init__(
+        self,
+        base_url: str,
+        user_agent: str,
+        min_delay_seconds: float = 1.0,
+        cache=None,
+        timeout: float = 10.0,
+    ):
         if not user_agent or not user_agent.strip():
-            raise ValueError("Nominatim needs a user agent that names the application and a contact")
+            raise ValueError(
+                "Nominatim needs a user agent that names the application and a contact"
+            )
         super().__init__(user_agent=user_agent, timeout=timeout)
         parts = urlsplit(base_url if "://" in base_url else f"https://{base_url}")
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self.nominatim = Nominatim(user_agent=user_agent, domain=parts.netloc + parts.path.rstrip("/"),
-                                   scheme=parts.scheme, timeout=timeout)
-        self._search = RateLimiter(self.nominatim.geocode, min_delay_seconds=min_delay_seconds,
-                                   max_retries=1, error_wait_seconds=min(5.0, 2 * min_delay_seconds),
-                                   swallow_exceptions=False)
+        self.nominatim = Nominatim(
+            user_agent=user_agent,
+            domain=parts.netloc + parts.path.rstrip("/"),
+            scheme=parts.scheme,
+            timeout=timeout,
+        )
+        self._search = RateLimiter(
+            self.nominatim.geocode,
+            min_delay_seconds=min_delay_seconds,
+            max_retries=1,
+            error_wait_seconds=min(5.0, 2 * min_delay_seconds),
+            swallow_exceptions=False,
+        )
         self.cache = cache
 
     def _raw_results(self, query: str) -> list[dict]:
@@ -542,8 +677,18 @@ class CachedNominatim(Geocoder):
             hit = self.cache.get(key)
             if hit is not None:
                 return hit["results"]
-        found = self._search(query, exactly_one=False, limit=10, addressdetails=True,
-                             country_codes="de", viewbox=_VIEWBOX, bounded=False) or []
+        found = (
+            self._search(
+                query,
+                exactly_one=False,
+                limit=10,
+                addressdetails=True,
+                country_codes="de",
+                viewbox=_VIEWBOX,
+                bounded=False,
+            )
+            or []
+        )
         results = [loc.raw for loc in found]
         if self.cache is not None:
             self.cache.set(key, {"query": query, "results": results})
@@ -552,14 +697,22 @@ class CachedNominatim(Geocoder):
     def geocode(self, query, *, exactly_one=True, timeout=None):
         results = self._raw_results(query)
         inside = _inside_lower_saxony(results)
-        found = [Location(r.get("display_name", ""), (float(r["lat"]), float(r["lon"])),
-                          dict(r, district_code=code)) for r, code in inside]
+        found = [
+            Location(
+                r.get("display_name", ""),
+                (float(r["lat"]), float(r["lon"])),
+                dict(r, district_code=code),
+            )
+            for r, code in inside
+        ]
         if not found:
             return None
         return found[0] if exactly_one else found
 
     def reverse(self, query, *, exactly_one=True, timeout=None):
-        raise NotImplementedError("the atlas only geocodes forward online; use OfflineGeocoder.reverse")
+        raise NotImplementedError(
+            "the atlas only geocodes forward online; use OfflineGeocoder.reverse"
+        )
 
 
 def _inside_lower_saxony(results: list[dict]) -> list[tuple[dict, str]]:
@@ -569,15 +722,22 @@ def _inside_lower_saxony(results: list[dict]) -> list[tuple[dict, str]]:
     return [(r, c) for r, c in zip(results, codes) if c is not None]
 
 
-def online_geocoder(base_url: str, user_agent: str, min_delay_seconds: float = 1.0, cache=None,
-                    timeout: float = 10.0) -> CachedNominatim:
+def online_geocoder(
+    base_url: str,
+    user_agent: str,
+    min_delay_seconds: float = 1.0,
+    cache=None,
+    timeout: float = 10.0,
+) -> CachedNominatim:
     """A Nominatim geocoder for `resolve(query, geocoder=...)`; base_url is scheme and host,
     e.g. "http://127.0.0.1:8088" for a self-hosted instance."""
-    return CachedNominatim(base_url, user_agent, min_delay_seconds=min_delay_seconds, cache=cache,
-                           timeout=timeout)
+    return CachedNominatim(
+        base_url, user_agent, min_delay_seconds=min_delay_seconds, cache=cache, timeout=timeout
+    )
 
 
 # --- the one entry point ------------------------------------------------------------------------
+
 
 def resolve(query: str, geocoder=None) -> dict:
     """Where in Lower Saxony a query means: the answer dict the CLI and the API return.
@@ -591,7 +751,9 @@ def resolve(query: str, geocoder=None) -> dict:
         offline = resolve_offline(query)
     except Exception:  # a bug must not take the search page down; log it, answer "not found"
         log.exception("offline geocoding failed for %r", query)
-        return _not_found(query if isinstance(query, str) else str(query), "Interner Fehler bei der Ortssuche.")
+        return _not_found(
+            query if isinstance(query, str) else str(query), "Interner Fehler bei der Ortssuche."
+        )
     if geocoder is None or isinstance(geocoder, OfflineGeocoder) or offline["query"].strip() == "":
         return offline
     try:
@@ -607,22 +769,40 @@ def resolve(query: str, geocoder=None) -> dict:
 
 def _online_answers(locations: list[Location], offline: dict) -> list[dict]:
     """Answer dicts for the online results inside Lower Saxony (others are dropped)."""
-    raws = [dict(loc.raw or {}, lat=loc.latitude, lon=loc.longitude, display_name=loc.address)
-            for loc in locations]
+    raws = [
+        dict(loc.raw or {}, lat=loc.latitude, lon=loc.longitude, display_name=loc.address)
+        for loc in locations
+    ]
     answers = []
     for raw, code in _inside_lower_saxony(raws):
         address = raw.get("address") or {}
         kind = raw.get("addresstype") or raw.get("type") or ""
         precision = _NOMINATIM_PRECISION.get(kind) or (
-            Precision.ADDRESS if address.get("house_number") else Precision.PLACE)
-        town = next((address[k] for k in ("city", "town", "village", "municipality", "hamlet") if address.get(k)), "")
+            Precision.ADDRESS if address.get("house_number") else Precision.PLACE
+        )
+        town = next(
+            (
+                address[k]
+                for k in ("city", "town", "village", "municipality", "hamlet")
+                if address.get(k)
+            ),
+            "",
+        )
         street = " ".join(filter(None, [address.get("road"), address.get("house_number")]))
         postcode = address.get("postcode")
-        label = ", ".join(filter(None, [street, " ".join(filter(None, [postcode, town]))])) \
-            or ", ".join(raw["display_name"].split(", ")[:2])
-        answers.append(_answer(round(raw["lat"], 6), round(raw["lon"], 6), label,
-                               postcode if postcode and _POSTCODE.fullmatch(postcode) else offline.get("postcode"),
-                               code, precision))
+        label = ", ".join(
+            filter(None, [street, " ".join(filter(None, [postcode, town]))])
+        ) or ", ".join(raw["display_name"].split(", ")[:2])
+        answers.append(
+            _answer(
+                round(raw["lat"], 6),
+                round(raw["lon"], 6),
+                label,
+                postcode if postcode and _POSTCODE.fullmatch(postcode) else offline.get("postcode"),
+                code,
+                precision,
+            )
+        )
     return answers
 
 

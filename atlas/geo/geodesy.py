@@ -4,6 +4,7 @@
 `sphere_km` and the box and degree lengths below are cheap bounds that let callers skip most
 exact measurements; they never decide on their own near a radius.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,9 @@ _DEGREE_KM_AT_LEAST = 110.0
 
 def distances_km(lat, lon, lats, lons) -> np.ndarray:
     """Geodesic distances (WGS84 ellipsoid) in km, vectorised: one point to many, or pairwise."""
-    lat, lon, lats, lons = np.broadcast_arrays(*(np.asarray(v, dtype=float)
-                                                 for v in (lat, lon, lats, lons)))
+    lat, lon, lats, lons = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (lat, lon, lats, lons))
+    )
     _, _, metres = GEOD.inv(np.ravel(lon), np.ravel(lat), np.ravel(lons), np.ravel(lats))
     return (np.asarray(metres) / 1000.0).reshape(lat.shape)
 
@@ -36,8 +38,10 @@ def sphere_km(lat, lon, lats, lons) -> np.ndarray:
     """Great-circle distances on the mean sphere (haversine): a cheap bound, never an answer;
     distances shown or compared with a radius at the edge come from `distances_km`."""
     p1, p2 = np.radians(lat), np.radians(lats)
-    h = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2)
+    h = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
+    )
     return 2 * _EARTH_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
@@ -57,7 +61,7 @@ def circle_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, 
 
 def degree_km(lat: float) -> tuple[float, float]:
     """Kilometres per degree of latitude (meridian) and of longitude (parallel) at `lat`."""
-    a_km, e2 = GEOD.a / 1000.0, GEOD.f * (2 - GEOD.f)      # e² from the flattening
+    a_km, e2 = GEOD.a / 1000.0, GEOD.f * (2 - GEOD.f)  # e² from the flattening
     s2 = math.sin(math.radians(lat)) ** 2
     meridian = a_km * (1 - e2) / (1 - e2 * s2) ** 1.5
     parallel = a_km / math.sqrt(1 - e2 * s2) * math.cos(math.radians(lat))

@@ -3,6 +3,7 @@
 This is the one source for district names and codes. The boundary files in data/regions/ are
 built by scripts/build_regions.py; nothing here needs npm or the build directory.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -16,8 +17,14 @@ from atlas.resources import DATA_DIR
 REGIONS_DIR = DATA_DIR / "regions"
 
 REGIONS: dict[str, dict[str, str]] = {
-    "braunschweig": {"name": "Braunschweig", "office": "Amt für regionale Landesentwicklung Braunschweig"},
-    "leine-weser": {"name": "Leine-Weser", "office": "Amt für regionale Landesentwicklung Leine-Weser"},
+    "braunschweig": {
+        "name": "Braunschweig",
+        "office": "Amt für regionale Landesentwicklung Braunschweig",
+    },
+    "leine-weser": {
+        "name": "Leine-Weser",
+        "office": "Amt für regionale Landesentwicklung Leine-Weser",
+    },
     "lueneburg": {"name": "Lüneburg", "office": "Amt für regionale Landesentwicklung Lüneburg"},
     "weser-ems": {"name": "Weser-Ems", "office": "Amt für regionale Landesentwicklung Weser-Ems"},
 }
@@ -36,7 +43,16 @@ ATTRIBUTION = (
     "Lizenz CC BY 4.0"
 )
 
-DISTRICT_FIELDS = ("code", "name", "kind", "nuts3", "population", "area_km2", "region", "region_name")
+DISTRICT_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "nuts3",
+    "population",
+    "area_km2",
+    "region",
+    "region_name",
+)
 
 
 @cache
@@ -57,9 +73,14 @@ def _district_table() -> dict[str, dict]:
     table = {}
     for row in districts().drop(columns="geometry").to_dict("records"):
         table[row["district_code"]] = {
-            "code": row["district_code"], "name": row["name"], "kind": row["kind"], "nuts3": row["nuts3"],
-            "population": int(row["population"]), "area_km2": float(row["area_km2"]),
-            "region": row["region"], "region_name": row["region_name"],
+            "code": row["district_code"],
+            "name": row["name"],
+            "kind": row["kind"],
+            "nuts3": row["nuts3"],
+            "population": int(row["population"]),
+            "area_km2": float(row["area_km2"]),
+            "region": row["region"],
+            "region_name": row["region_name"],
         }
     return table
 
@@ -148,14 +169,18 @@ class _Grid:
         via_first_row |= np.floor(row - tol) == iy0[diagonal]
         via_second_row = np.floor(row + tol) == iy1[diagonal]
         via_second_row |= np.floor(row - tol) == iy1[diagonal]
-        flat = [iy * self.nx + ix,
-                (iy0[diagonal] * self.nx + ix1[diagonal])[via_first_row],
-                (iy1[diagonal] * self.nx + ix0[diagonal])[via_second_row]]
+        flat = [
+            iy * self.nx + ix,
+            (iy0[diagonal] * self.nx + ix1[diagonal])[via_first_row],
+            (iy1[diagonal] * self.nx + ix0[diagonal])[via_second_row],
+        ]
         return np.concatenate(flat)
 
     def _cell_xy(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.floor((x - self.x0) / self.dx).astype(np.int64),
-                np.floor((y - self.y0) / self.dy).astype(np.int64))
+        return (
+            np.floor((x - self.x0) / self.dx).astype(np.int64),
+            np.floor((y - self.y0) / self.dy).astype(np.int64),
+        )
 
     def _exact(self, x: np.ndarray, y: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """District index per point among its candidate columns (-1 padding), or _OUTSIDE."""
@@ -192,13 +217,17 @@ def _coords(lats, lons) -> tuple[np.ndarray, np.ndarray]:
     try:
         lat, lon = np.broadcast_arrays(np.asarray(lats, dtype=float), np.asarray(lons, dtype=float))
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"lat/lon must be numbers or arrays of numbers of matching shape: {exc}") from None
+        raise ValueError(
+            f"lat/lon must be numbers or arrays of numbers of matching shape: {exc}"
+        ) from None
     lat, lon = np.atleast_1d(lat).ravel(), np.atleast_1d(lon).ravel()
     bad = ~(np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"invalid coordinate at index {i}: lat={lat[i]!r}, lon={lon[i]!r} "
-                         f"(need finite lat in [-90, 90] and lon in [-180, 180]); {int(bad.sum())} invalid")
+        raise ValueError(
+            f"invalid coordinate at index {i}: lat={lat[i]!r}, lon={lon[i]!r} "
+            f"(need finite lat in [-90, 90] and lon in [-180, 180]); {int(bad.sum())} invalid"
+        )
     return lat, lon
 
 
@@ -230,8 +259,21 @@ def describe(lat: float, lon: float, code: str | None) -> dict:
     """The answer for a point already located (so a stream of points needs one `locate` call)."""
     lat_f, lon_f = float(lat), float(lon)
     if code is None:
-        return {"lat": lat_f, "lon": lon_f, "district_code": None, "district": None, "region": None,
-                "region_name": None, "error": "outside Lower Saxony"}
+        return {
+            "lat": lat_f,
+            "lon": lon_f,
+            "district_code": None,
+            "district": None,
+            "region": None,
+            "region_name": None,
+            "error": "outside Lower Saxony",
+        }
     row = _district_table()[code]
-    return {"lat": lat_f, "lon": lon_f, "district_code": code, "district": row["name"],
-            "region": row["region"], "region_name": row["region_name"]}
+    return {
+        "lat": lat_f,
+        "lon": lon_f,
+        "district_code": code,
+        "district": row["name"],
+        "region": row["region"],
+        "region_name": row["region_name"],
+    }

@@ -8,20 +8,43 @@
 
 Distances come from `atlas.geo.geodesy` (pyproj, WGS84), re-exported here as `distances_km`.
 """
+
 from __future__ import annotations
 
 from atlas.geo.geodesy import distances_km
 from atlas.search.backend import Backend, Result
 from atlas.search.filters import has_field
 from atlas.search.postgis import PostgisBackend
-from atlas.search.query import (MAX_LIMIT, MAX_RADIUS_KM, RADII_KM, SORTS, BadQuery, Near, Query,
-                                parse)
+from atlas.search.query import (
+    MAX_LIMIT,
+    MAX_RADIUS_KM,
+    RADII_KM,
+    SORTS,
+    BadQuery,
+    Near,
+    Query,
+    parse,
+)
 from atlas.search.sqlite import SqliteBackend
 from atlas.store import Store
 
-__all__ = ["MAX_LIMIT", "MAX_RADIUS_KM", "RADII_KM", "SORTS", "Backend", "BadQuery", "Near",
-           "Query", "Result", "backend_for", "distances_km", "has_field", "markers", "parse",
-           "run"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_RADIUS_KM",
+    "RADII_KM",
+    "SORTS",
+    "Backend",
+    "BadQuery",
+    "Near",
+    "Query",
+    "Result",
+    "backend_for",
+    "distances_km",
+    "has_field",
+    "markers",
+    "parse",
+    "run",
+]
 
 _POSTGIS = PostgisBackend()
 _SQLITE = SqliteBackend()

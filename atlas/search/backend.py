@@ -4,6 +4,7 @@ A back end answers searches on one kind of database (`atlas.search.backend_for` 
 the store's dialect): `sqlite.SqliteBackend` keeps the points in memory, because SQLite has
 no spatial index; `postgis.PostgisBackend` leaves them to PostGIS's indexes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from atlas.store import Project, Store
 class Result:
     """The number of all matches, and the page asked for: each project with its distance in km
     from the place searched (None without a place)."""
+
     total: int
     items: list[tuple[Project, float | None]]
 

@@ -1,5 +1,6 @@
 """The SQL side of a search that both back ends share: the conditions of a query, the orders
 by name and newest, and the plain listing of a search without a place."""
+
 from __future__ import annotations
 
 from sqlalchemy import String, and_, cast, func, select
@@ -10,8 +11,10 @@ from atlas.search.query import Query
 from atlas.store import Project, Store
 
 #: Sorts besides distance, with the id to break ties.
-ORDER = {"name": [func.lower(Project.name), Project.id],
-         "newest": [Project.created_at.desc(), Project.id]}
+ORDER = {
+    "name": [func.lower(Project.name), Project.id],
+    "newest": [Project.created_at.desc(), Project.id],
+}
 
 
 def has_field(slug: str):
@@ -58,6 +61,11 @@ def listing(store: Store, query: Query) -> Result:
     cond = and_(*conditions(query))
     with store.session() as s:
         total = s.scalar(select(func.count()).select_from(Project).where(cond))
-        rows = s.scalars(select(Project).where(cond).order_by(*ORDER[query.sort])
-                         .limit(query.limit).offset(query.offset)).all()
+        rows = s.scalars(
+            select(Project)
+            .where(cond)
+            .order_by(*ORDER[query.sort])
+            .limit(query.limit)
+            .offset(query.offset)
+        ).all()
     return Result(total, [(p, None) for p in rows])

@@ -6,14 +6,27 @@ spheroid). The nearest-first page comes from a walk of the GiST index (`<->`, KN
 walk cannot vouch for its page, all matches are sorted by distance. A search without a place is
 the plain SQL listing.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import replace
 
 from geoalchemy2 import Geography
-from sqlalchemy import (ARRAY, Integer, String, and_, any_, bindparam, cast, func,
-                        literal_column, or_, select, text)
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
 from atlas.geo.geodesy import SPHERE_ERROR, degree_km, latitude_reach
 from atlas.search import filters
@@ -49,41 +62,57 @@ class PostgisBackend:
         if query.near is None:
             return filters.listing(store, query)
         point = _point(query.near)
-        count = select(func.count()).select_from(Project).where(
-            _lat_cells(query.near), *_conditions(query))
+        count = (
+            select(func.count())
+            .select_from(Project)
+            .where(_lat_cells(query.near), *_conditions(query))
+        )
         k = query.offset + query.limit
-        plain = query.sort == "distance" and k <= _WALK_UP_TO and not (
-            query.region or query.district or query.field or query.q or query.bbox)
+        plain = (
+            query.sort == "distance"
+            and k <= _WALK_UP_TO
+            and not (query.region or query.district or query.field or query.q or query.bbox)
+        )
         if plain:
             with store.reader() as s:
                 total, nearest = _nearest(s, query, point, count.scalar_subquery())
                 if nearest is not None:
-                    return Result(total, _load_page(s, nearest[query.offset:min(k, total)]))
+                    return Result(total, _load_page(s, nearest[query.offset : min(k, total)]))
         with store.session() as s:
             total = s.scalar(count)
             # A plain search whose walk did not settle the page goes straight to the sort.
-            if not plain and query.sort == "distance" and _WALK_FROM <= total and \
-                    k <= min(total, _WALK_UP_TO):
+            if (
+                not plain
+                and query.sort == "distance"
+                and _WALK_FROM <= total
+                and k <= min(total, _WALK_UP_TO)
+            ):
                 # The planner cannot estimate the filters (a field, a text) and would sort
                 # every match of the whole state instead (SET LOCAL: until this transaction
                 # ends).
                 s.execute(text("SET LOCAL enable_sort = off"))
                 _, nearest = _nearest(s, query, point)
                 if nearest is not None:
-                    return Result(total, _load_page(s, nearest[query.offset:k]))
+                    return Result(total, _load_page(s, nearest[query.offset : k]))
                 s.execute(text("SET LOCAL enable_sort = on"))
             distance = func.ST_Distance(_GEOG, point)
             order = filters.ORDER.get(query.sort, [distance, Project.id])
-            rows = s.execute(select(Project, distance)
-                             .where(and_(*_conditions(query))).order_by(*order)
-                             .limit(query.limit).offset(query.offset)).all()
+            rows = s.execute(
+                select(Project, distance)
+                .where(and_(*_conditions(query)))
+                .order_by(*order)
+                .limit(query.limit)
+                .offset(query.offset)
+            ).all()
         return Result(total, [(p, d / 1000.0) for p, d in rows])
 
     def markers(self, store: Store, query: Query) -> list[list]:
         with store.session() as s:
-            rows = s.execute(select(Project.id, Project.lat, Project.lon,
-                                    Project.fields[0].as_string())
-                             .where(and_(*_conditions(query)))).all()
+            rows = s.execute(
+                select(Project.id, Project.lat, Project.lon, Project.fields[0].as_string()).where(
+                    and_(*_conditions(query))
+                )
+            ).all()
         return [[r[0], round(r[1], 5), round(r[2], 5), r[3]] for r in rows]
 
 
@@ -102,10 +131,15 @@ def _conditions(query: Query) -> list:
         # for the count); ST_DWithin (spheroid) decides only in the thin ring between two
         # ellipses, where plain arithmetic on lat/lon cannot.
         inner, outer = ellipses(query.near)
-        circle.append(or_(_inside_ellipse(query.near, inner),
-                          and_(_inside_ellipse(query.near, outer),
-                               func.ST_DWithin(_GEOG, _point(query.near),
-                                               query.near.radius_km * 1000))))
+        circle.append(
+            or_(
+                _inside_ellipse(query.near, inner),
+                and_(
+                    _inside_ellipse(query.near, outer),
+                    func.ST_DWithin(_GEOG, _point(query.near), query.near.radius_km * 1000),
+                ),
+            )
+        )
     return filters.attributes(query) + envelope + filters.boxes(query) + circle
 
 
@@ -123,21 +157,25 @@ def ellipses(near: Near) -> tuple[tuple[float, float], tuple[float, float]]:
     far = min(abs(near.lat) + dlat, 90.0)
     close = max(abs(near.lat) - dlat, 0.0)
     (lat_far, lon_far), (lat_close, lon_close) = degree_km(far), degree_km(close)
-    inner = (lat_far ** 2 * (1 + 1e-9), lon_close ** 2 * (1 + 1e-9))
-    outer = (lat_close ** 2 * (1 - 1e-9), lon_far ** 2 * (1 - 1e-9))
+    inner = (lat_far**2 * (1 + 1e-9), lon_close**2 * (1 + 1e-9))
+    outer = (lat_close**2 * (1 - 1e-9), lon_far**2 * (1 - 1e-9))
     return inner, outer
 
 
 def _inside_ellipse(near: Near, scale: tuple[float, float]):
     dlat, dlon = Project.lat - near.lat, Project.lon - near.lon
-    return dlat * dlat * scale[0] + dlon * dlon * scale[1] <= near.radius_km ** 2
+    return dlat * dlat * scale[0] + dlon * dlon * scale[1] <= near.radius_km**2
 
 
 def _lat_cells(near: Near):
     """The latitude bands of the circle's box, so the count reads that index band by band."""
     _, minlat, _, maxlat = near.box()
-    cells = list(range(math.floor(minlat * _LAT_CELLS_PER_DEGREE),
-                       math.floor(maxlat * _LAT_CELLS_PER_DEGREE) + 1))
+    cells = list(
+        range(
+            math.floor(minlat * _LAT_CELLS_PER_DEGREE),
+            math.floor(maxlat * _LAT_CELLS_PER_DEGREE) + 1,
+        )
+    )
     return _LAT_CELL == any_(bindparam("lat_cells", cells, type_=ARRAY(Integer)))
 
 
@@ -146,13 +184,18 @@ def _load_page(session, page: list[tuple[str, float]]) -> list[tuple[Project, fl
     an IN list: the same statement every time, so psycopg prepares it once. A project
     unpublished since its id was found is left out."""
     ids = bindparam("ids", [i for i, _ in page], type_=ARRAY(String))
-    loaded = {p.id: p for p in session.scalars(
-        select(Project).where(Project.id == any_(ids), Project.status == "published"))}
+    loaded = {
+        p.id: p
+        for p in session.scalars(
+            select(Project).where(Project.id == any_(ids), Project.status == "published")
+        )
+    }
     return [(loaded[i], d) for i, d in page if i in loaded]
 
 
-def _nearest(session, query: Query, point, total=None
-             ) -> tuple[int | None, list[tuple[str, float]] | None]:
+def _nearest(
+    session, query: Query, point, total=None
+) -> tuple[int | None, list[tuple[str, float]] | None]:
     """Ids and spheroid distances (km) of the first offset + limit matches, from a walk of the
     GiST index, and the value of `total` (a scalar subquery) read in the same statement.
 
@@ -167,8 +210,9 @@ def _nearest(session, query: Query, point, total=None
     columns = [Project.id, func.ST_Distance(_GEOG, point), sphere]
     if total is not None:
         columns.append(total)
-    rows = session.execute(select(*columns).where(and_(*conditions)).order_by(sphere)
-                           .limit(k + k // 10 + 20)).all()
+    rows = session.execute(
+        select(*columns).where(and_(*conditions)).order_by(sphere).limit(k + k // 10 + 20)
+    ).all()
     counted = None if total is None else (rows[0][3] if rows else 0)
     nearest = sorted(((r[0], r[1] / 1000.0) for r in rows), key=lambda pd: (pd[1], pd[0]))
     farthest_walked = rows[-1][2] / 1000.0 if rows else 0.0

@@ -3,12 +3,14 @@
 Every parameter is validated here and a bad one raises BadQuery with a message that says what is
 wrong, so the API answers 400 and the pages show the message, never a 500.
 """
+
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from atlas.core.fields import FIELDS
 from atlas.geo.geodesy import circle_box
@@ -32,6 +34,7 @@ class BadQuery(ValueError):
 @dataclass
 class Near:
     """A place and a radius: the geodesic circle a search keeps to."""
+
     lat: float
     lon: float
     label: str
@@ -69,8 +72,7 @@ def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def parse(args: Mapping, *, geocode, default_limit: int = 100,
-          max_limit: int = MAX_LIMIT) -> Query:
+def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = MAX_LIMIT) -> Query:
     """Check request parameters and turn them into a Query, resolving `near` with `geocode`."""
     query = Query(args={k: v for k, v in args.items() if v not in (None, "")})
     if region := (args.get("region") or "").strip():
@@ -79,8 +81,10 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100,
         query.region = region
     if code := (args.get("district") or "").strip():
         if district(code) is None:
-            raise BadQuery(f"unknown district key '{code}'; use a 5-digit key such as 03241 "
-                           f"(see /api/districts)")
+            raise BadQuery(
+                f"unknown district key '{code}'; use a 5-digit key such as 03241 "
+                f"(see /api/districts)"
+            )
         query.district = code
     if slug := (args.get("field") or "").strip():
         if slug not in FIELDS:
@@ -114,8 +118,10 @@ def _bbox(raw: str) -> tuple[float, float, float, float]:
         raise BadQuery(f"bbox '{raw}' must be four numbers: minlon,minlat,maxlon,maxlat")
     minlon, minlat, maxlon, maxlat = values
     if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
-        raise BadQuery(f"bbox '{raw}' is not a box: minlon < maxlon and minlat < maxlat, "
-                       f"within -180..180 and -90..90")
+        raise BadQuery(
+            f"bbox '{raw}' is not a box: minlon < maxlon and minlat < maxlat, "
+            f"within -180..180 and -90..90"
+        )
     return values
 
 
@@ -138,9 +144,12 @@ def _near(text: str, radius_raw, geocode) -> Near:
         return Near(lat, lon, f"{lat:.5f}, {lon:.5f}", radius)
     answer = geocode(text)
     if answer["status"] == "ambiguous":
-        raise BadQuery(f"place '{text}' is ambiguous; choose one of the candidates",
-                       candidates=answer["candidates"])
+        raise BadQuery(
+            f"place '{text}' is ambiguous; choose one of the candidates",
+            candidates=answer["candidates"],
+        )
     if answer["status"] != "ok":
-        raise BadQuery(f"place '{text}' not found in Lower Saxony",
-                       suggestions=answer.get("suggestions") or [])
+        raise BadQuery(
+            f"place '{text}' not found in Lower Saxony", suggestions=answer.get("suggestions") or []
+        )
     return Near(answer["lat"], answer["lon"], answer["label"], radius)

@@ -5,6 +5,7 @@ makes a Python object of each. The point index answers box, radius, region, dist
 filters, the count and the order with numpy, and only the page shown is read from the store. A
 text search (`q`) still goes to SQL, with the distances measured in Python.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,27 +29,38 @@ FIELD_KEYS = list(FIELDS)
 class PointIndex:
     """Every published project's point and filter keys as arrays, sorted by latitude; built
     once per data version and shared by the threads of a worker."""
-    ids: np.ndarray             # str, in latitude order
+
+    ids: np.ndarray  # str, in latitude order
     lat: np.ndarray
     lon: np.ndarray
-    region: np.ndarray          # index into REGION_KEYS, -1 for none
-    district: np.ndarray        # district key as int, -1 for none
-    fields: np.ndarray          # bit i set: the project works in FIELD_KEYS[i]
-    order: dict                 # sort → positions in that order
-    rank: dict                  # sort → place of each position in that order
+    region: np.ndarray  # index into REGION_KEYS, -1 for none
+    district: np.ndarray  # district key as int, -1 for none
+    fields: np.ndarray  # bit i set: the project works in FIELD_KEYS[i]
+    order: dict  # sort → positions in that order
+    rank: dict  # sort → place of each position in that order
 
     @classmethod
     def build(cls, store: Store) -> PointIndex:
         """Read in the name order of the SQL path (SQLite's lower() folds ASCII only), then
         sorted by latitude; ranks for the other orders come from numpy sorts."""
         flags = [case((has_field(slug), 1), else_=0) for slug in FIELD_KEYS]
-        rows = store.fetch(select(Project.id, Project.lat, Project.lon, Project.created_at,
-                                  Project.region, Project.district_code, *flags)
-                           .where(Project.status == "published").order_by(*ORDER["name"]))
+        rows = store.fetch(
+            select(
+                Project.id,
+                Project.lat,
+                Project.lon,
+                Project.created_at,
+                Project.region,
+                Project.district_code,
+                *flags,
+            )
+            .where(Project.status == "published")
+            .order_by(*ORDER["name"])
+        )
         n = len(rows)
         cols = list(zip(*rows)) if rows else [()] * (6 + len(flags))
         lat = np.array(cols[1], dtype=float)
-        by_lat = np.argsort(lat, kind="stable")        # index position → row (= name order)
+        by_lat = np.argsort(lat, kind="stable")  # index position → row (= name order)
 
         def column(values, dtype) -> np.ndarray:
             return np.array(values, dtype=dtype)[by_lat] if n else np.empty(0, dtype)
@@ -68,16 +80,22 @@ class PointIndex:
         for bit, values in enumerate(cols[6:]):
             fields |= column(values, np.int32) << bit
         name_rank = by_lat.astype(np.int64)
-        return cls(ids=ids, lat=lat[by_lat], lon=column(cols[2], float),
-                   region=column([region_of.get(r, -1) for r in cols[4]], np.int8),
-                   district=column([int(c) if c else -1 for c in cols[5]], np.int32),
-                   fields=fields,
-                   order={"id": id_order, "name": order_of(name_rank), "newest": newest_order},
-                   rank={"id": id_rank, "name": name_rank, "newest": order_of(newest_order)})
+        return cls(
+            ids=ids,
+            lat=lat[by_lat],
+            lon=column(cols[2], float),
+            region=column([region_of.get(r, -1) for r in cols[4]], np.int8),
+            district=column([int(c) if c else -1 for c in cols[5]], np.int32),
+            fields=fields,
+            order={"id": id_order, "name": order_of(name_rank), "newest": newest_order},
+            rank={"id": id_rank, "name": name_rank, "newest": order_of(newest_order)},
+        )
 
     def _band(self, south: float, north: float) -> slice:
-        return slice(int(np.searchsorted(self.lat, south, "left")),
-                     int(np.searchsorted(self.lat, north, "right")))
+        return slice(
+            int(np.searchsorted(self.lat, south, "left")),
+            int(np.searchsorted(self.lat, north, "right")),
+        )
 
     def select(self, query: Query) -> np.ndarray:
         """Positions of all matches, in the query's order as far as the page needs it: after
@@ -86,7 +104,7 @@ class PointIndex:
         boxes = [query.bbox] if query.bbox else []
         if query.near:
             boxes.append(query.near.box())
-        for minlon, minlat, maxlon, maxlat in boxes:
+        for _minlon, minlat, _maxlon, maxlat in boxes:
             inner = self._band(minlat, maxlat)
             start = max(band.start, inner.start)
             band = slice(start, max(start, min(band.stop, inner.stop)))
@@ -159,24 +177,30 @@ class SqliteBackend:
             return listing(store, query) if query.near is None else _near_in_sql(store, query)
         index = self._indexes.get(store, ("points",), lambda: PointIndex.build(store))
         found = index.select(query)
-        page = found[query.offset:query.offset + query.limit]
+        page = found[query.offset : query.offset + query.limit]
         ids = list(index.ids[page])
         with store.session() as s:
-            loaded = {p.id: p for p in s.scalars(select(Project).where(
-                Project.id.in_(ids), Project.status == "published"))}
-        distances = (index.distances(query.near, page).tolist() if query.near
-                     else [None] * len(ids))
+            loaded = {
+                p.id: p
+                for p in s.scalars(
+                    select(Project).where(Project.id.in_(ids), Project.status == "published")
+                )
+            }
+        distances = index.distances(query.near, page).tolist() if query.near else [None] * len(ids)
         # A project unpublished since the index was built is left out of the page.
         return Result(len(found), [(loaded[i], d) for i, d in zip(ids, distances) if i in loaded])
 
     def markers(self, store: Store, query: Query) -> list[list]:
         with store.session() as s:
-            rows = s.execute(select(Project.id, Project.lat, Project.lon,
-                                    Project.fields[0].as_string())
-                             .where(and_(*conditions(query)))).all()
+            rows = s.execute(
+                select(Project.id, Project.lat, Project.lon, Project.fields[0].as_string()).where(
+                    and_(*conditions(query))
+                )
+            ).all()
         if query.near:
-            dist = distances_km(query.near.lat, query.near.lon, [r[1] for r in rows],
-                                [r[2] for r in rows])
+            dist = distances_km(
+                query.near.lat, query.near.lon, [r[1] for r in rows], [r[2] for r in rows]
+            )
             rows = [r for r, d in zip(rows, dist) if d <= query.near.radius_km]
         return [[r[0], round(r[1], 5), round(r[2], 5), r[3]] for r in rows]
 
@@ -185,8 +209,11 @@ def _near_in_sql(store: Store, query: Query) -> Result:
     """A text search around a place: the rows of the text and the circle's box from SQL,
     distances measured on their plain columns; only the page shown is loaded as records."""
     with store.session() as s:
-        rows = s.execute(select(Project.id, Project.lat, Project.lon, Project.name,
-                                Project.created_at).where(and_(*conditions(query)))).all()
+        rows = s.execute(
+            select(Project.id, Project.lat, Project.lon, Project.name, Project.created_at).where(
+                and_(*conditions(query))
+            )
+        ).all()
         n = query.near
         dist = distances_km(n.lat, n.lon, [r[1] for r in rows], [r[2] for r in rows])
         inside = np.flatnonzero(dist <= n.radius_km)
@@ -196,7 +223,7 @@ def _near_in_sql(store: Store, query: Query) -> Result:
             order = sorted(inside, key=lambda i: (rows[i][3].encode().lower(), rows[i][0]))
         else:
             order = sorted(inside, key=lambda i: (-rows[i][4].timestamp(), rows[i][0]))
-        page = list(order[query.offset:query.offset + query.limit])
+        page = list(order[query.offset : query.offset + query.limit])
         ids = [rows[i][0] for i in page]
         loaded = {p.id: p for p in s.scalars(select(Project).where(Project.id.in_(ids)))}
     return Result(len(inside), [(loaded[rows[i][0]], float(dist[i])) for i in page])

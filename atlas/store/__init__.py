@@ -1,8 +1,30 @@
 """The database layer: tables, the store (engine and sessions), caches and migrations."""
+
 from .cache import GeocodeCache, VersionedCache
 from .database import Store
-from .models import (STATUSES, AuditEntry, Base, GeocodeAnswer, OutboxMessage, Project, Status,
-                     User, utcnow)
+from .models import (
+    STATUSES,
+    AuditEntry,
+    Base,
+    GeocodeAnswer,
+    OutboxMessage,
+    Project,
+    Status,
+    User,
+    utcnow,
+)
 
-__all__ = ["STATUSES", "AuditEntry", "Base", "GeocodeAnswer", "GeocodeCache", "OutboxMessage",
-           "Project", "Status", "Store", "User", "VersionedCache", "utcnow"]
+__all__ = [
+    "STATUSES",
+    "AuditEntry",
+    "Base",
+    "GeocodeAnswer",
+    "GeocodeCache",
+    "OutboxMessage",
+    "Project",
+    "Status",
+    "Store",
+    "User",
+    "VersionedCache",
+    "utcnow",
+]

@@ -1,5 +1,6 @@
 """Caches that live beside the database: values keyed by the data version, and the online
 geocoder's answers."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ class VersionedCache:
         with self._lock:
             self._values.clear()
 
-    def get(self, store: "Store", what: tuple, compute):
+    def get(self, store: Store, what: tuple, compute):
         key = (store.url, what, store.data_version())
         with self._lock:
             if key in self._values:

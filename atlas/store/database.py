@@ -3,6 +3,7 @@
 The embedded default is a SQLite file in the instance folder, in WAL mode so readers never wait
 for a writer; `ATLAS_DATABASE_URL` points anywhere SQLAlchemy can reach.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -57,8 +58,9 @@ class Store:
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         #: Sessions for reads that need no transaction: on PostgreSQL no BEGIN and ROLLBACK
         #: round trips (each statement sees its own snapshot, as it does in READ COMMITTED).
-        self.reader = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                                   expire_on_commit=False)
+        self.reader = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -68,6 +70,7 @@ class Store:
         """Bring the schema to the newest migration (Alembic); a current schema is left alone."""
         from alembic import command
         from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as connection:
@@ -127,9 +130,10 @@ class Store:
             ids = list(dict.fromkeys(rec["id"] for rec in records))
             stored: dict[str, Project] = {}
             for i in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[i:i + _ID_CHUNK]
-                stored.update((p.id, p) for p in
-                               s.scalars(select(Project).where(Project.id.in_(chunk))))
+                chunk = ids[i : i + _ID_CHUNK]
+                stored.update(
+                    (p.id, p) for p in s.scalars(select(Project).where(Project.id.in_(chunk)))
+                )
             new: dict[str, dict] = {}
             for rec in records:
                 values = {k: v for k, v in rec.items() if k in columns}
@@ -153,8 +157,12 @@ class Store:
             if new:
                 # A bulk INSERT leaves out None values and batches only neighbouring rows with
                 # the same columns: sorted by their columns, 10,000 rows take a few statements.
-                s.execute(insert(Project), sorted(new.values(), key=lambda v: sorted(
-                    k for k, x in v.items() if x is not None)))
+                s.execute(
+                    insert(Project),
+                    sorted(
+                        new.values(), key=lambda v: sorted(k for k, x in v.items() if x is not None)
+                    ),
+                )
         return counts
 
     def replace_synthetic(self, records: list[dict]) -> int:
@@ -176,5 +184,5 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
 
-    def cache(self) -> "GeocodeCache":
+    def cache(self) -> GeocodeCache:
         return GeocodeCache(self)

@@ -1,7 +1,8 @@
 """The tables: projects, officers, the audit log, the outbox and the geocoding cache."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, func
@@ -10,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Status(StrEnum):
     """Moderation states; curated and imported projects are published at once."""
+
     PENDING = "pending"
     PUBLISHED = "published"
     REJECTED = "rejected"
@@ -19,7 +21,7 @@ STATUSES = tuple(s.value for s in Status)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -61,8 +63,9 @@ class Project(Base):
     #: Bumped by every change, so two officers acting at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+    )
 
 
 # The listing's order (name within a status) straight from an index, also for 100k projects.
@@ -73,6 +76,7 @@ Index("ix_projects_lat_lon", Project.lat, Project.lon, Project.status, Project.i
 
 class User(Base):
     """An officer of a regional office (region set) or a statewide administrator."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -85,6 +89,7 @@ class User(Base):
 
 class AuditEntry(Base):
     """Who did what to which submission, and what changed."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -98,6 +103,7 @@ class AuditEntry(Base):
 
 class OutboxMessage(Base):
     """Every notification, sent or not: without SMTP it waits here for an administrator."""
+
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,6 +117,7 @@ class OutboxMessage(Base):
 
 class GeocodeAnswer(Base):
     """Answers of an online geocoder, kept so a query is sent once (Nominatim's usage policy)."""
+
     __tablename__ = "geocode_cache"
 
     key: Mapped[str] = mapped_column(String(500), primary_key=True)

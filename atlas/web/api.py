@@ -3,6 +3,7 @@ geocoding.
 
 A bad parameter answers 400 with {"error": "..."} that says what is wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,20 @@ def _feature(project, distance_km=None) -> dict:
 def projects():
     query = search.parse(request.args, geocode=get_geocode())
     result = search.run(get_store(), query)
-    body = {"type": "FeatureCollection",
-            "features": [_feature(p, d) for p, d in result.items],
-            "total": result.total, "limit": query.limit, "offset": query.offset}
+    body = {
+        "type": "FeatureCollection",
+        "features": [_feature(p, d) for p, d in result.items],
+        "total": result.total,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
     if query.near:
-        body["near"] = {"lat": query.near.lat, "lon": query.near.lon, "label": query.near.label,
-                        "radius_km": query.near.radius_km}
+        body["near"] = {
+            "lat": query.near.lat,
+            "lon": query.near.lon,
+            "label": query.near.label,
+            "radius_km": query.near.radius_km,
+        }
     return jsonify(body)
 
 
@@ -62,9 +71,14 @@ def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
     query = search.parse(request.args, geocode=get_geocode())
     store = get_store()
-    body = _MARKERS.get(store, tuple(sorted(query.args.items())), lambda: json.dumps(
-        {"columns": ["id", "lat", "lon", "field"], "rows": search.markers(store, query)},
-        separators=(",", ":")))
+    body = _MARKERS.get(
+        store,
+        tuple(sorted(query.args.items())),
+        lambda: json.dumps(
+            {"columns": ["id", "lat", "lon", "field"], "rows": search.markers(store, query)},
+            separators=(",", ":"),
+        ),
+    )
     return Response(body, mimetype="application/json")
 
 
@@ -81,8 +95,9 @@ def project(project_id: str):
 
 def _counts(column) -> dict[str, int]:
     with get_store().session() as s:
-        rows = s.execute(select(column, func.count()).where(Project.status == Status.PUBLISHED)
-                         .group_by(column)).all()
+        rows = s.execute(
+            select(column, func.count()).where(Project.status == Status.PUBLISHED).group_by(column)
+        ).all()
     return dict(rows)
 
 
@@ -94,17 +109,21 @@ def regions_():
     for row in frame.to_dict("records"):
         geometry = row.pop("geometry")
         row["project_count"] = counts.get(row["region"], 0)
-        features.append({"type": "Feature", "geometry": geometry.__geo_interface__,
-                         "properties": row})
-    return jsonify({"type": "FeatureCollection", "features": features,
-                    "attribution": regions.ATTRIBUTION})
+        features.append(
+            {"type": "Feature", "geometry": geometry.__geo_interface__, "properties": row}
+        )
+    return jsonify(
+        {"type": "FeatureCollection", "features": features, "attribution": regions.ATTRIBUTION}
+    )
 
 
 @bp.get("/districts")
 def districts():
     counts = _counts(Project.district_code)
-    rows = [dict(regions.district(code), project_count=counts.get(code, 0))
-            for code in regions.district_codes()]
+    rows = [
+        dict(regions.district(code), project_count=counts.get(code, 0))
+        for code in regions.district_codes()
+    ]
     return jsonify({"districts": rows, "attribution": regions.ATTRIBUTION})
 
 

@@ -1,5 +1,6 @@
 """The Flask application factory: it only assembles configuration, store, extensions and
 blueprints; the shared state lives in `extensions`."""
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,14 @@ from atlas.web.extensions import get_store, limiter
 
 def create_app(test_config: dict | None = None) -> Flask:
     instance = config.instance_path()
-    app = Flask("atlas", instance_relative_config=True, root_path=str(Path(__file__).parent),
-                static_folder=str(STATIC_DIR), template_folder=str(TEMPLATES_DIR),
-                instance_path=str(instance))
+    app = Flask(
+        "atlas",
+        instance_relative_config=True,
+        root_path=str(Path(__file__).parent),
+        static_folder=str(STATIC_DIR),
+        template_folder=str(TEMPLATES_DIR),
+        instance_path=str(instance),
+    )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(config.defaults(instance))
     app.config.from_prefixed_env("ATLAS")
@@ -36,12 +42,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.local_assets(app.static_url_path)
     for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
         app.register_blueprint(blueprint)
-    app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}),
-                            "query_string")
-    app.add_template_global(lambda pkg: [url_for("static", filename=f)
-                                         for f in assets.VENDOR[pkg]["js"]], "vendor_js")
-    app.add_template_global(lambda pkg: [url_for("static", filename=f)
-                                         for f in assets.VENDOR[pkg]["css"]], "vendor_css")
+    app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
+    app.add_template_global(
+        lambda pkg: [url_for("static", filename=f) for f in assets.VENDOR[pkg]["js"]], "vendor_js"
+    )
+    app.add_template_global(
+        lambda pkg: [url_for("static", filename=f) for f in assets.VENDOR[pkg]["css"]], "vendor_css"
+    )
     # API answers as written: UTF-8 instead of \u escapes, keys in the order the code put them
     # (sorting every feature's keys on each answer buys nothing a client needs).
     app.json.ensure_ascii = False

@@ -5,12 +5,14 @@ code.jquery.com or netdna, which is what Folium's default links do. The packages
 ``atlas/static/vendor/<npm name>/`` (refreshed by ``scripts/vendor_assets.py`` from
 ``manifest.json``); :func:`local_assets` points Folium at them.
 """
+
 from __future__ import annotations
 
 import importlib
 import json
 import re
 from html.parser import HTMLParser
+
 from atlas.resources import STATIC_DIR
 
 VENDOR_DIR = STATIC_DIR / "vendor"
@@ -91,7 +93,9 @@ def local_assets(static_url: str = "/static") -> None:
             current = getattr(cls, attr)
             missing = [name for name, _ in current if name not in files]
             if missing:
-                raise KeyError(f"{dotted}.{attr}: no vendored file for {missing}; add it to manifest.json")
+                raise KeyError(
+                    f"{dotted}.{attr}: no vendored file for {missing}; add it to manifest.json"
+                )
             # A fresh list: Folium's add_js_link/add_css_link mutate these lists in place.
             setattr(cls, attr, [(name, f"{base}/{files[name]}") for name, _ in current])
 
@@ -102,14 +106,27 @@ _IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""")
 
 def css_urls(css: str) -> list[str]:
     """Every ``url(...)`` and ``@import "..."`` target in a stylesheet, as written."""
-    return [next(g for g in m.groups() if g is not None) for m in (*_URL.finditer(css), *_IMPORT.finditer(css))]
+    return [
+        next(g for g in m.groups() if g is not None)
+        for m in (*_URL.finditer(css), *_IMPORT.finditer(css))
+    ]
 
 
 class _Fetches(HTMLParser):
     """Collect URLs a browser fetches while loading the page's markup."""
 
-    ATTRS = {"script": "src", "link": "href", "img": "src", "iframe": "src", "source": "src", "video": "src",
-             "audio": "src", "embed": "src", "object": "data", "input": "src"}
+    ATTRS = {
+        "script": "src",
+        "link": "href",
+        "img": "src",
+        "iframe": "src",
+        "source": "src",
+        "video": "src",
+        "audio": "src",
+        "embed": "src",
+        "object": "data",
+        "input": "src",
+    }
 
     def __init__(self):
         super().__init__()
@@ -119,7 +136,11 @@ class _Fetches(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         wanted = self.ATTRS.get(tag)
-        if wanted and attrs.get(wanted) and not (tag == "link" and attrs.get("rel") in ("canonical", "alternate")):
+        if (
+            wanted
+            and attrs.get(wanted)
+            and not (tag == "link" and attrs.get("rel") in ("canonical", "alternate"))
+        ):
             self.urls.append(attrs[wanted])
         if attrs.get("style"):
             self.urls.extend(css_urls(attrs["style"]))
@@ -142,4 +163,6 @@ def fetched_urls(html: str) -> list[str]:
 
 def remote_urls(html: str) -> list[str]:
     """The fetched URLs that leave our host (absolute or protocol-relative); should be empty for every page."""
-    return [u for u in fetched_urls(html) if re.match(r"^(?:[a-z][a-z0-9+.-]*:)?//", u.strip(), re.I)]
+    return [
+        u for u in fetched_urls(html) if re.match(r"^(?:[a-z][a-z0-9+.-]*:)?//", u.strip(), re.I)
+    ]

@@ -1,4 +1,5 @@
 """The login session of the regional offices (Flask-Login) and the guards of their pages."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -60,4 +61,5 @@ def admin_required(view):
         if not current_user().is_admin:
             abort(403)
         return view(*args, **kwargs)
+
     return wrapper

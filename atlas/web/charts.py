@@ -1,5 +1,6 @@
 """Numbers for people: German number formats, round scale steps and the stacked bar chart of the
 coverage pages (drawn as SVG by templates/coverage_chart.html)."""
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ CHART_AXIS = 34
 
 
 # --- German numbers -----------------------------------------------------------------------------
+
 
 def de_number(value, digits: int = 0) -> str:
     """German number format: 1.234.567 and 12,5."""
@@ -45,26 +47,28 @@ def project_words(n: int) -> str:
 
 # --- scales -------------------------------------------------------------------------------------
 
+
 def nice_step(value: float) -> float:
     """The smallest of 1, 2, 2.5, 5 × 10^k at least `value`, so class limits read easily."""
     if value <= 0:
         return 1.0
     exponent = math.floor(math.log10(value))
     for m in (1, 2, 2.5, 5, 10):
-        if m * 10 ** exponent >= value - 1e-12:
-            return m * 10 ** exponent
+        if m * 10**exponent >= value - 1e-12:
+            return m * 10**exponent
     return 10 ** (exponent + 1)
 
 
 def step_digits(step: float) -> int:
     """Decimals that show every multiple of a step exactly (2.5 → 1, 0.05 → 2)."""
     for digits in range(4):
-        if abs(step * 10 ** digits - round(step * 10 ** digits)) < 1e-9:
+        if abs(step * 10**digits - round(step * 10**digits)) < 1e-9:
             return digits
     return 4
 
 
 # --- the bar chart ------------------------------------------------------------------------------
+
 
 def chart(rows: list[dict], name_key: str = "district") -> dict:
     """Stacked bars: projects per 100,000 inhabitants per field, one bar per district (SVG data)."""
@@ -83,16 +87,40 @@ def chart(rows: list[dict], name_key: str = "district") -> dict:
             value = r["by_field_per_100k"][slug]
             width = plot * value / scale_max
             if r["by_field"][slug]:
-                title = (f"{r[name_key]} – {label}: {project_words(r['by_field'][slug])}, "
-                         f"{de_rate(value)} je 100.000 Einw.")
-                segments.append({"x": round(x, 2), "width": round(width, 2),
-                                 "colour": FIELD_COLOURS[slug], "title": title})
+                title = (
+                    f"{r[name_key]} – {label}: {project_words(r['by_field'][slug])}, "
+                    f"{de_rate(value)} je 100.000 Einw."
+                )
+                segments.append(
+                    {
+                        "x": round(x, 2),
+                        "width": round(width, 2),
+                        "colour": FIELD_COLOURS[slug],
+                        "title": title,
+                    }
+                )
             x += width
-        bars.append({"label": r[name_key], "y": y, "segments": segments,
-                     "total": de_rate(sum(r["by_field_per_100k"].values())), "end": round(x, 2)})
+        bars.append(
+            {
+                "label": r[name_key],
+                "y": y,
+                "segments": segments,
+                "total": de_rate(sum(r["by_field_per_100k"].values())),
+                "end": round(x, 2),
+            }
+        )
     height = CHART_TOP + len(ordered) * (CHART_BAR + CHART_GAP) + CHART_AXIS
     digits = step_digits(step)
-    axis = [{"x": round(CHART_LABEL + plot * t / scale_max, 2), "label": de_number(t, digits)}
-            for t in ticks]
-    return {"width": CHART_WIDTH, "height": height, "bars": bars, "axis": axis,
-            "axis_y": height - CHART_AXIS + 4, "bar": CHART_BAR, "label_x": CHART_LABEL - 8}
+    axis = [
+        {"x": round(CHART_LABEL + plot * t / scale_max, 2), "label": de_number(t, digits)}
+        for t in ticks
+    ]
+    return {
+        "width": CHART_WIDTH,
+        "height": height,
+        "bars": bars,
+        "axis": axis,
+        "axis_y": height - CHART_AXIS + 4,
+        "bar": CHART_BAR,
+        "label_x": CHART_LABEL - 8,
+    }

@@ -4,6 +4,7 @@ region's tables as CSV and GeoJSON downloads.
 The figures come from atlas.core.coverage, the maps from coverage_maps, the bar chart and the
 German numbers from charts; GET /api/coverage is in api.
 """
+
 from __future__ import annotations
 
 import io
@@ -70,12 +71,20 @@ def overview():
     classes = Classes.for_rows(rows, field)
     rendered = maps.render(state_map(get_tiles(), rows, field, classes), g.csp_nonce)
     total = figures.total_row(rows)
-    return render_template("coverage_overview.html", rows=rows, total=total, field=field,
-                           map=rendered, legend=classes.legend(), chart=chart(rows, "region_name"),
-                           field_links={slug: _link("coverage.overview", field=slug)
-                                        for slug in [None, *FIELDS]},
-                           de_number=de_number, de_rate=de_rate, attribution=figures.ATTRIBUTION,
-                           map_attribution=MAP_ATTRIBUTION)
+    return render_template(
+        "coverage_overview.html",
+        rows=rows,
+        total=total,
+        field=field,
+        map=rendered,
+        legend=classes.legend(),
+        chart=chart(rows, "region_name"),
+        field_links={slug: _link("coverage.overview", field=slug) for slug in [None, *FIELDS]},
+        de_number=de_number,
+        de_rate=de_rate,
+        attribution=figures.ATTRIBUTION,
+        map_attribution=MAP_ATTRIBUTION,
+    )
 
 
 @bp.get("/regionen/<slug>")
@@ -87,8 +96,9 @@ def region_page(slug: str):
     total = figures.total_row(rows)
     spots = figures.white_spots(store, slug, params.field, params.distance_km)
     classes = Classes.for_rows(rows, params.field)
-    rendered = maps.render(region_map(get_tiles(), slug, rows, params.field, spots, classes),
-                           g.csp_nonce)
+    rendered = maps.render(
+        region_map(get_tiles(), slug, rows, params.field, spots, classes), g.csp_nonce
+    )
     state = {"field": params.field, "distance_km": params.distance_km, "sort": sort, "order": order}
 
     def link(**change) -> str:
@@ -102,15 +112,29 @@ def region_page(slug: str):
     markers = url_for("api.markers", region=slug, **_field_args(params.field))
     downloads_args = {"field": params.field, "distance_km": params.distance_km}
     return render_template(
-        "coverage_region.html", region=slug, info=regions.REGIONS[slug], params=params,
-        rows=figures.sort_rows(rows, sort, order == "desc"), total=total,
-        gaps=figures.gaps(rows), spots=spots, map=rendered, legend=classes.legend(),
-        chart=chart(rows), sort=sort, order=order, sort_link=sort_link,
+        "coverage_region.html",
+        region=slug,
+        info=regions.REGIONS[slug],
+        params=params,
+        rows=figures.sort_rows(rows, sort, order == "desc"),
+        total=total,
+        gaps=figures.gaps(rows),
+        spots=spots,
+        map=rendered,
+        legend=classes.legend(),
+        chart=chart(rows),
+        sort=sort,
+        order=order,
+        sort_link=sort_link,
         field_links={s: link(field=s) for s in [None, *FIELDS]},
-        distance_choices=DISTANCE_CHOICES_KM, markers_url=markers,
-        distance_text=_distance_text(params.distance_km), de_number=de_number, de_rate=de_rate,
+        distance_choices=DISTANCE_CHOICES_KM,
+        markers_url=markers,
+        distance_text=_distance_text(params.distance_km),
+        de_number=de_number,
+        de_rate=de_rate,
         de_percent=de_percent,
-        attribution=figures.ATTRIBUTION, map_attribution=MAP_ATTRIBUTION,
+        attribution=figures.ATTRIBUTION,
+        map_attribution=MAP_ATTRIBUTION,
         municipality_source=figures.MUNICIPALITY_SOURCE,
         downloads={
             "districts": url_for("coverage.download_districts", slug=slug),
@@ -118,17 +142,28 @@ def region_page(slug: str):
             "white_spots": _link("coverage.download_white_spots", slug, **downloads_args),
             "geojson": url_for("coverage.download_projects", slug=slug, fmt="geojson"),
             "csv": url_for("coverage.download_projects", slug=slug, fmt="csv"),
-            "api": url_for("api.coverage", region=slug, distance_km=f"{params.distance_km:g}",
-                           **_field_args(params.field))},
-        listing_link=lambda code: url_for("pages.listing", district=code,
-                                          **_field_args(params.field)))
+            "api": url_for(
+                "api.coverage",
+                region=slug,
+                distance_km=f"{params.distance_km:g}",
+                **_field_args(params.field),
+            ),
+        },
+        listing_link=lambda code: url_for(
+            "pages.listing", district=code, **_field_args(params.field)
+        ),
+    )
 
 
 # --- downloads ----------------------------------------------------------------------------------
 
+
 def _download(text: str, filename: str, mimetype: str) -> Response:
-    return Response(text, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.get("/regionen/<slug>/kreise.csv")
@@ -158,9 +193,13 @@ def download_projects(slug: str, fmt: str):
     if fmt not in ("geojson", "csv"):
         abort(404)
     with get_store().session() as s:
-        projects = list(s.scalars(select(Project).where(Project.status == "published",
-                                                        Project.region == slug)
-                                  .order_by(Project.id)))
+        projects = list(
+            s.scalars(
+                select(Project)
+                .where(Project.status == "published", Project.region == slug)
+                .order_by(Project.id)
+            )
+        )
     out = io.StringIO()
     (write_geojson if fmt == "geojson" else write_csv)(projects, out)
     mimetype = "application/geo+json" if fmt == "geojson" else "text/csv"

@@ -1,5 +1,6 @@
 """The coverage maps (Folium): districts or regions coloured by projects per 100,000
 inhabitants, their classes and legend, and the white spots on top."""
+
 from __future__ import annotations
 
 import math
@@ -24,14 +25,17 @@ CLASS_COLOURS = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 ZERO_COLOUR = "#d4d4d4"
 WHITE_SPOT_COLOUR = "#8e2a1f"
 #: The short credit on the coverage maps (the full one stands on the page).
-MAP_ATTRIBUTION = (regions.MAP_ATTRIBUTION + "; Einwohner: © Destatis 2019 (CC BY 4.0); "
-                   "Gemeinden: GeoNames (CC BY 4.0)")
+MAP_ATTRIBUTION = (
+    regions.MAP_ATTRIBUTION + "; Einwohner: © Destatis 2019 (CC BY 4.0); "
+    "Gemeinden: GeoNames (CC BY 4.0)"
+)
 LAYER_NAME = "Projekte je 100.000 Einwohner"
 
 
 @dataclass
 class Classes:
     """Equal classes from 0 to a round maximum; 0 itself is its own class (a gap)."""
+
     step: float
 
     @classmethod
@@ -59,8 +63,11 @@ class Classes:
         items = [{"colour": ZERO_COLOUR, "label": "keine Projekte (Lücke)"}]
         for i, colour in enumerate(CLASS_COLOURS):
             low, high = i * self.step, (i + 1) * self.step
-            label = (f"über {de_number(low, digits)} bis {de_number(high, digits)}"
-                     if i < len(CLASS_COLOURS) - 1 else f"über {de_number(low, digits)}")
+            label = (
+                f"über {de_number(low, digits)} bis {de_number(high, digits)}"
+                if i < len(CLASS_COLOURS) - 1
+                else f"über {de_number(low, digits)}"
+            )
             items.append({"colour": colour, "label": label})
         return items
 
@@ -75,54 +82,92 @@ def _district_shapes(region: str) -> tuple[tuple[str, dict], ...]:
     frame = regions.districts()
     part = frame[frame["region"] == region]
     simple = part.geometry.simplify_coverage(REGION_DISPLAY_TOLERANCE_DEG)
-    return tuple((code, _rounded(geom).__geo_interface__)
-                 for code, geom in zip(part["district_code"], simple))
+    return tuple(
+        (code, _rounded(geom).__geo_interface__)
+        for code, geom in zip(part["district_code"], simple)
+    )
 
 
 @cache
 def _region_shapes() -> tuple[tuple[str, dict], ...]:
     frame = regions.regions()
     simple = frame.geometry.simplify_coverage(STATE_DISPLAY_TOLERANCE_DEG)
-    return tuple((slug, _rounded(geom).__geo_interface__)
-                 for slug, geom in zip(frame["region"], simple))
+    return tuple(
+        (slug, _rounded(geom).__geo_interface__) for slug, geom in zip(frame["region"], simple)
+    )
 
 
-def _choropleth(m: folium.Map, shapes, rows: list[dict], key: str, name_key: str,
-                field: str | None, classes: Classes) -> None:
+def _choropleth(
+    m: folium.Map,
+    shapes,
+    rows: list[dict],
+    key: str,
+    name_key: str,
+    field: str | None,
+    classes: Classes,
+) -> None:
     by_key = {r[key]: r for r in rows}
     features = []
     for code, geometry in shapes:
         row = by_key[code]
         count, value = count_and_rate(row, field)
-        features.append({"type": "Feature", "geometry": geometry, "properties": {
-            "name": row[name_key], "fill": classes.colour(value),
-            "label": f"{project_words(count)} · {de_rate(value)} je 100.000 Einw."}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "name": row[name_key],
+                    "fill": classes.colour(value),
+                    "label": f"{project_words(count)} · {de_rate(value)} je 100.000 Einw.",
+                },
+            }
+        )
     folium.GeoJson(
-        {"type": "FeatureCollection", "features": features}, name=LAYER_NAME,
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.72,
-                                  "color": "#24507a", "weight": 1.2},
+        {"type": "FeatureCollection", "features": features},
+        name=LAYER_NAME,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.72,
+            "color": "#24507a",
+            "weight": 1.2,
+        },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.85},
         tooltip=folium.GeoJsonTooltip(fields=["name", "label"], labels=False),
     ).add_to(m)
 
 
-def region_map(tiles: maps.Tiles, region: str, rows: list[dict], field: str | None,
-               spots: dict, classes: Classes) -> folium.Map:
+def region_map(
+    tiles: maps.Tiles,
+    region: str,
+    rows: list[dict],
+    field: str | None,
+    spots: dict,
+    classes: Classes,
+) -> folium.Map:
     """The region's districts coloured by projects per 100,000 inhabitants, white spots on top."""
     m = maps._base_map(tiles, location=[52.75, 9.2], zoom_start=8)
     _choropleth(m, _district_shapes(region), rows, "district_code", "district", field, classes)
     if spots["items"]:
-        features = [{"type": "Feature",
-                     "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
-                     "properties": {"name": s["name"], "label": _spot_label(s)}}
-                    for s in spots["items"]]
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+                "properties": {"name": s["name"], "label": _spot_label(s)},
+            }
+            for s in spots["items"]
+        ]
         folium.GeoJson(
-            {"type": "FeatureCollection", "features": features}, name="Weiße Flecken",
+            {"type": "FeatureCollection", "features": features},
+            name="Weiße Flecken",
             marker=folium.CircleMarker(radius=5, fill=True),
             # Literally white, ringed dark red: unlike the projects' filled dots with white rims.
-            style_function=lambda f: {"color": WHITE_SPOT_COLOUR, "weight": 2.5,
-                                      "fillColor": "#ffffff", "fillOpacity": 1,
-                                      "className": "white-spot"},
+            style_function=lambda f: {
+                "color": WHITE_SPOT_COLOUR,
+                "weight": 2.5,
+                "fillColor": "#ffffff",
+                "fillOpacity": 1,
+                "className": "white-spot",
+            },
             tooltip=folium.GeoJsonTooltip(fields=["name", "label"], labels=False),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
@@ -137,8 +182,9 @@ def _spot_label(spot: dict) -> str:
     return f"nächstes Projekt {de_number(spot['nearest_km'], 1)} km entfernt"
 
 
-def state_map(tiles: maps.Tiles, rows: list[dict], field: str | None,
-              classes: Classes) -> folium.Map:
+def state_map(
+    tiles: maps.Tiles, rows: list[dict], field: str | None, classes: Classes
+) -> folium.Map:
     """The four regions coloured by projects per 100,000 inhabitants."""
     m = maps._base_map(tiles, location=[52.75, 9.2], zoom_start=7)
     _choropleth(m, _region_shapes(), rows, "region", "region_name", field, classes)

@@ -1,4 +1,5 @@
 """Error answers: JSON under /api/, a German page everywhere else; never a traceback."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
@@ -40,5 +41,8 @@ def _unexpected(exc: Exception):
     current_app.logger.exception("unexpected error on %s", request.path)
     if _wants_json():
         return error("internal error; it has been logged", 500)
-    return render_template("error.html", title="Fehler",
-                           message="Etwas ist schiefgegangen. Der Fehler wurde protokolliert."), 500
+    return render_template(
+        "error.html",
+        title="Fehler",
+        message="Etwas ist schiefgegangen. Der Fehler wurde protokolliert.",
+    ), 500

@@ -1,6 +1,7 @@
 """The app's shared state, reached from blueprints and commands: the store, the configured
 geocoder, the rate limiter and the tile settings. The factory fills it; nothing here imports a
 blueprint (like `get_db` in Flask's tutorial)."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app
@@ -31,8 +32,10 @@ def get_geocode(app: Flask | None = None):
             app.extensions["atlas.geocode"] = geocoding.resolve
         else:
             online = geocoding.online_geocoder(
-                app.config["NOMINATIM_URL"], app.config["NOMINATIM_USER_AGENT"],
+                app.config["NOMINATIM_URL"],
+                app.config["NOMINATIM_USER_AGENT"],
                 min_delay_seconds=app.config["NOMINATIM_MIN_DELAY"],
-                cache=get_store(app).cache())
+                cache=get_store(app).cache(),
+            )
             app.extensions["atlas.geocode"] = lambda q: geocoding.resolve(q, geocoder=online)
     return app.extensions["atlas.geocode"]

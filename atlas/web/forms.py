@@ -1,19 +1,38 @@
 """Web forms (Flask-WTF, CSRF-protected) with German messages next to their fields."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField, URLField)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import (DataRequired, Email, InputRequired, Length, Optional, Regexp,
-                                ValidationError)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from atlas.core.fields import FIELDS
 from atlas.geo.regions import REGIONS
 
-CSRF_MESSAGE = ("Das Formular ist abgelaufen oder unvollständig übertragen worden. "
-                "Bitte laden Sie die Seite neu und senden Sie es noch einmal.")
+CSRF_MESSAGE = (
+    "Das Formular ist abgelaufen oder unvollständig übertragen worden. "
+    "Bitte laden Sie die Seite neu und senden Sie es noch einmal."
+)
 
 
 def _length(low: int, high: int):
@@ -44,26 +63,41 @@ class MultiCheckboxField(SelectMultipleField):
         valid = {c.value for c in self.choices}
         unknown = [v for v in self.data or [] if v not in valid]
         if unknown:
-            raise ValidationError(f"Unbekanntes Handlungsfeld: {', '.join(unknown)}. Möglich sind: "
-                                  f"{', '.join(c.label for c in self.choices)}.")
+            raise ValidationError(
+                f"Unbekanntes Handlungsfeld: {', '.join(unknown)}. Möglich sind: "
+                f"{', '.join(c.label for c in self.choices)}."
+            )
 
 
 class ProjectForm(FlaskForm):
     """The project's public description and place: shared by submission and moderation."""
-    name = StringField("Name des Projekts", validators=[
-        DataRequired("Bitte den Namen des Projekts angeben."), _length(3, 200)])
+
+    name = StringField(
+        "Name des Projekts",
+        validators=[DataRequired("Bitte den Namen des Projekts angeben."), _length(3, 200)],
+    )
     organisation = StringField("Träger / Organisation", validators=[Optional(), _length(0, 200)])
-    description = TextAreaField("Beschreibung", validators=[
-        DataRequired("Bitte beschreiben Sie kurz, was das Projekt tut."), _length(20, 4000)])
-    fields = MultiCheckboxField("Handlungsfelder",
-                                choices=[SelectChoice(k, v) for k, v in FIELDS.items()], validators=[
-        DataRequired("Bitte mindestens ein Handlungsfeld wählen.")])
+    description = TextAreaField(
+        "Beschreibung",
+        validators=[
+            DataRequired("Bitte beschreiben Sie kurz, was das Projekt tut."),
+            _length(20, 4000),
+        ],
+    )
+    fields = MultiCheckboxField(
+        "Handlungsfelder",
+        choices=[SelectChoice(k, v) for k, v in FIELDS.items()],
+        validators=[DataRequired("Bitte mindestens ein Handlungsfeld wählen.")],
+    )
     street = StringField("Straße und Hausnummer", validators=[Optional(), _length(0, 200)])
-    postcode = StringField("Postleitzahl", validators=[
-        DataRequired("Bitte die Postleitzahl angeben."),
-        Regexp(r"^\s*\d{5}\s*$", message="Eine Postleitzahl hat fünf Ziffern.")])
-    city = StringField("Ort", validators=[DataRequired("Bitte den Ort angeben."),
-                                          _length(2, 120)])
+    postcode = StringField(
+        "Postleitzahl",
+        validators=[
+            DataRequired("Bitte die Postleitzahl angeben."),
+            Regexp(r"^\s*\d{5}\s*$", message="Eine Postleitzahl hat fünf Ziffern."),
+        ],
+    )
+    city = StringField("Ort", validators=[DataRequired("Bitte den Ort angeben."), _length(2, 120)])
     website = URLField("Website", validators=[Optional(), _length(0, 300), _http_url])
     lat = HiddenField(validators=[Optional(), _number])
     lon = HiddenField(validators=[Optional(), _number])
@@ -71,21 +105,29 @@ class ProjectForm(FlaskForm):
     point_for = HiddenField()
 
     def address_key(self) -> str:
-        return "|".join((f.data or "").strip().lower()
-                        for f in (self.street, self.postcode, self.city))
+        return "|".join(
+            (f.data or "").strip().lower() for f in (self.street, self.postcode, self.city)
+        )
 
 
 class SubmissionForm(ProjectForm):
     contact_name = StringField("Ansprechperson", validators=[Optional(), _length(0, 120)])
-    contact_email = EmailField("E-Mail-Adresse", validators=[
-        DataRequired("Bitte eine E-Mail-Adresse angeben, damit wir Sie erreichen."),
-        Email("Das ist keine gültige E-Mail-Adresse.", check_deliverability=False),
-        _length(0, 254)])
+    contact_email = EmailField(
+        "E-Mail-Adresse",
+        validators=[
+            DataRequired("Bitte eine E-Mail-Adresse angeben, damit wir Sie erreichen."),
+            Email("Das ist keine gültige E-Mail-Adresse.", check_deliverability=False),
+            _length(0, 254),
+        ],
+    )
     publish_email = BooleanField("Die E-Mail-Adresse darf im Atlas veröffentlicht werden.")
-    consent = BooleanField("Ich habe die Datenschutzhinweise gelesen und bin einverstanden, "
-                           "dass meine Angaben zur Prüfung gespeichert werden.",
-                           validators=[DataRequired("Ohne Ihre Einwilligung können wir die "
-                                                    "Einreichung nicht annehmen.")])
+    consent = BooleanField(
+        "Ich habe die Datenschutzhinweise gelesen und bin einverstanden, "
+        "dass meine Angaben zur Prüfung gespeichert werden.",
+        validators=[
+            DataRequired("Ohne Ihre Einwilligung können wir die Einreichung nicht annehmen.")
+        ],
+    )
     #: Honeypot: hidden from people, filled by simple bots.
     homepage = StringField("Bitte leer lassen")
     confirm_duplicate = BooleanField("Es handelt sich trotzdem um ein eigenes Projekt.")
@@ -100,9 +142,12 @@ class LoginForm(FlaskForm):
 
 class DecisionForm(FlaskForm):
     """Approve or reject; `version` makes a stale decision fail instead of overwriting."""
+
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d+$")])
-    reason = TextAreaField("Begründung (wird der Einreicherin / dem Einreicher mitgeteilt)",
-                           validators=[Optional(), _length(0, 2000)])
+    reason = TextAreaField(
+        "Begründung (wird der Einreicherin / dem Einreicher mitgeteilt)",
+        validators=[Optional(), _length(0, 2000)],
+    )
 
 
 class EditForm(ProjectForm):
@@ -111,8 +156,9 @@ class EditForm(ProjectForm):
 
 class MoveForm(FlaskForm):
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d+$")])
-    region = SelectField("Neue Region",
-                         choices=[SelectChoice(k, v["name"]) for k, v in REGIONS.items()])
+    region = SelectField(
+        "Neue Region", choices=[SelectChoice(k, v["name"]) for k, v in REGIONS.items()]
+    )
 
 
 class ActionForm(FlaskForm):

@@ -1,5 +1,6 @@
 """Mail from the web app: absolute links for messages, and sending with the app's SMTP settings
 (the outbox itself is `atlas.core.outbox`)."""
+
 from __future__ import annotations
 
 from flask import current_app, url_for

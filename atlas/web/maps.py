@@ -3,6 +3,7 @@
 The overview never embeds projects: its markers come from /api/markers and are clustered in
 the browser (static/atlas.js), so the page stays the same size for 10 or 100,000 projects.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,8 @@ from functools import lru_cache
 import folium
 from markupsafe import Markup, escape
 
-from atlas.geo import regions
 from atlas.core.fields import FIELD_COLOURS
+from atlas.geo import regions
 
 #: Lower Saxony's extent, for the first view of the map.
 BOUNDS = [[51.29, 6.65], [53.9, 11.6]]
@@ -30,11 +31,12 @@ _SCRIPT_TAG = re.compile(r"<script(?=[\s>])")
 @dataclass
 class Tiles:
     """The basemap: a URL template and its attribution, or none at all."""
+
     url: str | None
     attribution: str
 
     @classmethod
-    def from_config(cls, value) -> "Tiles":
+    def from_config(cls, value) -> Tiles:
         """ATLAS_TILES: "none", a URL template, or {"url": ..., "attribution": ...}."""
         osm = "© OpenStreetMap-Mitwirkende (ODbL)"
         if value is None or value == "":
@@ -55,6 +57,7 @@ class Tiles:
 @dataclass
 class RenderedMap:
     """The three parts of a rendered Folium figure, ready for a Jinja template."""
+
     name: str
     header: Markup
     html: Markup
@@ -68,15 +71,17 @@ def render(m: folium.Map, nonce: str) -> RenderedMap:
     header = _VIEWPORT.sub("", figure.header.render())
     header = _BODY_STYLE.sub("", header)
     header = _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', header)
-    return RenderedMap(m.get_name(), Markup(header), Markup(figure.html.render()),
-                       Markup(figure.script.render()))
+    return RenderedMap(
+        m.get_name(), Markup(header), Markup(figure.html.render()), Markup(figure.script.render())
+    )
 
 
 def _base_map(tiles: Tiles, **kwargs) -> folium.Map:
     m = folium.Map(tiles=None, control_scale=True, **kwargs)
     if tiles.url:
-        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name="Karte",
-                         max_zoom=18).add_to(m)
+        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name="Karte", max_zoom=18).add_to(
+            m
+        )
     return m
 
 
@@ -95,22 +100,48 @@ def overview(tiles: Tiles, near=None) -> folium.Map:
     """Lower Saxony with the four regions outlined and labelled; with `near`, its radius."""
     m = _base_map(tiles, location=[52.75, 9.2], zoom_start=7)
     outlines, labels = _region_outlines()
-    folium.GeoJson(outlines, name="ArL-Regionen",
-                   style_function=lambda _f: {"color": "#24507a", "weight": 2,
-                                              "fill": False, "interactive": False},
-                   ).add_to(m)
+    folium.GeoJson(
+        outlines,
+        name="ArL-Regionen",
+        style_function=lambda _f: {
+            "color": "#24507a",
+            "weight": 2,
+            "fill": False,
+            "interactive": False,
+        },
+    ).add_to(m)
     for name, lat, lon in labels:
-        folium.Marker([lat, lon], icon=folium.DivIcon(
-            html=f'<span class="region-label">{escape(name)}</span>',
-            class_name="region-label-icon", icon_size=(140, 24), icon_anchor=(70, 12)),
-            interactive=False, keyboard=False).add_to(m)
+        folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                html=f'<span class="region-label">{escape(name)}</span>',
+                class_name="region-label-icon",
+                icon_size=(140, 24),
+                icon_anchor=(70, 12),
+            ),
+            interactive=False,
+            keyboard=False,
+        ).add_to(m)
     if near is not None:
-        folium.Circle([near.lat, near.lon], radius=near.radius_km * 1000, color="#24507a",
-                      weight=2, fill=True, fill_opacity=0.06, interactive=False).add_to(m)
+        folium.Circle(
+            [near.lat, near.lon],
+            radius=near.radius_km * 1000,
+            color="#24507a",
+            weight=2,
+            fill=True,
+            fill_opacity=0.06,
+            interactive=False,
+        ).add_to(m)
         # No Folium tooltip: it puts its text into a JavaScript template literal unescaped,
         # and the label may hold what the visitor typed. The page names the place instead.
-        folium.CircleMarker([near.lat, near.lon], radius=5, color="#24507a", fill=True,
-                            fill_opacity=1, interactive=False).add_to(m)
+        folium.CircleMarker(
+            [near.lat, near.lon],
+            radius=5,
+            color="#24507a",
+            fill=True,
+            fill_opacity=1,
+            interactive=False,
+        ).add_to(m)
         dlat = near.radius_km / 110.0
         dlon = dlat / max(0.2, math.cos(math.radians(near.lat)))
         m.fit_bounds([[near.lat - dlat, near.lon - dlon], [near.lat + dlat, near.lon + dlon]])
@@ -123,9 +154,16 @@ def project_map(tiles: Tiles, project) -> folium.Map:
     """A small map with the one project; its point is as precise as the record says."""
     m = _base_map(tiles, location=[project.lat, project.lon], zoom_start=12)
     colour = FIELD_COLOURS.get((project.fields or [None])[0], "#555555")
-    folium.CircleMarker([project.lat, project.lon], radius=9, color="#ffffff", weight=2,
-                        fill=True, fill_color=colour, fill_opacity=1,
-                        interactive=False).add_to(m)
+    folium.CircleMarker(
+        [project.lat, project.lon],
+        radius=9,
+        color="#ffffff",
+        weight=2,
+        fill=True,
+        fill_color=colour,
+        fill_opacity=1,
+        interactive=False,
+    ).add_to(m)
     return m
 
 
@@ -133,9 +171,15 @@ def numbered_points(tiles: Tiles, points: list[tuple[float, float]]) -> folium.M
     """Points labelled 1, 2, 3 … as in a table beside the map; no submitted text on the map."""
     m = overview(tiles)
     for number, (lat, lon) in enumerate(points, start=1):
-        folium.Marker([lat, lon], icon=folium.DivIcon(
-            html=f'<span class="queue-number">{number}</span>', class_name="queue-marker",
-            icon_size=(26, 26), icon_anchor=(13, 13))).add_to(m)
+        folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                html=f'<span class="queue-number">{number}</span>',
+                class_name="queue-marker",
+                icon_size=(26, 26),
+                icon_anchor=(13, 13),
+            ),
+        ).add_to(m)
     if points:
         lats, lons = [p[0] for p in points], [p[1] for p in points]
         pad = 0.05

@@ -1,15 +1,26 @@
 """Pages for the regional offices under /verwaltung/: login, queue, decisions, audit, outbox."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from atlas.core import accounts, submissions
 from atlas.core.outbox import outbox as outbox_messages
-from atlas.web import auth, mail, maps
 from atlas.geo import regions
+from atlas.web import auth, mail, maps
 from atlas.web.extensions import get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
 from atlas.web.submit import form_values, place_form, preview_map
@@ -34,7 +45,7 @@ def login():
             if user is None:
                 error = "E-Mail-Adresse oder Passwort ist falsch."
             else:
-                session.clear()     # nothing from before the login carries over
+                session.clear()  # nothing from before the login carries over
                 auth.log_in(user)
                 session.permanent = True
                 target = request.args.get("next", "")
@@ -63,10 +74,17 @@ def queue():
         region = None
     items = submissions.queue(get_store(), region)
     tiles = get_tiles()
-    rendered = maps.render(maps.numbered_points(tiles, [(p.lat, p.lon) for p in items]),
-                           g.csp_nonce)
-    return render_template("admin_queue.html", user=user, items=items, region=region,
-                           logout_form=ActionForm(), map=rendered)
+    rendered = maps.render(
+        maps.numbered_points(tiles, [(p.lat, p.lon) for p in items]), g.csp_nonce
+    )
+    return render_template(
+        "admin_queue.html",
+        user=user,
+        items=items,
+        region=region,
+        logout_form=ActionForm(),
+        map=rendered,
+    )
 
 
 def _item_or_403(project_id: str):
@@ -80,8 +98,9 @@ def _item_or_403(project_id: str):
 
 def _show(project, status=200, message=None, edit_form=None):
     user = auth.current_user()
-    placement = submissions.Placement(lat=project.lat, lon=project.lon,
-                                      district_code=project.district_code, region=project.region)
+    placement = submissions.Placement(
+        lat=project.lat, lon=project.lon, district_code=project.district_code, region=project.region
+    )
     rendered, marker = preview_map(placement, g.csp_nonce)
     version = str(project.version)
     edit_form = edit_form or EditForm(obj=project, formdata=None)
@@ -90,14 +109,24 @@ def _show(project, status=200, message=None, edit_form=None):
     move_form.version.data = version
     decision = DecisionForm(formdata=None)
     decision.version.data = version
-    dups = submissions.duplicates(get_store(), project.name, project.lat, project.lon,
-                                  exclude=project.id)
-    return render_template("admin_item.html", user=user, project=project, map=rendered,
-                           marker=marker, decision=decision, edit_form=edit_form,
-                           move_form=move_form, message=message, duplicates=dups,
-                           district_info=regions.district(project.district_code),
-                           office=regions.REGIONS.get(project.region),
-                           logout_form=ActionForm()), status
+    dups = submissions.duplicates(
+        get_store(), project.name, project.lat, project.lon, exclude=project.id
+    )
+    return render_template(
+        "admin_item.html",
+        user=user,
+        project=project,
+        map=rendered,
+        marker=marker,
+        decision=decision,
+        edit_form=edit_form,
+        move_form=move_form,
+        message=message,
+        duplicates=dups,
+        district_info=regions.district(project.district_code),
+        office=regions.REGIONS.get(project.region),
+        logout_form=ActionForm(),
+    ), status
 
 
 @bp.get("/einreichungen/<project_id>")
@@ -109,8 +138,10 @@ def item(project_id: str):
 def _stale(project_id: str):
     """The other officer was quicker: say so, and show the record as it is now."""
     project = submissions.get(get_store(), project_id)
-    message = ("Diese Einreichung wurde inzwischen von jemand anderem bearbeitet oder "
-               "entschieden. Ihre Aktion wurde nicht ausgeführt; unten sehen Sie den neuen Stand.")
+    message = (
+        "Diese Einreichung wurde inzwischen von jemand anderem bearbeitet oder "
+        "entschieden. Ihre Aktion wurde nicht ausgeführt; unten sehen Sie den neuen Stand."
+    )
     if project is None:
         abort(409, message)
     return _show(project, 409, message)
@@ -121,27 +152,37 @@ def _notify_decision(project, approved: bool, reason: str | None) -> None:
         return
     office = regions.REGIONS[project.region]["office"]
     if approved:
-        body = (f"Ihr Projekt „{project.name}“ wurde vom {office} freigegeben und ist jetzt im "
-                f"Atlas zu sehen:\n{mail.link('pages.detail', project_id=project.id)}\n")
+        body = (
+            f"Ihr Projekt „{project.name}“ wurde vom {office} freigegeben und ist jetzt im "
+            f"Atlas zu sehen:\n{mail.link('pages.detail', project_id=project.id)}\n"
+        )
     else:
-        body = (f"Ihr Projekt „{project.name}“ wurde vom {office} nicht freigegeben.\n\n"
-                f"Begründung: {reason}\n")
-    mail.send(get_store(), [project.contact_email],
-                f"Entscheidung zu Ihrer Einreichung: {project.name}", body)
+        body = (
+            f"Ihr Projekt „{project.name}“ wurde vom {office} nicht freigegeben.\n\n"
+            f"Begründung: {reason}\n"
+        )
+    mail.send(
+        get_store(),
+        [project.contact_email],
+        f"Entscheidung zu Ihrer Einreichung: {project.name}",
+        body,
+    )
 
 
 def _decide(project_id: str, approve: bool):
     project = _item_or_403(project_id)
     form = DecisionForm()
     if not form.validate():
-        return _show(project, 400, CSRF_MESSAGE if form.errors.get("csrf_token")
-                     else "Ungültige Anfrage.")
+        return _show(
+            project, 400, CSRF_MESSAGE if form.errors.get("csrf_token") else "Ungültige Anfrage."
+        )
     reason = (form.reason.data or "").strip() or None
     if not approve and not reason:
         return _show(project, 400, "Bitte begründen Sie die Ablehnung.")
     actor = auth.current_user().email
-    done = submissions.decide(get_store(), project_id, int(form.version.data), actor, approve,
-                              reason)
+    done = submissions.decide(
+        get_store(), project_id, int(form.version.data), actor, approve, reason
+    )
     if done is None:
         return _stale(project_id)
     _notify_decision(done, approve, reason)
@@ -175,10 +216,22 @@ def edit(project_id: str):
         return _show(project, 400, placement.error, edit_form=form)
     actor = auth.current_user().email
     if not accounts.may_moderate(auth.current_user(), placement.region):
-        return _show(project, 403, "Der neue Ort liegt in einer anderen Region. Bitte wenden "
-                                   "Sie sich an die Landesverwaltung.", edit_form=form)
-    done = submissions.update_pending(get_store(), project_id, data, placement, actor,
-                                      version=int(form.version.data), approve=True)
+        return _show(
+            project,
+            403,
+            "Der neue Ort liegt in einer anderen Region. Bitte wenden "
+            "Sie sich an die Landesverwaltung.",
+            edit_form=form,
+        )
+    done = submissions.update_pending(
+        get_store(),
+        project_id,
+        data,
+        placement,
+        actor,
+        version=int(form.version.data),
+        approve=True,
+    )
     if done is None:
         return _stale(project_id)
     _notify_decision(done, True, None)
@@ -193,14 +246,18 @@ def move(project_id: str):
     form = MoveForm()
     if not form.validate():
         return _show(project, 400, "Ungültige Region.")
-    moved = submissions.move(get_store(), project_id, int(form.version.data),
-                             auth.current_user().email, form.region.data)
+    moved = submissions.move(
+        get_store(), project_id, int(form.version.data), auth.current_user().email, form.region.data
+    )
     if moved is None:
         return _stale(project_id)
     store = get_store()
-    mail.send(store, mail.office_addresses(store, moved.region),
-                f"Einreichung an Ihre Region übergeben: {moved.name}",
-                f"{mail.link('moderation.item', project_id=moved.id)}\n")
+    mail.send(
+        store,
+        mail.office_addresses(store, moved.region),
+        f"Einreichung an Ihre Region übergeben: {moved.name}",
+        f"{mail.link('moderation.item', project_id=moved.id)}\n",
+    )
     flash(f"„{moved.name}“ liegt jetzt bei der Region {regions.REGIONS[moved.region]['name']}.")
     return redirect(url_for("moderation.queue"), 303)
 
@@ -208,12 +265,20 @@ def move(project_id: str):
 @bp.get("/protokoll")
 @auth.admin_required
 def audit():
-    return render_template("admin_audit.html", user=auth.current_user(),
-                           entries=submissions.audit_log(get_store()), logout_form=ActionForm())
+    return render_template(
+        "admin_audit.html",
+        user=auth.current_user(),
+        entries=submissions.audit_log(get_store()),
+        logout_form=ActionForm(),
+    )
 
 
 @bp.get("/postausgang")
 @auth.admin_required
 def outbox():
-    return render_template("admin_outbox.html", user=auth.current_user(),
-                           messages=outbox_messages(get_store()), logout_form=ActionForm())
+    return render_template(
+        "admin_outbox.html",
+        user=auth.current_user(),
+        messages=outbox_messages(get_store()),
+        logout_form=ActionForm(),
+    )

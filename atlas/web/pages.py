@@ -1,18 +1,19 @@
 """The public pages: the map, the listing and the page of one project (German interface)."""
+
 from __future__ import annotations
 
 import math
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 from markupsafe import Markup
 
-from atlas.geo import geocoding, regions
-from atlas.web import maps
 from atlas import search
-from atlas.web.extensions import get_geocode, get_store, get_tiles
 from atlas.core.fields import FIELD_COLOURS, FIELDS
+from atlas.geo import geocoding, regions
 from atlas.store import Status
+from atlas.web import maps
+from atlas.web.extensions import get_geocode, get_store, get_tiles
 
 bp = Blueprint("pages", __name__)
 
@@ -20,7 +21,6 @@ PER_PAGE = 20
 MAP_LIST_LENGTH = 20
 FILTER_KEYS = ("field", "region", "district", "q", "near", "radius_km", "sort")
 SORT_LABELS = {"name": "Name", "distance": "Entfernung", "newest": "Neueste zuerst"}
-
 
 
 def _filters() -> dict:
@@ -51,8 +51,11 @@ def district_phrase(d: dict) -> Markup:
         return Markup("in der ") + name
     if d["kind"] == "Kreisfreie Stadt":
         return Markup("in der kreisfreien Stadt ") + name
-    return Markup("im ") + name if d["name"].startswith("Landkreis") \
+    return (
+        Markup("im ") + name
+        if d["name"].startswith("Landkreis")
         else Markup("im Landkreis ") + name
+    )
 
 
 def _districts_of(region: str) -> list[dict]:
@@ -62,14 +65,21 @@ def _districts_of(region: str) -> list[dict]:
 
 @bp.app_context_processor
 def _common():
-    return {"FIELDS": FIELDS, "FIELD_COLOURS": FIELD_COLOURS, "REGIONS": regions.REGIONS,
-            "RADII": search.RADII_KM, "SORT_LABELS": SORT_LABELS, "district": regions.district,
-            "boundary_attribution": regions.ATTRIBUTION,
-            "geocoder_attribution": geocoding.ATTRIBUTION,
-            "map_attribution": regions.MAP_ATTRIBUTION,
-            "districts_of": _districts_of,
-            "district_phrase": district_phrase,
-            "tiles_attribution": get_tiles().attribution, "csp_nonce": g.get("csp_nonce", "")}
+    return {
+        "FIELDS": FIELDS,
+        "FIELD_COLOURS": FIELD_COLOURS,
+        "REGIONS": regions.REGIONS,
+        "RADII": search.RADII_KM,
+        "SORT_LABELS": SORT_LABELS,
+        "district": regions.district,
+        "boundary_attribution": regions.ATTRIBUTION,
+        "geocoder_attribution": geocoding.ATTRIBUTION,
+        "map_attribution": regions.MAP_ATTRIBUTION,
+        "districts_of": _districts_of,
+        "district_phrase": district_phrase,
+        "tiles_attribution": get_tiles().attribution,
+        "csp_nonce": g.get("csp_nonce", ""),
+    }
 
 
 @bp.get("/")
@@ -79,9 +89,16 @@ def index():
     near = query.near if query else None
     rendered = maps.render(maps.overview(get_tiles(), near=near), g.csp_nonce)
     api_args = {k: v for k, v in filters.items() if v and k != "sort"}
-    return render_template("map.html", filters=filters, query=query, result=result,
-                           problem=problem, map=rendered, markers_url="/api/markers"
-                           + _link(api_args), list_url="/projekte" + _link(filters))
+    return render_template(
+        "map.html",
+        filters=filters,
+        query=query,
+        result=result,
+        problem=problem,
+        map=rendered,
+        markers_url="/api/markers" + _link(api_args),
+        list_url="/projekte" + _link(filters),
+    )
 
 
 @bp.get("/projekte")
@@ -99,9 +116,18 @@ def listing():
 
     def page_url(number: int) -> str:
         return "/projekte" + _link({**filters, "seite": number if number > 1 else ""})
-    return render_template("list.html", filters=filters, query=query, result=result,
-                           problem=problem, page=page, pages=pages, page_url=page_url,
-                           map_url="/" + _link(filters))
+
+    return render_template(
+        "list.html",
+        filters=filters,
+        query=query,
+        result=result,
+        problem=problem,
+        page=page,
+        pages=pages,
+        page_url=page_url,
+        map_url="/" + _link(filters),
+    )
 
 
 @bp.get("/projekte/<project_id>")
@@ -110,6 +136,10 @@ def detail(project_id: str):
     if project is None or project.status != Status.PUBLISHED:
         abort(404)
     rendered = maps.render(maps.project_map(get_tiles(), project), g.csp_nonce)
-    return render_template("detail.html", project=project, map=rendered,
-                           district_info=regions.district(project.district_code),
-                           office=regions.REGIONS.get(project.region))
+    return render_template(
+        "detail.html",
+        project=project,
+        map=rendered,
+        district_info=regions.district(project.district_code),
+        office=regions.REGIONS.get(project.region),
+    )

@@ -1,14 +1,14 @@
 """Pages for initiatives: submit a project, preview and correct its point, follow its status."""
+
 from __future__ import annotations
 
 import folium
-from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
-from atlas.web import mail, maps
-from atlas.geo import regions
 from atlas.core import submissions
+from atlas.geo import regions
 from atlas.store import Status
+from atlas.web import mail, maps
 from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, SubmissionForm
 
@@ -37,8 +37,14 @@ def form_values(form) -> dict:
 
 def place_form(data: dict) -> submissions.Placement:
     """Where the form's address, or the point set for it, lies (see `form_values`)."""
-    return submissions.place(data["street"], data["postcode"], data["city"], data.get("lat"),
-                             data.get("lon"), geocode=get_geocode())
+    return submissions.place(
+        data["street"],
+        data["postcode"],
+        data["city"],
+        data.get("lat"),
+        data.get("lon"),
+        geocode=get_geocode(),
+    )
 
 
 def preview_map(placement: submissions.Placement, nonce: str):
@@ -61,9 +67,17 @@ def _render(form, placement=None, dups=(), status=200):
     info = regions.district(placement.district_code) if placement.district_code else None
     office = regions.REGIONS.get(placement.region) if placement.region else None
     csrf_error = CSRF_MESSAGE if form.errors.get("csrf_token") else None
-    return render_template("submit.html", form=form, placement=placement, map=rendered,
-                           marker=marker, district_info=info, office=office,
-                           duplicates=dups, csrf_error=csrf_error), status
+    return render_template(
+        "submit.html",
+        form=form,
+        placement=placement,
+        map=rendered,
+        marker=marker,
+        district_info=info,
+        office=office,
+        duplicates=dups,
+        csrf_error=csrf_error,
+    ), status
 
 
 @bp.route("/einreichen", methods=["GET", "POST"])
@@ -74,8 +88,11 @@ def submit():
         return _render(form)
     if form.homepage.data:
         # Looks like a bot: store nothing, say nothing useful.
-        return render_template("error.html", title="Nicht angenommen",
-                               message="Diese Einreichung konnte nicht angenommen werden."), 400
+        return render_template(
+            "error.html",
+            title="Nicht angenommen",
+            message="Diese Einreichung konnte nicht angenommen werden.",
+        ), 400
     if not form.validate():
         return _render(form, status=400)
     data = form_values(form)
@@ -87,8 +104,10 @@ def submit():
     dups = submissions.duplicates(get_store(), data["name"], placement.lat, placement.lon)
     if form.step.data != "confirm" or (dups and not form.confirm_duplicate.data):
         if form.step.data == "confirm" and dups:
-            form.confirm_duplicate.errors = ["Bitte prüfen Sie die ähnlichen Projekte und "
-                                             "bestätigen Sie, dass es ein eigenes Projekt ist."]
+            form.confirm_duplicate.errors = [
+                "Bitte prüfen Sie die ähnlichen Projekte und "
+                "bestätigen Sie, dass es ein eigenes Projekt ist."
+            ]
         form.step.data = "confirm"
         return _render(form, placement, dups, status=200)
     store = get_store()
@@ -97,16 +116,23 @@ def submit():
 
     def compose(project_id: str, token: str) -> list[tuple[list[str], str, str]]:
         return [
-            (officers, f"Neue Einreichung: {data['name']}",
-             f"Eine neue Einreichung wartet auf Prüfung durch das {office['office']}:\n\n"
-             f"{data['name']} ({data['postcode']} {data['city']})\n\n"
-             f"{mail.link('moderation.item', project_id=project_id)}\n"),
-            ([data["contact_email"]], f"Ihre Einreichung: {data['name']}",
-             f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
-             f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
-             f"ändern oder die Einreichung zurückziehen:\n"
-             f"{mail.link('submit.status', token=token)}\n"),
+            (
+                officers,
+                f"Neue Einreichung: {data['name']}",
+                f"Eine neue Einreichung wartet auf Prüfung durch das {office['office']}:\n\n"
+                f"{data['name']} ({data['postcode']} {data['city']})\n\n"
+                f"{mail.link('moderation.item', project_id=project_id)}\n",
+            ),
+            (
+                [data["contact_email"]],
+                f"Ihre Einreichung: {data['name']}",
+                f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
+                f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
+                f"ändern oder die Einreichung zurückziehen:\n"
+                f"{mail.link('submit.status', token=token)}\n",
+            ),
         ]
+
     _, token, messages = submissions.create(store, data, placement, compose)
     mail.deliver(store, messages)
     return redirect(url_for("submit.status", token=token, neu=1), 303)
@@ -120,8 +146,9 @@ def status(token: str):
     project = submissions.by_token(store, token)
     if project is None:
         abort(404)
-    placement = submissions.Placement(lat=project.lat, lon=project.lon,
-                                      district_code=project.district_code, region=project.region)
+    placement = submissions.Placement(
+        lat=project.lat, lon=project.lon, district_code=project.district_code, region=project.region
+    )
     message, code = None, 200
     if request.method == "GET":
         form = SubmissionForm(obj=project)
@@ -131,8 +158,10 @@ def status(token: str):
     else:
         form = SubmissionForm()
         if project.status != Status.PENDING:
-            message, code = "Diese Einreichung ist bereits entschieden und kann nicht mehr " \
-                            "geändert werden.", 409
+            message, code = (
+                "Diese Einreichung ist bereits entschieden und kann nicht mehr geändert werden.",
+                409,
+            )
         elif not form.validate():
             message, code = "Bitte prüfen Sie die markierten Felder.", 400
         else:
@@ -145,20 +174,31 @@ def status(token: str):
                 form.lat.data, form.lon.data = f"{new_place.lat:.6f}", f"{new_place.lon:.6f}"
                 form.point_for.data = form.address_key()
                 message = "Vorschau: Bitte prüfen Sie den Punkt und speichern Sie dann."
-            elif submissions.update_pending(store, project.id, data, new_place,
-                                            actor="Einreichung") is None:
-                message, code = "Die Einreichung wurde inzwischen geändert oder entschieden. " \
-                                "Bitte laden Sie die Seite neu.", 409
+            elif (
+                submissions.update_pending(store, project.id, data, new_place, actor="Einreichung")
+                is None
+            ):
+                message, code = (
+                    "Die Einreichung wurde inzwischen geändert oder entschieden. "
+                    "Bitte laden Sie die Seite neu.",
+                    409,
+                )
             else:
                 return redirect(url_for("submit.status", token=token, gespeichert=1), 303)
     rendered, marker = preview_map(placement, g.csp_nonce)
-    return render_template("submission_status.html", project=project, form=form,
-                           withdraw_form=ActionForm(), map=rendered, marker=marker,
-                           office=regions.REGIONS.get(project.region),
-                           district_info=regions.district(project.district_code),
-                           message=message, placement=placement,
-                           csrf_error=CSRF_MESSAGE if form.errors.get("csrf_token") else None
-                           ), code
+    return render_template(
+        "submission_status.html",
+        project=project,
+        form=form,
+        withdraw_form=ActionForm(),
+        map=rendered,
+        marker=marker,
+        office=regions.REGIONS.get(project.region),
+        district_info=regions.district(project.district_code),
+        message=message,
+        placement=placement,
+        csrf_error=CSRF_MESSAGE if form.errors.get("csrf_token") else None,
+    ), code
 
 
 @bp.post("/einreichung/<token>/zurueckziehen")
@@ -168,5 +208,8 @@ def withdraw(token: str):
         abort(400, CSRF_MESSAGE)
     if not submissions.withdraw(get_store(), token):
         abort(404)
-    return render_template("error.html", title="Einreichung zurückgezogen",
-                           message="Ihre Einreichung und Ihre Kontaktdaten wurden gelöscht.")
+    return render_template(
+        "error.html",
+        title="Einreichung zurückgezogen",
+        message="Ihre Einreichung und Ihre Kontaktdaten wurden gelöscht.",
+    )

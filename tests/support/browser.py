@@ -3,6 +3,7 @@ whose every request and console error is checked. Loaded as a pytest plugin by t
 
 Never downloads a browser: without /usr/bin/chromium the browser tests skip, saying how to get it.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DEMO_COUNT = 300
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 #: Console errors that are not the page's doing: Chromium asks for /favicon.ico by itself, and
 #: the atlas has none (the 404 is logged only on some first visits).
 IGNORED_CONSOLE_URLS = re.compile(r"/favicon\.ico$")
@@ -44,8 +51,10 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install "
-                    "chromium (never a browser download)")
+        pytest.skip(
+            "Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install "
+            "chromium (never a browser download)"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     pw = sync_api.sync_playwright().start()
     try:
@@ -104,7 +113,7 @@ def watched(browser, server):
 
 def settle(page) -> None:
     """Wait out Leaflet's zoom and markercluster's animations (250 ms each, CSS-driven)."""
-    page.wait_for_timeout(50)                # let a just-triggered animation begin
+    page.wait_for_timeout(50)  # let a just-triggered animation begin
     page.wait_for_function("""() => !document.querySelector(
         '.leaflet-zoom-anim, .leaflet-cluster-anim, .leaflet-pan-anim')""")
 
@@ -135,5 +144,3 @@ def marker_count(page) -> int:
     expected = "1 Projekt auf der Karte" if count == 1 else f"{count} Projekte auf der Karte"
     assert status.inner_text() == expected
     return count
-
-

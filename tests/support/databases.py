@@ -6,6 +6,7 @@ Tests that never ask for a database run on the SQLite pass only (tests/conftest.
 `no_database`); `database_free` turns asking for one anyway into an error, so a test that
 starts a server without the `instance` fixture cannot be left out of the PostgreSQL pass unseen.
 """
+
 from __future__ import annotations
 
 import gc
@@ -44,15 +45,18 @@ def fresh_database_url() -> str | None:
         raise UndeclaredDatabase(
             f"{_database_free} uses the test database but is marked no_database, so the "
             "PostgreSQL pass leaves it out: give it the `instance` fixture or mark it "
-            "`pytest.mark.database`")
+            "`pytest.mark.database`"
+        )
     if not PG_URL:
         return None
     schema = f"t_{uuid.uuid4().hex[:16]}"
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
         if conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar():
-            raise RuntimeError(f"{PG_URL} has atlas tables in its public schema; the tests need "
-                               "it clean (PostGIS only): use a database of its own for tests")
+            raise RuntimeError(
+                f"{PG_URL} has atlas tables in its public schema; the tests need "
+                "it clean (PostGIS only): use a database of its own for tests"
+            )
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
     url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema},public"})
@@ -63,7 +67,7 @@ def drop_database(url: str | None) -> None:
     """Drop a schema fresh_database_url made (nothing for SQLite)."""
     if not url or not PG_URL:
         return
-    gc.collect()      # close pools of apps the test made, so DROP SCHEMA is not kept waiting
+    gc.collect()  # close pools of apps the test made, so DROP SCHEMA is not kept waiting
     schema = make_url(url).query["options"].split("=")[1].split(",")[0]
     engine = create_engine(PG_URL)
     with engine.begin() as conn:

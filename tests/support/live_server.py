@@ -3,6 +3,7 @@
 `serving` runs any server command (the atlas, or datasette in a benchmark) until a block ends;
 `served` and `atlas_server` are `atlas serve` on an instance's environment (`atlas_env`).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -48,20 +49,35 @@ def atlas_env(instance: Path, database_url: str | None = TEST_DATABASE, **extra:
 
 def database_url(env: dict) -> str:
     """The SQLAlchemy URL an instance's server uses, for checking what it stored."""
-    return env.get("ATLAS_DATABASE_URL") or \
-        f"sqlite:///{Path(env['ATLAS_INSTANCE_PATH']) / 'atlas.sqlite3'}"
+    return (
+        env.get("ATLAS_DATABASE_URL")
+        or f"sqlite:///{Path(env['ATLAS_INSTANCE_PATH']) / 'atlas.sqlite3'}"
+    )
 
 
-def run_atlas(args: list[str], env: dict, input: str | None = None, timeout: float = 300,
-              command: list[str] | None = None, check: bool = False
-              ) -> subprocess.CompletedProcess:
+def run_atlas(
+    args: list[str],
+    env: dict,
+    input: str | None = None,
+    timeout: float = 300,
+    command: list[str] | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess:
     """`atlas ARGS` (or `command ARGS`) to its end; with check, a failure raises with its
     output."""
-    done = subprocess.run([*(command or [str(ATLAS)]), *args], env=env, input=input,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [*(command or [str(ATLAS)]), *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and done.returncode != 0:
-        raise RuntimeError(f"atlas {' '.join(args)} failed ({done.returncode}):\n"
-                           f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"atlas {' '.join(args)} failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
     return done
 
 
@@ -73,8 +89,14 @@ def tail(path: Path, chars: int = 3000) -> str:
 
 
 @contextmanager
-def serving(args: list[str], port: int, log_path: Path, probe: str | None = "/api/markers",
-            env: dict | None = None, timeout: float = 90):
+def serving(
+    args: list[str],
+    port: int,
+    log_path: Path,
+    probe: str | None = "/api/markers",
+    env: dict | None = None,
+    timeout: float = 90,
+):
     """Run a server command until the block ends; yields (process, base URL).
 
     Up once `probe` answers 200 (None: once the port takes connections, so that the first
@@ -83,15 +105,17 @@ def serving(args: list[str], port: int, log_path: Path, probe: str | None = "/ap
     gunicorn's workers too (and a test may kill the whole group itself).
     """
     log = open(log_path, "w+b")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{' '.join(args[:2])} exited with {proc.returncode}:\n"
-                                   f"{tail(log_path)}")
+                raise RuntimeError(
+                    f"{' '.join(args[:2])} exited with {proc.returncode}:\n{tail(log_path)}"
+                )
             try:
                 if probe is None:
                     socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -100,19 +124,21 @@ def serving(args: list[str], port: int, log_path: Path, probe: str | None = "/ap
                         response.read()
                 break
             except urllib.error.HTTPError as exc:
-                raise RuntimeError(f"{' '.join(args[:2])} answers {probe} with {exc.code}:\n"
-                                   f"{tail(log_path)}") from None
+                raise RuntimeError(
+                    f"{' '.join(args[:2])} answers {probe} with {exc.code}:\n{tail(log_path)}"
+                ) from None
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(args[:2])} did not answer within {timeout:.0f} s:"
-                                   f"\n{tail(log_path)}")
+                raise RuntimeError(
+                    f"{' '.join(args[:2])} did not answer within {timeout:.0f} s:\n{tail(log_path)}"
+                )
             time.sleep(0.2)
         yield proc, base
     finally:
         if proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)     # the server and any worker processes
+                os.killpg(proc.pid, signal.SIGTERM)  # the server and any worker processes
                 proc.wait(timeout=15)
             except ProcessLookupError:
                 pass
@@ -123,17 +149,35 @@ def serving(args: list[str], port: int, log_path: Path, probe: str | None = "/ap
 
 
 @contextmanager
-def served(env: dict, threads: int = 8, probe: str | None = "/api/markers", workers: int = 1,
-           port: int | None = None, log_path: Path | None = None, timeout: float = 30):
+def served(
+    env: dict,
+    threads: int = 8,
+    probe: str | None = "/api/markers",
+    workers: int = 1,
+    port: int | None = None,
+    log_path: Path | None = None,
+    timeout: float = 30,
+):
     """`atlas serve` on the instance of `env` until the block ends; yields (process, base URL),
     so a test can kill it. Its log goes to the instance folder unless `log_path` is given."""
     instance = Path(env["ATLAS_INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    args = [str(ATLAS), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--threads", str(threads), "--workers", str(workers)]
-    with serving(args, port, log_path or instance / f"serve-{port}.log", probe, env,
-                 timeout) as running:
+    args = [
+        str(ATLAS),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+        "--workers",
+        str(workers),
+    ]
+    with serving(
+        args, port, log_path or instance / f"serve-{port}.log", probe, env, timeout
+    ) as running:
         yield running
 
 
@@ -156,10 +200,12 @@ def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, 
         cookie = page.getheader("Set-Cookie", "").split(";")[0]
         if page.status != 200 or token is None:
             return page.status, ""
-        conn.request("POST", "/einreichen",
-                     body=urlencode({"csrf_token": token, **submission(name, email)}),
-                     headers={"Content-Type": "application/x-www-form-urlencoded",
-                              "Cookie": cookie})
+        conn.request(
+            "POST",
+            "/einreichen",
+            body=urlencode({"csrf_token": token, **submission(name, email)}),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
         answer = conn.getresponse()
         answer.read()
         return answer.status, answer.getheader("Location", "")

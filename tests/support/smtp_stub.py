@@ -3,6 +3,7 @@
 The atlas talks to it with smtplib exactly as to a real mail server, so a test sees the
 envelope (who the mail really went to) and the parsed message (subject, body) as delivered.
 """
+
 from __future__ import annotations
 
 import socket
@@ -32,6 +33,7 @@ class Received:
 @dataclass
 class Mailbox:
     """The handler: accepts every recipient except those in `refuse` (answered with 550)."""
+
     refuse: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
 
@@ -42,8 +44,9 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        parsed = message_from_bytes(envelope.original_content or envelope.content,
-                                    policy=policy.default)
+        parsed = message_from_bytes(
+            envelope.original_content or envelope.content, policy=policy.default
+        )
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
         return "250 Message accepted for delivery"
 
@@ -56,10 +59,12 @@ class _EphemeralController(Controller):
 
     def _create_server(self):
         async def create():
-            server = await self.loop.create_server(self._factory_invoker, host=self.hostname,
-                                                   port=0)
+            server = await self.loop.create_server(
+                self._factory_invoker, host=self.hostname, port=0
+            )
             self.port = server.sockets[0].getsockname()[1]
             return server
+
         return create()
 
 

@@ -7,8 +7,9 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 from geoalchemy2 import Geography, Geometry
 
 revision = "0002"
@@ -21,12 +22,22 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    op.add_column("projects", sa.Column(
-        "geom", Geometry("POINT", srid=4326, spatial_index=False),
-        sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True)))
-    op.add_column("projects", sa.Column(
-        "geog", Geography("POINT", srid=4326, spatial_index=False),
-        sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography", persisted=True)))
+    op.add_column(
+        "projects",
+        sa.Column(
+            "geom",
+            Geometry("POINT", srid=4326, spatial_index=False),
+            sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+        ),
+    )
+    op.add_column(
+        "projects",
+        sa.Column(
+            "geog",
+            Geography("POINT", srid=4326, spatial_index=False),
+            sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography", persisted=True),
+        ),
+    )
     op.create_index("ix_projects_geom", "projects", ["geom"], postgresql_using="gist")
     op.create_index("ix_projects_geog", "projects", ["geog"], postgresql_using="gist")
 

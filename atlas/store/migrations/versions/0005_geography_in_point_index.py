@@ -8,6 +8,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-24
 """
+
 from alembic import op
 
 revision = "0005"
@@ -19,8 +20,9 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_projects_lat_lon", table_name="projects")
-        op.execute("CREATE INDEX ix_projects_lat_lon ON projects (lat, lon, status, id) "
-                   "INCLUDE (geog)")
+        op.execute(
+            "CREATE INDEX ix_projects_lat_lon ON projects (lat, lon, status, id) INCLUDE (geog)"
+        )
 
 
 def downgrade() -> None:

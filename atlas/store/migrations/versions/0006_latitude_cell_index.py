@@ -10,6 +10,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-03
 """
+
 from alembic import op
 
 revision = "0006"
@@ -20,8 +21,10 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE INDEX ix_projects_lat_cell ON projects "
-                   "((CAST(floor(lat * 20) AS INTEGER)), lon, lat, status) INCLUDE (geog)")
+        op.execute(
+            "CREATE INDEX ix_projects_lat_cell ON projects "
+            "((CAST(floor(lat * 20) AS INTEGER)), lon, lat, status) INCLUDE (geog)"
+        )
 
 
 def downgrade() -> None:
