@@ -20,6 +20,7 @@ from shapely.geometry import Point, mapping
 
 from atlas.core.fields import FIELDS
 from atlas.core.placement import Problem, options, place_address
+from atlas.core.projects import PROPERTIES as PUBLIC
 from atlas.geo import geocoding
 from atlas.geo.geocoding import Precision
 from atlas.resources import DATA_DIR
@@ -27,25 +28,9 @@ from atlas.resources import DATA_DIR
 CURATED = DATA_DIR / "projects.curated.json"
 OUTPUT = DATA_DIR / "projects.geojson"
 
-#: Map properties in the order they are written; rebuilding gives a byte-identical file.
-PROPERTIES = (
-    "id",
-    "name",
-    "organisation",
-    "description",
-    "fields",
-    "tags",
-    "city",
-    "postcode",
-    "street",
-    "website",
-    "source",
-    "precision",
-    "location_note",
-    "district_code",
-    "district",
-    "region",
-)
+#: Map properties in the order they are written (the public ones up to the region; status and
+#: contact are the store's); rebuilding gives a byte-identical file.
+PROPERTIES = tuple(PUBLIC[: PUBLIC.index("region") + 1])
 #: A curated record stands at an address, a postcode or a municipality, or for an area.
 PRECISIONS = tuple(
     p.value for p in (Precision.ADDRESS, Precision.POSTCODE, Precision.MUNICIPALITY, Precision.AREA)
