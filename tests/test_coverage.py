@@ -116,7 +116,8 @@ def client(app):
 
 
 def text(response) -> str:
-    return response.get_data(as_text=True)
+    """The answer as text; a CSV's byte order mark (tests/test_exports.py) left out."""
+    return response.get_data(as_text=True).removeprefix("\ufeff")
 
 
 def gazetteer_municipalities(region: str) -> list[dict]:

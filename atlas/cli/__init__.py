@@ -113,7 +113,15 @@ def import_command(file: Path, skip_invalid: bool):
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["geojson", "csv"]), default="geojson")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["geojson", "csv", "excel"]),
+    default="geojson",
+    help="csv: what `atlas import` reads back; excel: CSV for German spreadsheets "
+    "(';', German column names, decimal comma). Both neutralise cells a spreadsheet would "
+    "run as formulas.",
+)
 @click.option(
     "--output",
     "-o",
@@ -125,13 +133,20 @@ def import_command(file: Path, skip_invalid: bool):
 )
 @with_appcontext
 def export_command(fmt: str, output: Path | None, status: str):
-    """Export projects as GeoJSON or CSV."""
+    """Export projects as GeoJSON or CSV (UTF-8 with byte order mark)."""
     from atlas.core.projects import write_csv, write_geojson
+    from atlas.core.tables import FLAVOURS
 
     store = _store()
     store.create_schema()
     projects = store.projects(None if status == "all" else status)
-    write = write_geojson if fmt == "geojson" else write_csv
+    if fmt == "geojson":
+        write = write_geojson
+    else:
+
+        def write(items, out):
+            write_csv(items, out, FLAVOURS[fmt])
+
     if output is None:
         write(projects, sys.stdout)
     else:

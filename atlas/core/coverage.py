@@ -10,7 +10,6 @@ The figures only: the pages, maps and charts that show them live in atlas.web.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ import shapely
 from pyproj import Transformer
 from sqlalchemy import and_, case, func, select
 
+from atlas.core import tables
 from atlas.core.fields import FIELDS
 from atlas.core.text import normalize
 from atlas.geo import regions
@@ -431,9 +431,36 @@ def coverage(store: Store, params: Params) -> dict:
 
 # --- CSV ----------------------------------------------------------------------------------------
 
+#: Column headers of the Excel flavour (German spreadsheets); see atlas.core.tables.
+GERMAN_HEADERS = {
+    "district_code": "Kreisschlüssel",
+    "district": "Landkreis",
+    "population": "Einwohner",
+    "area_km2": "Fläche (km²)",
+    "projects": "Projekte",
+    "projects_per_100k": "Projekte je 100.000 Einw.",
+    "field": "Handlungsfeld",
+    "field_label": "Handlungsfeld (Name)",
+    "ags": "Gemeindeschlüssel",
+    "municipality": "Gemeinde",
+    "lat": "Breite",
+    "lon": "Länge",
+    "distance_km": "Entfernung (km)",
+    "nearest_km": "Nächstes Projekt (km)",
+    "nearest_project": "Nächstes Projekt",
+    "white_spot": "Weißer Fleck",
+}
+for _slug, _label in FIELDS.items():
+    GERMAN_HEADERS[_slug] = _label
+    GERMAN_HEADERS[f"{_slug}_per_100k"] = f"{_label} je 100.000 Einw."
 
-def district_csv(rows: list[dict]) -> str:
+
+def _table(columns: list[str], flavour: tables.Flavour) -> tuple[io.StringIO, tables.Table]:
     out = io.StringIO()
+    return out, tables.Table(out, columns, flavour, GERMAN_HEADERS)
+
+
+def district_csv(rows: list[dict], flavour: tables.Flavour = tables.CSV) -> str:
     header = [
         "district_code",
         "district",
@@ -444,8 +471,7 @@ def district_csv(rows: list[dict]) -> str:
     ]
     for slug in FIELDS:
         header += [slug, f"{slug}_per_100k"]
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    out, table = _table(header, flavour)
     for r in rows:
         line = [
             r["district_code"],
@@ -457,26 +483,26 @@ def district_csv(rows: list[dict]) -> str:
         ]
         for slug in FIELDS:
             line += [r["by_field"][slug], r["by_field_per_100k"][slug]]
-        writer.writerow(line)
+        table.row(line)
     return out.getvalue()
 
 
-def gaps_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(
-        out, fieldnames=["field", "field_label", "district_code", "district"], lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(gaps(rows))
+def gaps_csv(rows: list[dict], flavour: tables.Flavour = tables.CSV) -> str:
+    out, table = _table(["field", "field_label", "district_code", "district"], flavour)
+    table.records(gaps(rows))
     return out.getvalue()
 
 
-def white_spots_csv(store: Store, region: str, field: str | None, distance_km: float) -> str:
+def white_spots_csv(
+    store: Store,
+    region: str,
+    field: str | None,
+    distance_km: float,
+    flavour: tables.Flavour = tables.CSV,
+) -> str:
     """Every municipality of the region with its nearest project; white_spot says which are."""
     munis, distance, ids = _nearest_in_region(store, region, field)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
+    out, table = _table(
         [
             "ags",
             "municipality",
@@ -490,10 +516,11 @@ def white_spots_csv(store: Store, region: str, field: str | None, distance_km: f
             "nearest_km",
             "nearest_project",
             "white_spot",
-        ]
+        ],
+        flavour,
     )
     for i in range(len(munis.ags)):
-        writer.writerow(
+        table.row(
             [
                 munis.ags[i],
                 munis.name[i],
@@ -506,7 +533,7 @@ def white_spots_csv(store: Store, region: str, field: str | None, distance_km: f
                 distance_km,
                 round(float(distance[i]), 3) if ids[i] else "",
                 ids[i] or "",
-                "true" if distance[i] > distance_km else "false",
+                bool(distance[i] > distance_km),
             ]
         )
     return out.getvalue()

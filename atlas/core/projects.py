@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import urlparse
 
-from atlas.core import placement
+from atlas.core import placement, tables
 from atlas.core.fields import FIELDS, unknown_fields
 from atlas.core.placement import Problem
 from atlas.core.text import normalize
@@ -233,6 +233,7 @@ def read_rows(data: str, filename: str) -> list[tuple[str, dict]]:
 
     A file that cannot be parsed at all raises RowError naming the place of the fault.
     """
+    data = data.removeprefix(tables.BOM)
     if filename.lower().endswith((".geojson", ".json")) or data.lstrip().startswith("{"):
         return _geojson_rows(data, filename)
     return _csv_rows(data, filename)
@@ -285,7 +286,10 @@ def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
             if None in row:
                 rows.append((where, {"__error__": "has more cells than the header"}))
             else:
-                rows.append((where, row))
+                # Cells the atlas neutralised on export ('=…) read back as they were.
+                rows.append(
+                    (where, {k: v if v is None else tables.restore(v) for k, v in row.items()})
+                )
     except csv.Error as exc:
         raise RowError(filename, [f"not valid CSV at line {reader.line_num}: {exc}"]) from None
     if reader.fieldnames is None or "name" not in reader.fieldnames:
@@ -355,11 +359,38 @@ def write_geojson(projects, out) -> None:
     out.write("\n")
 
 
-def write_csv(projects, out) -> None:
-    writer = csv.DictWriter(out, fieldnames=PROPERTIES + ["lat", "lon"], lineterminator="\n")
-    writer.writeheader()
+#: Column headers of the Excel flavour of the CSV (German spreadsheets).
+GERMAN_HEADERS = {
+    "id": "Kennung",
+    "name": "Name",
+    "organisation": "Träger",
+    "description": "Beschreibung",
+    "fields": "Handlungsfelder",
+    "tags": "Schlagworte",
+    "city": "Ort",
+    "postcode": "PLZ",
+    "street": "Straße",
+    "website": "Website",
+    "source": "Quelle",
+    "precision": "Genauigkeit",
+    "location_note": "Hinweis zum Ort",
+    "district_code": "Kreisschlüssel",
+    "district": "Landkreis",
+    "region": "Region",
+    "status": "Status",
+    "synthetic": "Testdaten",
+    "contact_email": "E-Mail",
+    "lat": "Breite",
+    "lon": "Länge",
+}
+
+
+def write_csv(projects, out, flavour: tables.Flavour = tables.CSV) -> None:
+    """The projects as CSV (see atlas.core.tables: neutralised cells, byte order mark); the
+    plain flavour is what `read_rows` reads back."""
+    table = tables.Table(out, PROPERTIES + ["lat", "lon"], flavour, GERMAN_HEADERS)
     for p in projects:
         row = public_properties(p)
         row.update({k: ";".join(row[k] or []) for k in LIST_PROPERTIES})
         row["lat"], row["lon"] = round(p.lat, 6), round(p.lon, 6)
-        writer.writerow(row)
+        table.record(row)

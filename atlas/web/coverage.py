@@ -8,6 +8,7 @@ German numbers from charts; GET /api/coverage is in api.
 from __future__ import annotations
 
 import io
+from functools import partial
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from atlas.core import coverage as figures
 from atlas.core.fields import FIELDS
 from atlas.core.projects import write_csv, write_geojson
+from atlas.core.tables import FLAVOURS
 from atlas.geo import regions
 from atlas.search import BadQuery
 from atlas.store import Project
@@ -142,6 +144,14 @@ def region_page(slug: str):
             "white_spots": _link("coverage.download_white_spots", slug, **downloads_args),
             "geojson": url_for("coverage.download_projects", slug=slug, fmt="geojson"),
             "csv": url_for("coverage.download_projects", slug=slug, fmt="csv"),
+            "excel": {
+                "districts": url_for("coverage.download_districts", slug=slug, flavour="excel"),
+                "gaps": url_for("coverage.download_gaps", slug=slug, flavour="excel"),
+                "white_spots": _link(
+                    "coverage.download_white_spots", slug, flavour="excel", **downloads_args
+                ),
+                "projects": url_for("coverage.download_projects", slug=slug, fmt="excel"),
+            },
             "api": url_for(
                 "api.coverage",
                 region=slug,
@@ -166,32 +176,60 @@ def _download(text: str, filename: str, mimetype: str) -> Response:
     )
 
 
-@bp.get("/regionen/<slug>/kreise.csv")
-def download_districts(slug: str):
+def _csv_routes(rule: str):
+    """A CSV download at `rule` (".csv") and its Excel flavour at "-excel.csv" (`;`, German
+    column names and decimal commas; see atlas.core.tables)."""
+
+    def register(view):
+        bp.get(rule, defaults={"flavour": "csv"})(view)
+        return bp.get(rule.replace(".csv", "-excel.csv"), defaults={"flavour": "excel"})(view)
+
+    return register
+
+
+def _filename(stem: str, flavour: str) -> str:
+    return f"{stem}{'-excel' if flavour == 'excel' else ''}.csv"
+
+
+@_csv_routes("/regionen/<slug>/kreise.csv")
+def download_districts(slug: str, flavour: str):
     rows = figures.district_rows(get_store(), _region_or_404(slug))
-    return _download(figures.district_csv(rows), f"abdeckung-{slug}-kreise.csv", "text/csv")
+    text = figures.district_csv(rows, FLAVOURS[flavour])
+    return _download(text, _filename(f"abdeckung-{slug}-kreise", flavour), "text/csv")
 
 
-@bp.get("/regionen/<slug>/luecken.csv")
-def download_gaps(slug: str):
+@_csv_routes("/regionen/<slug>/luecken.csv")
+def download_gaps(slug: str, flavour: str):
     rows = figures.district_rows(get_store(), _region_or_404(slug))
-    return _download(figures.gaps_csv(rows), f"abdeckung-{slug}-luecken.csv", "text/csv")
+    text = figures.gaps_csv(rows, FLAVOURS[flavour])
+    return _download(text, _filename(f"abdeckung-{slug}-luecken", flavour), "text/csv")
 
 
-@bp.get("/regionen/<slug>/weisse-flecken.csv")
-def download_white_spots(slug: str):
+@_csv_routes("/regionen/<slug>/weisse-flecken.csv")
+def download_white_spots(slug: str, flavour: str):
     params = figures.parse(request.args, region=_region_or_404(slug))
     distance = _distance_text(params.distance_km).replace(",", "_")
-    name = f"abdeckung-{slug}-weisse-flecken-{params.field or 'alle'}-{distance}km.csv"
-    text = figures.white_spots_csv(get_store(), slug, params.field, params.distance_km)
-    return _download(text, name, "text/csv")
+    stem = f"abdeckung-{slug}-weisse-flecken-{params.field or 'alle'}-{distance}km"
+    text = figures.white_spots_csv(
+        get_store(), slug, params.field, params.distance_km, FLAVOURS[flavour]
+    )
+    return _download(text, _filename(stem, flavour), "text/csv")
 
 
-@bp.get("/regionen/<slug>/projekte.<fmt>")
+@bp.get("/regionen/<slug>/projekte.<any(geojson, csv):fmt>")
+@bp.get("/regionen/<slug>/projekte-excel.csv", defaults={"fmt": "excel"})
 def download_projects(slug: str, fmt: str):
     _region_or_404(slug)
-    if fmt not in ("geojson", "csv"):
-        abort(404)
+    kinds = {
+        "geojson": (write_geojson, "application/geo+json", "projekte-{}.geojson"),
+        "csv": (write_csv, "text/csv", "projekte-{}.csv"),
+        "excel": (
+            partial(write_csv, flavour=FLAVOURS["excel"]),
+            "text/csv",
+            "projekte-{}-excel.csv",
+        ),
+    }
+    write, mimetype, filename = kinds[fmt]
     with get_store().session() as s:
         projects = list(
             s.scalars(
@@ -201,6 +239,5 @@ def download_projects(slug: str, fmt: str):
             )
         )
     out = io.StringIO()
-    (write_geojson if fmt == "geojson" else write_csv)(projects, out)
-    mimetype = "application/geo+json" if fmt == "geojson" else "text/csv"
-    return _download(out.getvalue(), f"projekte-{slug}.{fmt}", mimetype)
+    write(projects, out)
+    return _download(out.getvalue(), filename.format(slug), mimetype)
