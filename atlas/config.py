@@ -79,8 +79,10 @@ class Settings:
     MAX_CONTENT_LENGTH: int = _internal(256 * 1024)
     SESSION_COOKIE_HTTPONLY: bool = _internal(True)
     SESSION_COOKIE_SAMESITE: str = _internal("Lax")
-    #: An officer's login lasts a working day.
+    #: An officer's login lasts a working day from the login: the server-side session ends then
+    #: (atlas.core.accounts), and the cookie is not extended by using it.
     PERMANENT_SESSION_LIFETIME: timedelta = _internal(timedelta(hours=8))
+    SESSION_REFRESH_EACH_REQUEST: bool = _internal(False)
     RATELIMIT_HEADERS_ENABLED: bool = _internal(True)
     #: Answer with the worker's process id (tests of multi-process serving).
     EXPOSE_WORKER: bool = _internal(False)

@@ -352,6 +352,14 @@ def users_group():
     """Accounts of the regional offices."""
 
 
+def _read_password() -> str:
+    """From a prompt (asked twice), or the first line of standard input when that is not a
+    terminal; never from the command line, where other users of the machine could read it."""
+    if sys.stdin.isatty():
+        return click.prompt("Passwort", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
 @users_group.command("add")
 @click.argument("email")
 @click.option(
@@ -365,10 +373,7 @@ def users_add_command(email: str, region: str | None, admin: bool):
     """Add an account; the password is asked for (or read from standard input), never an argument."""
     from atlas.core.accounts import AccountError, add_user
 
-    if sys.stdin.isatty():
-        password = click.prompt("Passwort", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
+    password = _read_password()
     store = _store()
     store.create_schema()
     try:
@@ -381,13 +386,60 @@ def users_add_command(email: str, region: str | None, admin: bool):
 @users_group.command("list")
 @with_appcontext
 def users_list_command():
-    """List the accounts."""
+    """List the accounts: e-mail, region (or admin), last login (UTC)."""
     from atlas.core.accounts import users
 
     store = _store()
     store.create_schema()
     for user in users(store):
-        click.echo(f"{user.email}\t{'admin' if user.is_admin else user.region}")
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        click.echo(f"{user.email}\t{'admin' if user.is_admin else user.region}\t{last}")
+
+
+def _on_account(change, email: str, *args):
+    """`change(store, email, *args)` from atlas.core.accounts; its AccountError as the message."""
+    from atlas.core.accounts import AccountError
+
+    store = _store()
+    store.create_schema()
+    try:
+        return change(store, email, *args)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@users_group.command("passwd")
+@click.argument("email")
+@with_appcontext
+def users_passwd_command(email: str):
+    """Set a new password (asked for, or read from standard input); ends every session of the
+    account."""
+    from atlas.core.accounts import change_password
+
+    ended = _on_account(change_password, email, _read_password())
+    click.echo(f"New password for {email.strip().lower()}; {ended} session(s) ended.")
+
+
+@users_group.command("remove")
+@click.argument("email")
+@with_appcontext
+def users_remove_command(email: str):
+    """Delete an account and end its sessions at once."""
+    from atlas.core.accounts import remove_user
+
+    _on_account(remove_user, email)
+    click.echo(f"Removed {email.strip().lower()}; its sessions have ended.")
+
+
+@users_group.command("logout")
+@click.argument("email")
+@with_appcontext
+def users_logout_command(email: str):
+    """End every session of an account (a lost or shared device), keeping the account."""
+    from atlas.core.accounts import end_all_sessions
+
+    ended = _on_account(end_all_sessions, email)
+    click.echo(f"{ended} session(s) of {email.strip().lower()} ended.")
 
 
 COMMANDS = [

@@ -1,12 +1,19 @@
-"""The login session of the regional offices (Flask-Login) and the guards of their pages."""
+"""The login session of the regional offices (Flask-Login) and the guards of their pages.
+
+Flask-Login keeps in the signed cookie what `Officer.get_id()` gives: not the account's id but
+the random id of a row in `login_sessions` (atlas.core.accounts). Each request looks that row
+up, so a session ended on the server (logout, new password, removed account, its absolute end
+reached) is refused whatever copies of the cookie exist.
+"""
 
 from __future__ import annotations
 
 from functools import wraps
 
 import flask_login
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, request, url_for
 
+from atlas.core import accounts
 from atlas.store import User
 from atlas.web.extensions import get_store
 
@@ -16,9 +23,12 @@ login_manager = flask_login.LoginManager()
 class Officer(flask_login.UserMixin):
     """The logged-in account as Flask-Login wants it; the stored row stays free of Flask."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, session_id: str):
         self.user = user
-        self.id = user.id
+        self.session_id = session_id
+
+    def get_id(self) -> str:
+        return self.session_id
 
 
 def init_app(app: Flask) -> None:
@@ -26,10 +36,9 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load(user_id: str) -> Officer | None:
-    with get_store().session() as s:
-        user = s.get(User, int(user_id)) if user_id.isdigit() else None
-    return Officer(user) if user is not None else None
+def _load(session_id: str) -> Officer | None:
+    user = accounts.session_user(get_store(), session_id)
+    return Officer(user, session_id) if user is not None else None
 
 
 @login_manager.unauthorized_handler
@@ -39,10 +48,16 @@ def _to_login():
 
 
 def log_in(user: User) -> None:
-    flask_login.login_user(Officer(user))
+    """A new server-side session, ending PERMANENT_SESSION_LIFETIME after now (not extended)."""
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    flask_login.login_user(Officer(user, accounts.start_session(get_store(), user, lifetime)))
 
 
 def log_out() -> None:
+    """End this session on the server too, so a copy of the cookie opens nothing."""
+    officer = flask_login.current_user
+    if officer.is_authenticated:
+        accounts.end_session(get_store(), officer.session_id)
     flask_login.logout_user()
 
 

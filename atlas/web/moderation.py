@@ -58,10 +58,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    form = ActionForm()
-    if form.validate():
-        auth.log_out()
-        session.clear()
+    # No form token needed: logging out only ends a session, and an expired token must not
+    # keep an officer logged in.
+    auth.log_out()
+    session.clear()
     return redirect(url_for("moderation.login"), 303)
 
 
