@@ -74,6 +74,9 @@ class Settings:
     #: Where the limiter counts; several workers share counters only in a shared store.
     RATELIMIT_STORAGE_URI: str = _user("memory://")
     SESSION_COOKIE_SECURE: bool = _user(False)
+    #: Days after which `atlas purge` deletes the contact data of rejected submissions and
+    #: sent mails (atlas.core.retention).
+    RETENTION_DAYS: int = _user(90)
 
     #: Flask's request size cap: a submission is a few KB of text.
     MAX_CONTENT_LENGTH: int = _internal(256 * 1024)

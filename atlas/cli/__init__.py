@@ -267,7 +267,10 @@ def _locate_stream(lines) -> None:
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
+    from atlas.core.retention import purge
+
     _store().create_schema()
+    purge(_store(), current_app.config["RETENTION_DAYS"])
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which would otherwise walk it all again during large searches.
     import gc
@@ -319,6 +322,44 @@ def _gunicorn(bind: str, workers: int, threads: int) -> None:
             return create_app()
 
     Server().run()
+
+
+@click.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    help="Retention period in days (default: ATLAS_RETENTION_DAYS, 90).",
+)
+@with_appcontext
+def purge_command(days: int | None):
+    """Delete what is no longer needed: contact data and mails of rejected submissions and sent
+    mails older than the retention period, and ended login sessions. `atlas serve` runs it when
+    it starts; run it daily (cron, systemd timer) on a server that runs for long."""
+    from atlas.core.retention import purge
+
+    store = _store()
+    store.create_schema()
+    days = days or current_app.config["RETENTION_DAYS"]
+    done = purge(store, days)
+    click.echo(
+        f"Purged (older than {days} days): contact data of {done['contacts']} rejected "
+        f"submission(s), {done['mails']} mail(s), {done['sessions']} ended session(s)."
+    )
+
+
+@click.command("erase")
+@click.argument("project_id")
+@with_appcontext
+def erase_command(project_id: str):
+    """Delete a project or submission with all personal data (its mails, the texts in its audit
+    entries), e.g. on a request for erasure (DSGVO Art. 17); the audit log keeps that it went."""
+    from atlas.core.retention import erase
+
+    store = _store()
+    store.create_schema()
+    if not erase(store, project_id, "atlas erase"):
+        raise click.ClickException(f"there is no project '{project_id}'")
+    click.echo(f"Erased {project_id} with its mails and the texts of its audit entries.")
 
 
 @click.command("demo-data")
@@ -445,6 +486,8 @@ def users_logout_command(email: str):
 COMMANDS = [
     migrate_command,
     users_group,
+    purge_command,
+    erase_command,
     serve_command,
     demo_data_command,
     init_command,

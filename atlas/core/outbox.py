@@ -19,11 +19,14 @@ from atlas.store import OutboxMessage, Store, User, utcnow
 _log = logging.getLogger("atlas.outbox")
 
 
-def queue(session, recipients: list[str], subject: str, body: str) -> list[OutboxMessage]:
+def queue(
+    session, recipients: list[str], subject: str, body: str, project_id: str | None = None
+) -> list[OutboxMessage]:
     """Add messages to the outbox within the caller's transaction: they are stored exactly when
-    what they announce is."""
+    what they announce is. `project_id`: the submission they are about, whose withdrawal
+    deletes them."""
     messages = [
-        OutboxMessage(recipient=r, subject=subject, body=body)
+        OutboxMessage(recipient=r, subject=subject, body=body, project_id=project_id)
         for r in dict.fromkeys(r for r in recipients if r)
     ]
     session.add_all(messages)
@@ -48,9 +51,16 @@ def deliver(store: Store, messages: list[OutboxMessage], config: Mapping) -> Non
             s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**outcome))
 
 
-def send(store: Store, recipients: list[str], subject: str, body: str, config: Mapping) -> None:
+def send(
+    store: Store,
+    recipients: list[str],
+    subject: str,
+    body: str,
+    config: Mapping,
+    project_id: str | None = None,
+) -> None:
     with store.session.begin() as s:
-        messages = queue(s, recipients, subject, body)
+        messages = queue(s, recipients, subject, body, project_id)
     deliver(store, messages, config)
 
 

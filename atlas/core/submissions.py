@@ -18,7 +18,7 @@ from atlas.core.projects import slugify
 from atlas.core.text import normalize, search_text
 from atlas.geo.geocoding import Precision
 from atlas.search import distances_km
-from atlas.store import AuditEntry, Project, Status, Store, utcnow
+from atlas.store import AuditEntry, OutboxMessage, Project, Status, Store, utcnow
 
 #: Same name (fuzzy) within this distance counts as a likely duplicate.
 DUPLICATE_RADIUS_KM = 5.0
@@ -158,7 +158,7 @@ def create(store: Store, values: dict, placement: Placement, compose=None) -> tu
                     for recipients, subject, body in (
                         compose(record["id"], token) if compose else []
                     )
-                    for m in outbox.queue(s, recipients, subject, body)
+                    for m in outbox.queue(s, recipients, subject, body, record["id"])
                 ]
             return record["id"], token, messages
         except IntegrityError:
@@ -292,8 +292,50 @@ def withdraw(store: Store, token: str) -> bool:
         )
         if gone.rowcount != 1:
             return False
-        _audit(s, "Einreichung", "withdrawn", project, {})
+        _erase_traces(s, project, token)
+        _audit(
+            s,
+            "Einreichung",
+            "withdrawn",
+            {"id": _pseudonym(s, project.id), "region": project.region},
+            {},
+        )
+    store.after_erasure()
     return True
+
+
+# --- erasure ------------------------------------------------------------------------------------
+
+
+def _pseudonym(s, project_id: str) -> str:
+    """What the audit log calls a deleted submission: random, the same for all its entries
+    (the id is made from the project's name, which may name a person)."""
+    return s.info.setdefault(("pseudonym", project_id), f"geloescht-{secrets.token_hex(6)}")
+
+
+def _erase_traces(s, project: Project, token: str | None) -> None:
+    """Within the deleting transaction: the submission's mails in the outbox (linked to it;
+    mails queued before migration 0007 by its private link, or by its contact address and
+    name), and everything but the bare events in its audit entries: their changes (old and new
+    texts) go, the project id is replaced by a pseudonym; when, who on the office side, what
+    kind of event and the region stay."""
+    mails = OutboxMessage.project_id == project.id
+    if token:
+        mails |= OutboxMessage.project_id.is_(None) & OutboxMessage.body.contains(
+            token, autoescape=True
+        )
+    if project.contact_email:
+        mails |= (
+            OutboxMessage.project_id.is_(None)
+            & (OutboxMessage.recipient == project.contact_email)
+            & OutboxMessage.subject.contains(project.name, autoescape=True)
+        )
+    s.execute(delete(OutboxMessage).where(mails))
+    s.execute(
+        update(AuditEntry)
+        .where(AuditEntry.project_id == project.id)
+        .values(project_id=_pseudonym(s, project.id), changes={})
+    )
 
 
 def queue(store: Store, region: str | None) -> list[Project]:

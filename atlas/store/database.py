@@ -36,6 +36,9 @@ def _connection_settings(dbapi_connection, _record):
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten with zeros, not left in freed pages (a withdrawal must
+        # leave nothing of the submitter in the file; see Store.after_erasure).
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
     elif type(dbapi_connection).__module__.startswith("psycopg"):
         # The atlas's queries are short and many run at once: compiling one with JIT costs
@@ -102,6 +105,16 @@ class Store:
                 return cursor.fetchall()
             finally:
                 cursor.close()
+
+    def after_erasure(self) -> None:
+        """After personal data was deleted: on SQLite, copy the write-ahead log into the database
+        file and truncate it, so the deleted rows' old page images do not stay in the log
+        (secure_delete has zeroed them in the new ones). PostgreSQL leaves dead rows to
+        (auto)vacuum; see SECURITY.md."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def data_version(self) -> int:
         """Changes whenever a published project is added, changed or removed: a key for caches

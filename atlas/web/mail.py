@@ -21,5 +21,8 @@ def deliver(store: Store, messages: list[OutboxMessage]) -> None:
     outbox.deliver(store, messages, current_app.config)
 
 
-def send(store: Store, recipients: list[str], subject: str, body: str) -> None:
-    outbox.send(store, recipients, subject, body, current_app.config)
+def send(
+    store: Store, recipients: list[str], subject: str, body: str, project_id: str | None = None
+) -> None:
+    """Queue and send; `project_id` links the mails to the submission they are about."""
+    outbox.send(store, recipients, subject, body, current_app.config, project_id)

@@ -166,6 +166,7 @@ def _notify_decision(project, approved: bool, reason: str | None) -> None:
         [project.contact_email],
         f"Entscheidung zu Ihrer Einreichung: {project.name}",
         body,
+        project_id=project.id,
     )
 
 
@@ -257,6 +258,7 @@ def move(project_id: str):
         mail.office_addresses(store, moved.region),
         f"Einreichung an Ihre Region übergeben: {moved.name}",
         f"{mail.link('moderation.item', project_id=moved.id)}\n",
+        project_id=moved.id,
     )
     flash(f"„{moved.name}“ liegt jetzt bei der Region {regions.REGIONS[moved.region]['name']}.")
     return redirect(url_for("moderation.queue"), 303)

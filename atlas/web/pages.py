@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from markupsafe import Markup
 
 from atlas import search
@@ -142,4 +142,17 @@ def detail(project_id: str):
         map=rendered,
         district_info=regions.district(project.district_code),
         office=regions.REGIONS.get(project.region),
+    )
+
+
+@bp.get("/datenschutz")
+def privacy():
+    """What the atlas stores, why, how long, and how to have it deleted (German)."""
+    config = current_app.config
+    nominatim = config["NOMINATIM_URL"] if config["GEOCODER"] == "nominatim" else None
+    return render_template(
+        "privacy.html",
+        retention_days=config["RETENTION_DAYS"],
+        tiles_origin=get_tiles().origin,
+        nominatim=urlsplit(nominatim).netloc if nominatim else None,
     )
