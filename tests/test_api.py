@@ -159,6 +159,7 @@ def test_bad_parameters_answer_400_with_a_reason(client, query, message):
     response = client.get(f"/api/projects?{query}")
     assert response.status_code == 400
     assert message in response.get_json()["error"]
+    assert response.get_json()["de"]  # the German wording the map's status line shows
     assert client.get(f"/api/markers?{query}").status_code == 400
 
 

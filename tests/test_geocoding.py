@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 
 import pytest
@@ -272,7 +273,20 @@ def test_typo_is_a_suggestion_never_a_match():
     assert answer["suggestions"][0]["district_code"] == "03355"
 
 
-@pytest.mark.parametrize("query", ["Bremen", "Bremerhaven", "Hamburg"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Bremen",
+        "Bremerhaven",
+        "Hamburg",
+        "Berlin",
+        "Hamburg-Harburg",  # a part of a town outside
+        "Bremen Vegesack",
+        "Nordrhein-Westfalen",  # another state
+        "Enschede",  # across the Dutch border
+        "Groningen",
+    ],
+)
 def test_places_outside_lower_saxony_are_not_found(query):
     answer = resolve(query)
     assert answer["status"] == "not_found"
@@ -464,3 +478,82 @@ def test_the_configured_app_geocodes_online_and_caches_in_its_database(instance,
     assert again == first and stub.searches() == 1
     user_agent = stub.requests[0]["user_agent"]
     assert user_agent.startswith("gemeinsame-sache-atlas/")
+
+
+# --- precision: what the point really is --------------------------------------------------------
+
+
+def point(answer):
+    return answer["lat"], answer["lon"]
+
+
+def test_two_postcodes_of_one_city_are_two_points():
+    """GeoNames gives Hannover's postcodes points of their own (Linden, Bothfeld)."""
+    linden, bothfeld, town = ok("30451"), ok("30659"), ok("Hannover")
+    assert linden["precision"] == bothfeld["precision"] == "postcode"
+    assert (linden["label"], bothfeld["label"]) == ("30451 Hannover", "30659 Hannover")
+    assert geodesic(point(linden), point(bothfeld)).km > 5
+    assert point(town) not in (point(linden), point(bothfeld))
+    assert regions.locate(*point(linden))[0] == regions.locate(*point(bothfeld))[0] == "03241"
+
+
+def test_a_postcode_without_a_point_of_its_own_is_the_town_centre():
+    """GeoNames gives 30175 only the point it gives several Hannover postcodes: the town's."""
+    answer = ok("30175")
+    assert answer["precision"] == "municipality"
+    assert point(answer) == point(ok("Hannover"))
+
+
+def test_a_postcode_that_says_no_more_than_its_town_is_the_town_centre():
+    """Winsen (Luhe) has one postcode; 21423 is its centre, and says so."""
+    answer = ok("21423 Winsen")
+    assert answer["label"] == "21423 Winsen (Luhe)"
+    assert answer["precision"] == "municipality"
+    assert point(answer) == point(ok("Winsen (Luhe)"))
+
+
+def test_every_postcode_says_truly_what_its_point_is():
+    g = geocoding.gazetteer()
+    town_points = {(e.lat, e.lon) for e in g.entities}
+    for code in g.postcodes:
+        answer = ok(code)
+        assert answer["precision"] in ("postcode", "municipality"), code
+        if answer["precision"] == "municipality":
+            assert point(answer) in town_points, code
+        else:
+            assert point(answer) not in town_points, code
+
+
+@pytest.mark.parametrize(
+    "query, without_street",
+    [
+        ("Planckstraße 2, 30169 Hannover", "30169 Hannover"),
+        ("Planckstraße 2, 30175 Hannover", "30175 Hannover"),
+        ("Planckstraße 2 Hannover", "Hannover"),
+        ("Schloßplatz 1, Winsen (Luhe)", "Winsen (Luhe)"),
+    ],
+)
+def test_offline_a_street_is_never_an_address(query, without_street):
+    """The gazetteer knows no streets: the point and its precision are those without one."""
+    answer, plain = ok(query), ok(without_street)
+    assert answer["precision"] != "address"
+    assert (point(answer), answer["precision"]) == (point(plain), plain["precision"])
+
+
+def test_a_choice_searches_for_exactly_that_candidate():
+    for query in (
+        "Winsen",
+        "Bergen",
+        "Asendorf",
+        "30169 Göttingen",
+        "Oldenburg, Landkreis Oldenburg",
+    ):
+        candidates = resolve(query)["candidates"]
+        assert len(candidates) >= 2
+        for c in candidates:
+            text = geocoding.choice_query(c)
+            assert not re.match(r"^-?[\d.]+,-?[\d.]+$", text), text  # a name, not coordinates
+            assert point(ok(text)) == point(c), text
+    assert geocoding.choice_query(resolve("Winsen")["candidates"][0]) == "Winsen (Luhe)"
+    bergen = {c["district"]: geocoding.choice_query(c) for c in resolve("Bergen")["candidates"]}
+    assert bergen["Celle"] == "Bergen, Landkreis Celle"

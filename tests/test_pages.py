@@ -59,8 +59,8 @@ def test_nearby_search_lists_by_distance(client):
 
 def test_an_ambiguous_place_asks_the_user_to_choose(client):
     html = text(client.get("/?near=Winsen"))
-    assert "ist nicht eindeutig" in html
-    assert "Harburg" in html and "Celle" in html
+    assert "„Winsen“ gibt es mehrmals" in html
+    assert "Landkreis Harburg" in html and "Landkreis Celle" in html
 
 
 def test_an_unknown_place_says_so_with_suggestions(client):
@@ -83,7 +83,9 @@ def test_listing_pages_and_sorts(app, client):
     near = text(client.get("/projekte?near=Meppen&radius_km=5&sort=distance"))
     assert "Werkstatt Meppen" in near and " km</strong>" in near
     bad = client.get("/projekte?sort=distance")
-    assert bad.status_code == 200 and "needs a place" in text(bad)
+    assert bad.status_code == 200 and "Nach Entfernung sortieren geht nur mit einem Ort" in text(
+        bad
+    )
 
 
 def test_detail_page_shows_the_project_and_its_office(client):

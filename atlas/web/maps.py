@@ -96,8 +96,25 @@ def _region_outlines() -> tuple[dict, list[tuple[str, float, float]]]:
     return frame.__geo_interface__, labels
 
 
-def overview(tiles: Tiles, near=None) -> folium.Map:
-    """Lower Saxony with the four regions outlined and labelled; with `near`, its radius."""
+def area_bounds(region: str | None = None, district: str | None = None) -> list | None:
+    """[[south, west], [north, east]] of a district, else of a region; None for neither."""
+    if district:
+        frame = regions.districts()
+        shapes = frame[frame.district_code == district]
+    elif region:
+        frame = regions.regions()
+        shapes = frame[frame.region == region]
+    else:
+        return None
+    if shapes.empty:
+        return None
+    west, south, east, north = shapes.total_bounds
+    return [[float(south), float(west)], [float(north), float(east)]]
+
+
+def overview(tiles: Tiles, near=None, bounds: list | None = None) -> folium.Map:
+    """Lower Saxony with the four regions outlined and labelled; with `near`, its radius (and
+    the view on it), else the view on `bounds` (a region's or district's, `area_bounds`)."""
     m = _base_map(tiles, location=[52.75, 9.2], zoom_start=7)
     outlines, labels = _region_outlines()
     folium.GeoJson(
@@ -146,7 +163,7 @@ def overview(tiles: Tiles, near=None) -> folium.Map:
         dlon = dlat / max(0.2, math.cos(math.radians(near.lat)))
         m.fit_bounds([[near.lat - dlat, near.lon - dlon], [near.lat + dlat, near.lon + dlon]])
     else:
-        m.fit_bounds(BOUNDS)
+        m.fit_bounds(bounds or BOUNDS)
     return m
 
 

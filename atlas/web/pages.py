@@ -19,7 +19,7 @@ bp = Blueprint("pages", __name__)
 
 PER_PAGE = 20
 MAP_LIST_LENGTH = 20
-FILTER_KEYS = ("field", "region", "district", "q", "near", "radius_km", "sort")
+FILTER_KEYS = ("field", "region", "district", "q", "near", "near_source", "radius_km", "sort")
 SORT_LABELS = {"name": "Name", "distance": "Entfernung", "newest": "Neueste zuerst"}
 
 
@@ -58,6 +58,54 @@ def district_phrase(d: dict) -> Markup:
     )
 
 
+#: What a point stands for, said after the place in a heading ("um 30175 Hannover (Ortsmitte)").
+_CENTRE = {"municipality": " (Ortsmitte)", "place": " (Ortsmitte)", "district": " (Kreismitte)"}
+
+
+def near_phrase(near: search.Near) -> str:
+    """What the distances are measured from, after "im Umkreis von 25 km": "um 30451 Hannover",
+    "um Winsen (Luhe) (Ortsmitte)", "um Ihren Standort"; never coordinates."""
+    if near.source == "device":
+        return "um Ihren Standort"
+    if near.source == "point":
+        return f"um einen Punkt bei {near.label}" if near.label else "um den gewählten Punkt"
+    return f"um {near.label}{_CENTRE.get(near.precision, '')}"
+
+
+def near_note(near: search.Near) -> str:
+    """One sentence on the point the distances are measured from, as exact as it really is."""
+    street = " Straßen kennt die Ortssuche nicht." if near.street_ignored else ""
+    if near.source == "device":
+        return "Gemessen ab dem Standort, den Ihr Browser ermittelt hat."
+    if near.source == "point":
+        return "Gemessen ab dem Punkt mit den angegebenen Koordinaten."
+    if near.precision == geocoding.Precision.ADDRESS:
+        return "Gemessen ab der gefundenen Adresse."
+    if near.precision == geocoding.Precision.POSTCODE:
+        return f"Gemessen ab der ungefähren Mitte des Postleitzahlgebiets {near.postcode}.{street}"
+    if near.precision == geocoding.Precision.DISTRICT:
+        return (
+            "Gemessen ab der Mitte des Landkreises. Für genauere Entfernungen geben Sie einen "
+            "Ort oder eine Postleitzahl ein."
+        )
+    if near.postcode:
+        return (
+            f"Für die Postleitzahl {near.postcode} kennt der Atlas nur den Ort: gemessen wird "
+            f"ab der Ortsmitte.{street}"
+        )
+    return f"Gemessen ab der Ortsmitte.{street}"
+
+
+def area_phrase(query: search.Query) -> Markup:
+    """The district or region a search keeps to, for a heading: "in der Region Hannover",
+    "in der Region Weser-Ems"; empty for all of Lower Saxony."""
+    if query.district:
+        return Markup(" ") + district_phrase(regions.district(query.district))
+    if query.region:
+        return Markup(" in der Region <strong>%s</strong>") % regions.REGIONS[query.region]["name"]
+    return Markup("")
+
+
 def _districts_of(region: str) -> list[dict]:
     found = [regions.district(c) for c in regions.district_codes()]
     return sorted((d for d in found if d["region"] == region), key=lambda d: d["name"])
@@ -77,6 +125,10 @@ def _common():
         "map_attribution": regions.MAP_ATTRIBUTION,
         "districts_of": _districts_of,
         "district_phrase": district_phrase,
+        "district_label": regions.district_label,
+        "area_phrase": area_phrase,
+        "near_phrase": near_phrase,
+        "near_note": near_note,
         "tiles_attribution": get_tiles().attribution,
         "csp_nonce": g.get("csp_nonce", ""),
     }
@@ -86,8 +138,11 @@ def _common():
 def index():
     filters = _filters()
     query, result, problem = _query(MAP_LIST_LENGTH)
-    near = query.near if query else None
-    rendered = maps.render(maps.overview(get_tiles(), near=near), g.csp_nonce)
+    view = maps.overview(
+        get_tiles(),
+        near=query.near if query else None,
+        bounds=maps.area_bounds(query.region, query.district) if query else None,
+    )
     api_args = {k: v for k, v in filters.items() if v and k != "sort"}
     return render_template(
         "map.html",
@@ -95,8 +150,9 @@ def index():
         query=query,
         result=result,
         problem=problem,
-        map=rendered,
-        markers_url="/api/markers" + _link(api_args),
+        map=maps.render(view, g.csp_nonce),
+        # With a filter that cannot be used, the status line says why instead of loading markers.
+        markers_url="" if problem else "/api/markers" + _link(api_args),
         list_url="/projekte" + _link(filters),
     )
 
