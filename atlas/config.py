@@ -87,6 +87,9 @@ class Settings:
     PERMANENT_SESSION_LIFETIME: timedelta = _internal(timedelta(hours=8))
     SESSION_REFRESH_EACH_REQUEST: bool = _internal(False)
     RATELIMIT_HEADERS_ENABLED: bool = _internal(True)
+    #: Previews store nothing and do not count against RATELIMIT_SUBMIT; this generous limit
+    #: only keeps a script from keeping the geocoder busy.
+    RATELIMIT_PREVIEW: str = _internal("300 per hour")
     #: Answer with the worker's process id (tests of multi-process serving).
     EXPOSE_WORKER: bool = _internal(False)
 

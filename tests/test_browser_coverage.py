@@ -130,3 +130,31 @@ def test_coverage_pages_log_no_errors(watched, server, path):
     response = watched.page.goto(server + path)
     assert response.status == 200
     watched.page.wait_for_load_state("networkidle")
+
+
+def test_a_click_on_a_region_opens_it_and_sorting_stays_at_the_table(watched, server):
+    page = watched.page
+    page.goto(server + "/regionen?field=sprache")
+    page.locator("#coverage-map-config").wait_for(state="attached")
+    page.locator(".coverage-map").scroll_into_view_if_needed()
+    # Lüneburg (the town) on the screen, wherever the map has put it.
+    x, y = page.evaluate("""() => {
+        const m = window[document.getElementById('coverage-map-config').dataset.map];
+        const p = m.latLngToContainerPoint([53.25, 10.41]);
+        const box = m.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_url(re.compile(r"/regionen/lueneburg\?field=sprache$"))
+    assert page.locator("h1").inner_text() == "Abdeckung in der Region Lüneburg"
+    assert page.locator(".field-switch").count() == 1 and page.locator("#c-field").count() == 0
+
+    page.locator('#district-table a[data-sort="population"]').click()
+    page.wait_for_url(re.compile(r"[?&]sort=population&order=desc#table-heading$"))
+    # The new page scrolls (smoothly) to the table's heading, not back to its top.
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('table-heading').getBoundingClientRect().top) < 50"
+    )
+    assert page.evaluate("window.scrollY") > 300
+    assert parse_qs(urlsplit(page.url).query)["field"] == ["sprache"]
+    shot(page, "coverage-06-sorted-at-the-table")

@@ -463,9 +463,10 @@ def test_the_table_sorts_by_any_column_both_ways(client):
     html = text(client.get("/regionen/lueneburg?sort=projects"))
     assert re.search(
         r'aria-sort="descending">\s*'
-        r'<a href="/regionen/lueneburg\?sort=projects&amp;order=asc"',
+        r'<a href="/regionen/lueneburg\?sort=projects&amp;order=asc#table-heading"',
         html,
-    )
+    )  # the sorted page opens at the table, not at its top
+    assert 'id="table-heading"' in html
     assert client.get("/regionen/lueneburg?sort=kochen").status_code == 400
 
 
@@ -519,3 +520,24 @@ def test_downloads(client):
         for p in PROJECTS
         if p["id"] in {"buchholz", "celle", "lueneburg", "stade", "winsen"}
     )
+
+
+def test_one_field_switch_and_both_populations_explained_where_they_stand(client):
+    html = text(client.get("/regionen/lueneburg?field=sprache&distance_km=10"))
+    assert html.count('class="field-switch"') == 1
+    form = re.search(r'<form class="coverage-form".*?</form>', html, re.S).group(0)
+    assert "<select" not in form  # the field is chosen once, in the switch above
+    assert '<input type="hidden" name="field" value="sprache">' in form
+    assert 'href="/regionen/lueneburg?field=teilhabe&amp;distance_km=10"' in html  # keeps km
+    lead = re.search(r'<p class="cov-lead">(.*?)</p>', html, re.S).group(1)
+    assert "1.710.914 Einwohner (amtliche Zahl, Destatis, Stand 31.12.2018)" in lead
+    note = re.search(r'<p class="cov-source" id="population-note">(.*?)</p>', html, re.S).group(1)
+    assert "nach GeoNames, eine Näherung" in note and "1.710.914, Destatis" in note
+    overview = text(client.get("/regionen"))
+    assert "amtliche Zahl, Destatis, Stand 31.12.2018" in overview
+
+
+def test_a_region_on_the_overview_map_links_to_its_page(client):
+    html = text(client.get("/regionen?field=sprache"))
+    for slug in regions.REGIONS:
+        assert f'"url": "/regionen/{slug}?field=sprache"' in html

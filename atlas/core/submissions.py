@@ -2,6 +2,14 @@
 
 Every change is one transaction with a condition on the record's state and version, so two
 officers acting at once cannot both win and nothing is half-applied; each writes an audit entry.
+
+The life of a submission: pending → published or rejected (`decide`, `update_pending`). Its
+private link keeps working: the submitter may change it at any time (`request_change` sends a
+change of what the atlas shows back to the queue as pending; a change of unpublished contact
+data is saved at once) and withdraw it in any state (`withdraw`). An office may edit a published
+project (`edit` with from_status published), take it off the atlas (`unpublish`, with a
+reason) and publish it again (`republish`). Taken off, a project is `rejected` like a submission
+the office turned down: the audit log's "unpublished" tells the two apart (`taken_off`).
 """
 
 from __future__ import annotations
@@ -10,11 +18,11 @@ import hashlib
 import secrets
 
 from rapidfuzz import fuzz
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from atlas.core.placement import Placement, Problem, address_query, locate_point, place_address
-from atlas.core.projects import slugify
+from atlas.core.projects import public_properties, slugify
 from atlas.core.text import normalize, search_text
 from atlas.geo.geocoding import Precision
 from atlas.search import distances_km
@@ -56,12 +64,27 @@ MESSAGES = {
 
 
 def place(
-    street: str | None, postcode: str | None, city: str | None, lat=None, lon=None, *, geocode
+    street: str | None,
+    postcode: str | None,
+    city: str | None,
+    lat=None,
+    lon=None,
+    *,
+    geocode,
+    precision: Precision | str | None = Precision.MANUAL,
 ) -> Placement:
-    """A corrected point wins over the address; either must lie in Lower Saxony. A point
-    set by hand is taken as the address's own (precision "address")."""
+    """A given point wins over the address; either must lie in Lower Saxony.
+
+    A given point is stored with the `precision` the caller knows for it: the geocoder's, a
+    chosen candidate's or the stored one when the point is still where they put it (None where
+    that was not known), else `manual` (placed by hand). Never "address" for a point that no
+    geocoder put at an address."""
     if lat not in (None, "") and lon not in (None, ""):
-        found = locate_point(lat, lon, Precision.ADDRESS)
+        try:
+            known = Precision(precision) if precision else None
+        except ValueError:
+            known = Precision.MANUAL
+        found = locate_point(lat, lon, known)
     else:
         found = place_address(address_query(street, postcode, city), geocode)
     if found.problem:
@@ -73,6 +96,54 @@ def place(
             error=MESSAGES[found.problem],
         )
     return found
+
+
+def postcode_for_choice(postcode: str | None, candidate: dict) -> tuple[str | None, str | None]:
+    """A chosen candidate and the typed postcode: (the postcode to use, what to tell the user).
+
+    A place with one postcode corrects a postcode that is not its own; a place with several
+    cannot be corrected, and the message names them; where nothing is known, nothing is said."""
+    from atlas.geo import geocoding
+
+    label = candidate.get("label") or "diesen Ort"
+    own = _postcodes_of(candidate)
+    if not postcode or postcode in own:
+        return postcode, None
+    if len(own) == 1:
+        return own[0], (
+            f"Die Postleitzahl {postcode} gehört nicht zu {label}. Wir haben sie auf "
+            f"{own[0]} geändert; bitte prüfen Sie das."
+        )
+    if own:
+        shown = ", ".join(own[:8]) + (" …" if len(own) > 8 else "")
+        return postcode, (
+            f"Die Postleitzahl {postcode} gehört nicht zu {label} (dort: {shown}). "
+            "Bitte tragen Sie die richtige Postleitzahl ein."
+        )
+    record = geocoding.gazetteer().postcodes.get(postcode)
+    codes = {p.get("district_code") for p in record["places"]} if record else set()
+    if record and candidate.get("district_code") and candidate["district_code"] not in codes:
+        return postcode, (
+            f"Die Postleitzahl {postcode} gehört nicht zu {label}. "
+            "Bitte tragen Sie die richtige Postleitzahl ein."
+        )
+    return postcode, None
+
+
+def _postcodes_of(candidate: dict) -> list[str]:
+    """The postcodes of a candidate's place: its own, or its gazetteer entry's."""
+    from atlas.geo import geocoding
+
+    if candidate.get("postcode"):
+        return [candidate["postcode"]]
+    try:
+        lat, lon = float(candidate["lat"]), float(candidate["lon"])
+    except (KeyError, TypeError, ValueError):
+        return []
+    for e in geocoding.gazetteer().entities:
+        if round(e.lat, 6) == round(lat, 6) and round(e.lon, 6) == round(lon, 6):
+            return sorted(e.postcodes)
+    return []
 
 
 def duplicates(
@@ -185,14 +256,16 @@ def _apply(
     action: str,
     values: dict,
     *,
-    from_status: str = Status.PENDING,
+    from_status: str | tuple[str, ...] = Status.PENDING,
 ) -> Project | None:
-    """Change a record only if it is still in `from_status` at `version`; None if it was not."""
+    """Change a record only if it is still in `from_status` (one or several) at `version`; None
+    if it was not."""
+    allowed = (from_status,) if isinstance(from_status, str) else tuple(from_status)
     with store.session.begin() as s:
         current = s.get(Project, project_id)
         if (
             current is None
-            or current.status != from_status
+            or current.status not in allowed
             or (version is not None and current.version != version)
         ):
             return None
@@ -208,7 +281,7 @@ def _apply(
             update(Project)
             .where(
                 Project.id == project_id,
-                Project.status == from_status,
+                Project.status == current.status,
                 Project.version == current.version,
             )
             .values(**new, version=current.version + 1, updated_at=utcnow())
@@ -225,6 +298,19 @@ def _apply(
     return store.get(project_id)
 
 
+def _edited(values: dict, placement: Placement) -> dict:
+    """The columns an edit writes: the editable fields given, and the point with what it gives."""
+    changes = {k: values[k] for k in EDITABLE if k in values}
+    changes.update(
+        lat=placement.lat,
+        lon=placement.lon,
+        precision=placement.precision,
+        district_code=placement.district_code,
+        region=placement.region,
+    )
+    return changes
+
+
 def update_pending(
     store: Store,
     project_id: str,
@@ -235,18 +321,66 @@ def update_pending(
     approve: bool = False,
 ) -> Project | None:
     """Change a pending submission; with approve=True publish it in the same transaction."""
-    changes = {k: values[k] for k in EDITABLE if k in values}
-    changes.update(
-        lat=placement.lat,
-        lon=placement.lon,
-        precision=placement.precision,
-        district_code=placement.district_code,
-        region=placement.region,
-    )
+    changes = _edited(values, placement)
     if approve:
         changes.update(_decision(actor, True, None))
     return _apply(
         store, project_id, version, actor, "edited and approved" if approve else "edited", changes
+    )
+
+
+def edit(
+    store: Store,
+    project_id: str,
+    values: dict,
+    placement: Placement,
+    actor: str,
+    *,
+    from_status: str | tuple[str, ...],
+    version: int | None = None,
+    publish: bool = False,
+    note: str | None = None,
+) -> Project | None:
+    """Edit a record in `from_status` and keep its state; with publish=True publish it in the
+    same transaction ("edited and republished"). `note` is the office's word to the submitter
+    (kept as the decision note, so the private page shows it)."""
+    changes = _edited(values, placement)
+    if publish:
+        changes.update(_decision(actor, True, note))
+        action = "edited and republished"
+    else:
+        action = "edited"
+        if note is not None:
+            changes["decision_note"] = note
+    return _apply(store, project_id, version, actor, action, changes, from_status=from_status)
+
+
+def public_change(project: Project, values: dict, placement: Placement) -> bool:
+    """Would this edit change what the atlas shows of the project (or whether it shows the
+    e-mail address)? A change of contact data that is not published is not one."""
+    keys = (*EDITABLE, "lat", "lon", "precision", "district_code", "region")
+    old = {k: getattr(project, k) for k in keys}
+    new = {**old, **_edited(values, placement)}
+
+    def shown(record: dict) -> tuple:
+        return public_properties(record), round(record["lat"], 6), round(record["lon"], 6)
+
+    return shown(old) != shown(new)
+
+
+#: The states from which a submitter's change goes back to the queue.
+DECIDED = (Status.PUBLISHED, Status.REJECTED)
+
+
+def request_change(
+    store: Store, project_id: str, values: dict, placement: Placement
+) -> Project | None:
+    """The submitter changes a decided project: it goes back to the office's queue as pending
+    (and so, if it was published, leaves the atlas until the office has checked it)."""
+    changes = _edited(values, placement)
+    changes["status"] = Status.PENDING
+    return _apply(
+        store, project_id, None, "Einreichung", "change requested", changes, from_status=DECIDED
     )
 
 
@@ -266,14 +400,53 @@ def decide(
     actor: str,
     approve: bool,
     reason: str | None = None,
+    *,
+    from_status: str = Status.PENDING,
+    action: str | None = None,
 ) -> Project | None:
+    """Publish or reject a project in `from_status`; the reason (or note) is the office's word
+    to the submitter."""
     return _apply(
         store,
         project_id,
         version,
         actor,
-        "approved" if approve else "rejected",
+        action or ("approved" if approve else "rejected"),
         _decision(actor, approve, reason),
+        from_status=from_status,
+    )
+
+
+def unpublish(
+    store: Store, project_id: str, version: int, actor: str, reason: str
+) -> Project | None:
+    """The office takes a published project off the atlas, saying why: it is `rejected` again
+    (audited as "unpublished"), and the submitter may revise it and send it again."""
+    return decide(
+        store,
+        project_id,
+        version,
+        actor,
+        False,
+        reason,
+        from_status=Status.PUBLISHED,
+        action="unpublished",
+    )
+
+
+def republish(
+    store: Store, project_id: str, version: int, actor: str, note: str | None = None
+) -> Project | None:
+    """The office publishes a project it had taken off (or had rejected) after all."""
+    return decide(
+        store,
+        project_id,
+        version,
+        actor,
+        True,
+        note,
+        from_status=Status.REJECTED,
+        action="republished",
     )
 
 
@@ -282,13 +455,13 @@ def move(store: Store, project_id: str, version: int, actor: str, region: str) -
 
 
 def withdraw(store: Store, token: str) -> bool:
-    """Delete a pending submission with its personal data; the audit keeps only that it went."""
+    """Delete a submission, in any state, with its personal data; the audit keeps only that it went."""
     project = by_token(store, token)
-    if project is None or project.status != Status.PENDING:
+    if project is None:
         return False
     with store.session.begin() as s:
         gone = s.execute(
-            delete(Project).where(Project.id == project.id, Project.status == Status.PENDING)
+            delete(Project).where(Project.id == project.id, Project.token_hash.is_not(None))
         )
         if gone.rowcount != 1:
             return False
@@ -351,6 +524,73 @@ def queue(store: Store, region: str | None) -> list[Project]:
         return list(s.scalars(stmt))
 
 
+def projects_of(
+    store: Store, region: str | None, status: str, q: str = "", limit: int = 100
+) -> tuple[list[Project], int]:
+    """An office's projects in one state, by name (all regions when region is None), with
+    how many there are; `q` narrows by name."""
+    where = [Project.status == status]
+    if region:
+        where.append(Project.region == region)
+    if q.strip():
+        where.append(func.lower(Project.name).contains(q.strip().lower(), autoescape=True))
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(Project).where(*where))
+        rows = s.scalars(
+            select(Project)
+            .where(*where)
+            .order_by(func.lower(Project.name), Project.id)
+            .limit(limit)
+        )
+        return list(rows), total
+
+
 def audit_log(store: Store, limit: int = 500) -> list[AuditEntry]:
     with store.session() as s:
         return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def history(store: Store, project_id: str) -> list[AuditEntry]:
+    """A project's audit entries, oldest first."""
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.project_id == project_id)
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+#: The audit actions that decide whether a project is public.
+DECISIONS = (
+    "approved",
+    "rejected",
+    "edited and approved",
+    "unpublished",
+    "republished",
+    "edited and republished",
+)
+
+
+def taken_off(store: Store, project: Project) -> bool:
+    """Was this rejected project published before, and then taken off by its office?"""
+    if project.status != Status.REJECTED:
+        return False
+    with store.session() as s:
+        last = s.scalar(
+            select(AuditEntry.action)
+            .where(AuditEntry.project_id == project.id, AuditEntry.action.in_(DECISIONS))
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
+    return last == "unpublished"
+
+
+def names(store: Store, project_ids) -> dict[str, str]:
+    """Project names by id, for the ids that still exist."""
+    ids = list(set(project_ids))
+    if not ids:
+        return {}
+    with store.session() as s:
+        return dict(s.execute(select(Project.id, Project.name).where(Project.id.in_(ids))).all())

@@ -86,6 +86,20 @@ class Precision(StrEnum):
     DISTRICT = "district"
     #: A project's rough area, set by hand; the geocoder never answers with it.
     AREA = "area"
+    #: A point placed or dragged by hand on a map (submission, moderation); never the geocoder's.
+    MANUAL = "manual"
+
+
+#: How the pages name a precision (German interface).
+PRECISION_LABELS = {
+    Precision.ADDRESS: "Adresse",
+    Precision.POSTCODE: "Mitte des Postleitzahlgebiets (ungefähr)",
+    Precision.MUNICIPALITY: "Ortsmitte der Gemeinde",
+    Precision.PLACE: "Ortsmitte (Ortsteil oder Dorf)",
+    Precision.DISTRICT: "nur der Landkreis ist bekannt",
+    Precision.AREA: "ungefähres Gebiet",
+    Precision.MANUAL: "von Hand auf der Karte gesetzt",
+}
 
 
 #: Keys of one answer or candidate (besides query/status/candidates/suggestions/error).

@@ -1,4 +1,5 @@
-/* Coverage overview: name the data sources on the map itself (as text, never as markup). */
+/* Coverage overview: name the data sources on the map itself (as text, never as markup), and
+   open a region's page when its area on the map is clicked. */
 (function () {
   "use strict";
   var config = document.getElementById("coverage-map-config");
@@ -7,4 +8,10 @@
   var span = document.createElement("span");
   span.textContent = config.dataset.attribution;
   map.attributionControl.addAttribution(span.innerHTML);
+  map.eachLayer(function (layer) {
+    var url = layer.feature && layer.feature.properties && layer.feature.properties.url;
+    if (url && url.charAt(0) === "/" && url.charAt(1) !== "/") {
+      layer.on("click", function () { window.location.assign(url); });
+    }
+  });
 })();

@@ -13,7 +13,18 @@ from flask import Flask, current_app, url_for
 from atlas import config
 from atlas.resources import STATIC_DIR, TEMPLATES_DIR
 from atlas.store import Store
-from atlas.web import api, assets, auth, coverage, errors, moderation, pages, security, submit
+from atlas.web import (
+    api,
+    assets,
+    auth,
+    coverage,
+    errors,
+    moderation,
+    pages,
+    security,
+    submit,
+    wording,
+)
 from atlas.web.extensions import get_store, limiter
 
 
@@ -56,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_schema_ready)
     security.init_app(app)
     errors.init_app(app)
+    wording.init_app(app)
     return app
 
 

@@ -28,6 +28,8 @@ from atlas.web.extensions import get_store, get_tiles
 bp = Blueprint("coverage", __name__)
 
 DISTANCE_CHOICES_KM = (5, 10, 15, 20, 25, 30)
+#: Where a sorted table is shown: its heading.
+TABLE_ANCHOR = "#table-heading"
 
 
 @bp.errorhandler(BadQuery)
@@ -71,7 +73,8 @@ def overview():
     field = figures.parse_field(request.args)
     rows = figures.region_rows(get_store())
     classes = Classes.for_rows(rows, field)
-    rendered = maps.render(state_map(get_tiles(), rows, field, classes), g.csp_nonce)
+    links = {r["region"]: _link("coverage.region_page", r["region"], field=field) for r in rows}
+    rendered = maps.render(state_map(get_tiles(), rows, field, classes, links), g.csp_nonce)
     total = figures.total_row(rows)
     return render_template(
         "coverage_overview.html",
@@ -107,9 +110,10 @@ def region_page(slug: str):
         return _link("coverage.region_page", slug, **{**state, **change})
 
     def sort_link(key: str) -> str:
+        """Sorting reloads the page at the table (its anchor), not at the top."""
         if key == sort:
-            return link(sort=key, order="desc" if order == "asc" else "asc")
-        return link(sort=key, order="asc" if key in ("code", "name") else "desc")
+            return link(sort=key, order="desc" if order == "asc" else "asc") + TABLE_ANCHOR
+        return link(sort=key, order="asc" if key in ("code", "name") else "desc") + TABLE_ANCHOR
 
     markers = url_for("api.markers", region=slug, **_field_args(params.field))
     downloads_args = {"field": params.field, "distance_km": params.distance_km}

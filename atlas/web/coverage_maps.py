@@ -105,7 +105,10 @@ def _choropleth(
     name_key: str,
     field: str | None,
     classes: Classes,
+    links: dict[str, str] | None = None,
 ) -> None:
+    """Areas coloured by their rate; with `links`, an area's page to open on a click
+    (static/coverage.js)."""
     by_key = {r[key]: r for r in rows}
     features = []
     for code, geometry in shapes:
@@ -119,6 +122,7 @@ def _choropleth(
                     "name": row[name_key],
                     "fill": classes.colour(value),
                     "label": f"{project_words(count)} · {de_rate(value)} je 100.000 Einw.",
+                    **({"url": links[code]} if links and code in links else {}),
                 },
             }
         )
@@ -183,10 +187,15 @@ def _spot_label(spot: dict) -> str:
 
 
 def state_map(
-    tiles: maps.Tiles, rows: list[dict], field: str | None, classes: Classes
+    tiles: maps.Tiles,
+    rows: list[dict],
+    field: str | None,
+    classes: Classes,
+    links: dict[str, str] | None = None,
 ) -> folium.Map:
-    """The four regions coloured by projects per 100,000 inhabitants."""
+    """The four regions coloured by projects per 100,000 inhabitants; a click on a region
+    opens its page (`links`: region slug → URL)."""
     m = maps._base_map(tiles, location=[52.75, 9.2], zoom_start=7)
-    _choropleth(m, _region_shapes(), rows, "region", "region_name", field, classes)
+    _choropleth(m, _region_shapes(), rows, "region", "region_name", field, classes, links)
     m.fit_bounds(maps.BOUNDS)
     return m

@@ -103,6 +103,9 @@ class ProjectForm(FlaskForm):
     lon = HiddenField(validators=[Optional(), _number])
     #: The address the point belongs to: a changed address is geocoded again.
     point_for = HiddenField()
+    #: The point as the server placed it, with its precision, signed (web.submit.sign_point):
+    #: a point still there keeps that precision, a point moved by hand is "manual".
+    origin = HiddenField()
 
     def address_key(self) -> str:
         return "|".join(
@@ -152,6 +155,11 @@ class DecisionForm(FlaskForm):
 
 class EditForm(ProjectForm):
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d+$")])
+    #: Why a published project was changed; told to the submitter.
+    note = TextAreaField(
+        "Hinweis an die Einreicherin / den Einreicher (optional)",
+        validators=[Optional(), _length(0, 2000)],
+    )
 
 
 class MoveForm(FlaskForm):

@@ -1,4 +1,5 @@
-"""Pages for the regional offices under /verwaltung/: login, queue, decisions, audit, outbox."""
+"""Pages for the regional offices under /verwaltung/: login, queue, decisions, the published
+projects of a region (edit, take off the atlas, publish again), audit, outbox."""
 
 from __future__ import annotations
 
@@ -20,10 +21,17 @@ from flask import (
 from atlas.core import accounts, submissions
 from atlas.core.outbox import outbox as outbox_messages
 from atlas.geo import regions
-from atlas.web import auth, mail, maps
+from atlas.store import Status
+from atlas.web import auth, mail, maps, wording
 from atlas.web.extensions import get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
-from atlas.web.submit import form_values, place_form, preview_map
+from atlas.web.submit import (
+    form_values,
+    keep_point,
+    place_form,
+    preview_map,
+    stored_placement,
+)
 
 bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
@@ -96,14 +104,16 @@ def _item_or_403(project_id: str):
     return project
 
 
-def _show(project, status=200, message=None, edit_form=None):
+def _show(project, status=200, message=None, edit_form=None, placement=None, notes=()):
+    """The item page; after a failed edit, the officer's form (and point) as sent."""
     user = auth.current_user()
-    placement = submissions.Placement(
-        lat=project.lat, lon=project.lon, district_code=project.district_code, region=project.region
-    )
+    placement = placement or stored_placement(project)
     rendered, marker = preview_map(placement, g.csp_nonce)
     version = str(project.version)
-    edit_form = edit_form or EditForm(obj=project, formdata=None)
+    if edit_form is None:
+        edit_form = EditForm(obj=project, formdata=None)
+        edit_form.note.data = None
+        keep_point(edit_form, project.lat, project.lon, project.precision)
     edit_form.version.data = version
     move_form = MoveForm(formdata=None, region=project.region)
     move_form.version.data = version
@@ -125,6 +135,9 @@ def _show(project, status=200, message=None, edit_form=None):
         duplicates=dups,
         district_info=regions.district(project.district_code),
         office=regions.REGIONS.get(project.region),
+        history=submissions.history(get_store(), project.id),
+        taken_off=submissions.taken_off(get_store(), project),
+        notes=notes,
         logout_form=ActionForm(),
     ), status
 
@@ -170,13 +183,49 @@ def _notify_decision(project, approved: bool, reason: str | None) -> None:
     )
 
 
+def _tell_submitter(project, subject: str, body: str) -> None:
+    """A mail to the submitter, if there is one (imported projects have none)."""
+    if project.contact_email:
+        mail.send(get_store(), [project.contact_email], f"{subject}: {project.name}", body)
+
+
+_PRIVATE_LINK = (
+    "Über den persönlichen Link aus unserer ersten Nachricht können Sie die Angaben ändern "
+    "oder die Einreichung zurückziehen.\n"
+)
+
+
+def _notify_office_edit(before, after, note: str | None, republished: bool) -> None:
+    office = regions.REGIONS[after.region]["office"]
+    changed = [
+        wording.COLUMNS.get(k, k)
+        for k in (*submissions.EDITABLE, "lat", "lon")
+        if k not in submissions.PERSONAL and getattr(before, k) != getattr(after, k)
+    ]
+    what = "geändert und wieder freigegeben" if republished else "im Atlas geändert"
+    body = f"Das {office} hat Ihr Projekt „{after.name}“ {what}.\n\n"
+    if changed:
+        body += f"Geändert: {', '.join(dict.fromkeys(changed))}\n\n"
+    if note:
+        body += f"Hinweis: {note}\n\n"
+    body += f"{mail.link('pages.detail', project_id=after.id)}\n\n{_PRIVATE_LINK}"
+    _tell_submitter(after, "Ihr Projekt wurde geändert", body)
+
+
+def _decision_form(project):
+    """The posted decision form, and the item page saying what is wrong with it (or None)."""
+    form = DecisionForm()
+    if form.validate():
+        return form, None
+    message = CSRF_MESSAGE if form.errors.get("csrf_token") else "Ungültige Anfrage."
+    return form, _show(project, 400, message)
+
+
 def _decide(project_id: str, approve: bool):
     project = _item_or_403(project_id)
-    form = DecisionForm()
-    if not form.validate():
-        return _show(
-            project, 400, CSRF_MESSAGE if form.errors.get("csrf_token") else "Ungültige Anfrage."
-        )
+    form, invalid = _decision_form(project)
+    if invalid:
+        return invalid
     reason = (form.reason.data or "").strip() or None
     if not approve and not reason:
         return _show(project, 400, "Bitte begründen Sie die Ablehnung.")
@@ -206,7 +255,9 @@ def reject(project_id: str):
 @bp.post("/einreichungen/<project_id>/bearbeiten")
 @auth.login_required
 def edit(project_id: str):
-    """Edit and approve in one step: the officer's corrections go live at once."""
+    """Edit: a pending submission is approved with the corrections, a published project stays
+    published, one taken off (or rejected) is published again. The point and the contact data
+    stay as they are unless the officer changed them."""
     project = _item_or_403(project_id)
     form = EditForm()
     if not form.validate():
@@ -214,7 +265,7 @@ def edit(project_id: str):
     data = form_values(form)
     placement = place_form(data)
     if not placement.ok:
-        return _show(project, 400, placement.error, edit_form=form)
+        return _show(project, 400, placement.error, edit_form=form, notes=data["notes"])
     actor = auth.current_user().email
     if not accounts.may_moderate(auth.current_user(), placement.region):
         return _show(
@@ -224,20 +275,119 @@ def edit(project_id: str):
             "Sie sich an die Landesverwaltung.",
             edit_form=form,
         )
-    done = submissions.update_pending(
-        get_store(),
-        project_id,
-        data,
-        placement,
-        actor,
-        version=int(form.version.data),
-        approve=True,
-    )
+    note = (form.note.data or "").strip() or None
+    store, version = get_store(), int(form.version.data)
+    if project.status == Status.PENDING:
+        done = submissions.update_pending(
+            store, project_id, data, placement, actor, version=version, approve=True
+        )
+    else:
+        done = submissions.edit(
+            store,
+            project_id,
+            data,
+            placement,
+            actor,
+            from_status=project.status,
+            version=version,
+            publish=project.status != Status.PUBLISHED,
+            note=note,
+        )
     if done is None:
         return _stale(project_id)
-    _notify_decision(done, True, None)
-    flash(f"„{done.name}“ wurde bearbeitet und freigegeben.")
-    return redirect(url_for("moderation.queue"), 303)
+    if project.status == Status.PENDING:
+        _notify_decision(done, True, None)
+        flash(f"„{done.name}“ wurde bearbeitet und freigegeben.")
+        return redirect(url_for("moderation.queue"), 303)
+    _notify_office_edit(project, done, note, republished=project.status != Status.PUBLISHED)
+    flash(
+        f"„{done.name}“ wurde bearbeitet"
+        + (
+            " und ist weiter im Atlas."
+            if project.status == Status.PUBLISHED
+            else " und wieder freigegeben."
+        )
+    )
+    return redirect(url_for("moderation.item", project_id=project_id), 303)
+
+
+@bp.post("/einreichungen/<project_id>/zuruecknehmen")
+@auth.login_required
+def unpublish(project_id: str):
+    """Take a published project off the atlas, with a reason the submitter is told."""
+    return _take_off_or_put_back(project_id, publish=False)
+
+
+@bp.post("/einreichungen/<project_id>/wieder-freigeben")
+@auth.login_required
+def republish(project_id: str):
+    """Publish a project taken off (or rejected) after all, with an optional note."""
+    return _take_off_or_put_back(project_id, publish=True)
+
+
+def _take_off_or_put_back(project_id: str, publish: bool):
+    project = _item_or_403(project_id)
+    form, invalid = _decision_form(project)
+    if invalid:
+        return invalid
+    text = (form.reason.data or "").strip() or None
+    if not publish and not text:
+        return _show(project, 400, "Bitte begründen Sie, warum das Projekt aus dem Atlas soll.")
+    again = "wieder " if publish and submissions.taken_off(get_store(), project) else ""
+    act = submissions.republish if publish else submissions.unpublish
+    done = act(get_store(), project_id, int(form.version.data), auth.current_user().email, text)
+    if done is None:
+        return _stale(project_id)
+    office = regions.REGIONS[done.region]["office"]
+    if publish:
+        subject = f"Ihr Projekt ist {again}im Atlas"
+        body = (
+            f"Das {office} hat Ihr Projekt „{done.name}“ {again}freigegeben:\n"
+            f"{mail.link('pages.detail', project_id=done.id)}\n\n"
+            + (f"Hinweis: {text}\n\n" if text else "")
+        )
+    else:
+        subject = "Ihr Projekt ist nicht mehr im Atlas"
+        body = (
+            f"Das {office} hat Ihr Projekt „{done.name}“ aus dem Atlas genommen.\n\n"
+            f"Begründung: {text}\n\n"
+        )
+    _tell_submitter(done, subject, body + _PRIVATE_LINK)
+    flash(f"„{done.name}“ ist {again if publish else 'nicht mehr '}im Atlas.")
+    return redirect(url_for("moderation.item", project_id=project_id), 303)
+
+
+#: The states an office can list, with their headings.
+LISTED = {
+    Status.PUBLISHED: "Veröffentlichte Projekte",
+    Status.REJECTED: "Abgelehnte oder aus dem Atlas genommene Projekte",
+}
+
+
+@bp.get("/projekte")
+@auth.login_required
+def projects():
+    """The projects of the officer's region in one state, to edit, take off or publish again."""
+    user = auth.current_user()
+    region = user.region if not user.is_admin else (request.args.get("region") or None)
+    if region is not None and region not in regions.REGIONS:
+        region = None
+    status = request.args.get("stand", Status.PUBLISHED)
+    if status not in LISTED:
+        status = Status.PUBLISHED
+    q = request.args.get("q", "")[:100]
+    items, total = submissions.projects_of(get_store(), region, status, q)
+    return render_template(
+        "admin_projects.html",
+        user=user,
+        items=items,
+        total=total,
+        region=region,
+        status=status,
+        listed=LISTED,
+        q=q,
+        logout_form=ActionForm(),
+    )
 
 
 @bp.post("/einreichungen/<project_id>/verschieben")
@@ -267,10 +417,13 @@ def move(project_id: str):
 @bp.get("/protokoll")
 @auth.admin_required
 def audit():
+    store = get_store()
+    entries = submissions.audit_log(store)
     return render_template(
         "admin_audit.html",
         user=auth.current_user(),
-        entries=submissions.audit_log(get_store()),
+        entries=entries,
+        names=submissions.names(store, [e.project_id for e in entries]),
         logout_form=ActionForm(),
     )
 

@@ -1,0 +1,111 @@
+"""How the pages word stored values in German: times in Europe/Berlin with their zone, the
+states of a submission, the audit log's actions and changes, the precision of a point."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Flask
+
+from atlas.core.fields import FIELDS
+from atlas.geo import regions
+from atlas.geo.geocoding import PRECISION_LABELS
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+#: A submission's state as its submitter reads it on the private page.
+STATUS_FOR_SUBMITTER = {
+    "pending": "wird geprüft",
+    "published": "freigegeben und im Atlas sichtbar",
+    "rejected": "nicht freigegeben",
+}
+#: A rejected project that was published before and taken off by its office.
+TAKEN_OFF = "vom Amt aus dem Atlas genommen"
+#: A project's state as an office reads it.
+STATUS_FOR_OFFICE = {
+    "pending": "wartet auf Prüfung",
+    "published": "freigegeben",
+    "rejected": "abgelehnt",
+}
+#: The audit log's actions (atlas.core.submissions) in German.
+ACTIONS = {
+    "submitted": "eingereicht",
+    "edited": "bearbeitet",
+    "edited and approved": "bearbeitet und freigegeben",
+    "edited and republished": "bearbeitet und (wieder) freigegeben",
+    "approved": "freigegeben",
+    "rejected": "abgelehnt",
+    "moved": "an andere Region übergeben",
+    "withdrawn": "zurückgezogen und gelöscht",
+    "change requested": "Änderung beantragt (wieder zur Prüfung)",
+    "unpublished": "aus dem Atlas genommen",
+    "republished": "wieder freigegeben",
+}
+#: The audit log's changed columns in German.
+COLUMNS = {
+    "name": "Name",
+    "organisation": "Träger",
+    "description": "Beschreibung",
+    "fields": "Handlungsfelder",
+    "street": "Straße",
+    "postcode": "Postleitzahl",
+    "city": "Ort",
+    "website": "Website",
+    "publish_email": "E-Mail veröffentlichen",
+    "lat": "Breite",
+    "lon": "Länge",
+    "precision": "Genauigkeit",
+    "district_code": "Landkreis",
+    "region": "Region",
+    "status": "Stand",
+    "decision_note": "Begründung / Hinweis",
+}
+
+
+def berlin_time(moment: datetime | None, seconds: bool = False) -> str:
+    """ "05.01.2026, 13:00 MEZ": a stored time (UTC; SQLite gives it without a zone) in Berlin."""
+    if moment is None:
+        return "–"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    pattern = "dd.MM.yyyy, HH:mm:ss zzz" if seconds else "dd.MM.yyyy, HH:mm zzz"
+    return format_datetime(moment, pattern, tzinfo=BERLIN, locale="de_DE")
+
+
+def _value(column: str, value) -> str:
+    if value is None or value == "" or value == []:
+        return "–"
+    if column == "status":
+        return STATUS_FOR_OFFICE.get(value, value)
+    if column == "region":
+        return regions.REGIONS[value]["name"] if value in regions.REGIONS else value
+    if column == "district_code":
+        info = regions.district(value)
+        return f"{info['name']} ({value})" if info else value
+    if column == "precision":
+        return PRECISION_LABELS.get(value, value)
+    if column == "fields":
+        return ", ".join(FIELDS.get(f, f) for f in value)
+    if isinstance(value, bool):
+        return "ja" if value else "nein"
+    return str(value)
+
+
+def changes(entry_changes: dict) -> list[tuple[str, str, str]]:
+    """An audit entry's changes as (column, before, after), worded in German."""
+    return [
+        (COLUMNS.get(k, k), _value(k, old), _value(k, new))
+        for k, (old, new) in (entry_changes or {}).items()
+    ]
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(berlin_time, "berlin")
+    app.add_template_global(PRECISION_LABELS, "PRECISION_LABELS")
+    app.add_template_global(STATUS_FOR_SUBMITTER, "STATUS_FOR_SUBMITTER")
+    app.add_template_global(STATUS_FOR_OFFICE, "STATUS_FOR_OFFICE")
+    app.add_template_global(TAKEN_OFF, "TAKEN_OFF")
+    app.add_template_global(ACTIONS, "AUDIT_ACTIONS")
+    app.add_template_global(changes, "audit_changes")
