@@ -61,6 +61,15 @@ def preview_map(placement: submissions.Placement, nonce: str):
     return rendered, (marker.get_name() if marker else "")
 
 
+def _visible(dups) -> list:
+    """The likely duplicates a submitter may see: published projects by name; unreviewed ones
+    only as one anonymous line (their names are not public yet)."""
+    shown = [d for d in dups if d.status != Status.PENDING]
+    if len(shown) < len(dups):
+        shown.append({"status": Status.PENDING.value})
+    return shown
+
+
 def _render(form, placement=None, dups=(), status=200):
     placement = placement or submissions.Placement()
     rendered, marker = preview_map(placement, g.csp_nonce)
@@ -75,7 +84,7 @@ def _render(form, placement=None, dups=(), status=200):
         marker=marker,
         district_info=info,
         office=office,
-        duplicates=dups,
+        duplicates=_visible(dups),
         csrf_error=csrf_error,
     ), status
 
@@ -197,6 +206,8 @@ def status(token: str):
         district_info=regions.district(project.district_code),
         message=message,
         placement=placement,
+        # Built on ATLAS_PUBLIC_URL, never on the request's Host header.
+        private_link=mail.link("submit.status", token=token),
         csrf_error=CSRF_MESSAGE if form.errors.get("csrf_token") else None,
     ), code
 
