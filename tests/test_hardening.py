@@ -221,3 +221,47 @@ def test_behind_a_proxy_the_limits_see_the_real_client(instance):
 def test_the_api_answers_json_for_a_control_character(app):
     response = app.test_client().get("/api/projects?q=%01")
     assert response.status_code == 400 and "control character" in json.loads(response.data)["error"]
+
+
+# --- heavy endpoints ----------------------------------------------------------------------------
+
+
+def test_unknown_parameters_do_not_make_new_marker_cache_entries(app):
+    from atlas.web import api
+
+    client = app.test_client()
+    api._MARKERS.clear()
+    first = client.get("/api/markers?field=sprache")
+    for n in range(5):
+        again = client.get(f"/api/markers?field=sprache&_={n}&utm_source=x{n}")
+        assert again.data == first.data
+    assert client.get("/api/markers?field=+sprache+").data == first.data
+    assert len(api._MARKERS._values) == 1
+
+
+def test_a_region_download_is_built_once_per_data_version(app, monkeypatch):
+    from atlas.core import projects
+    from atlas.web import coverage
+
+    coverage._DOWNLOADS.clear()
+    builds = []
+    real = projects.write_geojson
+    monkeypatch.setattr(coverage, "write_geojson", lambda p, out: (builds.append(1), real(p, out)))
+    client = app.test_client()
+    first = client.get("/regionen/lueneburg/projekte.geojson")
+    assert client.get("/regionen/lueneburg/projekte.geojson?x=1").data == first.data
+    assert len(builds) == 1
+    submit(client)  # a pending submission is not public: the download stays valid
+    assert client.get("/regionen/lueneburg/projekte.geojson").data == first.data
+    assert len(builds) == 1
+    with get_store(app).session.begin() as s:
+        s.scalar(select(Project)).status = "published"  # a new data version
+    changed = client.get("/regionen/lueneburg/projekte.geojson")
+    assert len(builds) == 2 and b"Miteinander" in changed.data
+
+
+def test_region_downloads_are_rate_limited_per_client(instance):
+    app = make_app(RATELIMIT_DOWNLOAD="2 per minute")
+    client = app.test_client()
+    codes = [client.get("/regionen/lueneburg/projekte.csv").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
