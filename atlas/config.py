@@ -71,6 +71,14 @@ class Settings:
     RATELIMIT_ENABLED: bool = _user(True)
     RATELIMIT_SUBMIT: str = _user("20 per hour")
     RATELIMIT_LOGIN: str = _user("10 per minute")
+    #: Project downloads (a region's GeoJSON/CSV) per client: each is megabytes at scale.
+    RATELIMIT_DOWNLOAD: str = _user("30 per minute")
+    #: Failed logins per e-mail address (whoever tries): an account is locked for the rest of
+    #: the window, and told so in German with the time to wait.
+    RATELIMIT_LOGIN_ACCOUNT: str = _user("5 per 15 minutes")
+    #: Behind reverse proxies: how many of them to trust for X-Forwarded-For/-Proto (werkzeug's
+    #: ProxyFix); 0 takes the connection's address.
+    PROXY_FIX: int = _user(0)
     #: Where the limiter counts; several workers share counters only in a shared store.
     RATELIMIT_STORAGE_URI: str = _user("memory://")
     SESSION_COOKIE_SECURE: bool = _user(False)
@@ -179,9 +187,11 @@ def _kinds(name: str) -> frozenset[type]:
 
 
 def instance_secret(instance: Path) -> str:
-    """A secret generated once per instance, so sessions survive restarts without configuration."""
+    """A secret generated once per instance, so sessions survive restarts without configuration;
+    readable by its owner only from the moment it exists."""
     path = instance / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
     return path.read_text().strip()

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tests.support.browser import SCREENSHOTS, Watched, marker_count, settle, shot
-from tests.support.live_server import atlas_env, atlas_server, run_atlas
+from tests.support.live_server import atlas_env, free_port, run_atlas, served
 
 PASSWORD = "ein-sicheres-passwort-2024"
 LUENEBURG = "pruefung@arl-lg.example"
@@ -39,7 +39,12 @@ OFFICE = "Amt für regionale Landesentwicklung Lüneburg"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`atlas init`, one officer in Lüneburg and one in Weser-Ems, rate limits off, served."""
-    env = atlas_env(tmp_path_factory.mktemp("submission-instance"), ATLAS_RATELIMIT_ENABLED="0")
+    port = free_port()  # the private link is built on ATLAS_PUBLIC_URL: this server's address
+    env = atlas_env(
+        tmp_path_factory.mktemp("submission-instance"),
+        ATLAS_RATELIMIT_ENABLED="0",
+        ATLAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
     init = run_atlas(["init"], env)
     assert init.returncode == 0, f"atlas init failed:\n{init.stdout}\n{init.stderr}"
     for email, region in ((LUENEBURG, "lueneburg"), (WESER_EMS, "weser-ems")):
@@ -47,7 +52,7 @@ def server(tmp_path_factory):
         added = run_atlas(["users", "add", email, "--region", region], env, input=PASSWORD + "\n")
         assert added.returncode == 0, f"atlas users add failed:\n{added.stdout}\n{added.stderr}"
         assert PASSWORD not in added.stdout + added.stderr
-    with atlas_server(env) as base:
+    with served(env, port=port) as (_proc, base):
         yield base
 
 

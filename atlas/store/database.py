@@ -6,11 +6,12 @@ for a writer; `ATLAS_DATABASE_URL` points anywhere SQLAlchemy can reach.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 
 from sqlalchemy import create_engine, delete, event, insert, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 from ..core.text import search_text
@@ -49,11 +50,30 @@ def _connection_settings(dbapi_connection, _record):
         dbapi_connection.commit()
 
 
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite file (password hashes, contact data) readable by its owner only: created empty
+    with mode 0600 before SQLite opens it (its -wal and -shm files take the same mode), an
+    existing one tightened."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    try:
+        if not path.exists():
+            if path.parent.is_dir():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        elif path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:  # not ours to change: SQLite will say what is wrong, if anything
+        pass
+
+
 class Store:
     """One database: an engine and its sessions."""
 
     def __init__(self, url: str):
         self.url = url
+        _private_sqlite_file(url)
         # Connections are opened on demand and kept, one for each of a server's threads: a
         # thread without a kept connection would open a new one for every request (a
         # PostgreSQL backend start each time, in the latency tail under load).

@@ -68,6 +68,20 @@ def projects():
 _MARKERS = VersionedCache(32)
 
 
+def _marker_key(query: search.Query) -> tuple:
+    """What the marker feed depends on, as parsed: an unknown parameter (`?_=<random>`) or
+    another spelling of the same filter finds the same cache entry instead of making a new one."""
+    near = query.near
+    return (
+        query.region,
+        query.district,
+        query.field,
+        query.q,
+        query.bbox,
+        (near.lat, near.lon, near.radius_km) if near else None,
+    )
+
+
 @bp.get("/markers")
 def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
@@ -75,7 +89,7 @@ def markers():
     store = get_store()
     body = _MARKERS.get(
         store,
-        tuple(sorted(query.args.items())),
+        _marker_key(query),
         lambda: json.dumps(
             {"columns": ["id", "lat", "lon", "field"], "rows": search.markers(store, query)},
             separators=(",", ":"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from atlas import config
 from atlas.resources import STATIC_DIR, TEMPLATES_DIR
@@ -38,7 +39,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(TEMPLATES_DIR),
         instance_path=str(instance),
     )
-    os.makedirs(app.instance_path, exist_ok=True)
+    if not os.path.isdir(app.instance_path):
+        # Only its owner may enter: it holds the SQLite file and the secret key.
+        os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+        os.chmod(app.instance_path, 0o700)
     app.config.update(config.defaults(instance))
     app.config.from_prefixed_env("ATLAS")
     app.config.update(config.from_environ())
@@ -47,6 +51,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.instance_secret(instance)
     app.extensions["atlas.store"] = Store(app.config["DATABASE_URL"])
+    if app.config["PROXY_FIX"]:
+        # Behind that many reverse proxies: the client's address (rate limits) and scheme come
+        # from their X-Forwarded-For/-Proto headers, which only those proxies may set.
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     limiter.init_app(app)
     auth.init_app(app)

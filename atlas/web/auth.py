@@ -8,14 +8,27 @@ reached) is refused whatever copies of the cookie exist.
 
 from __future__ import annotations
 
+import math
+import time
 from functools import wraps
 
 import flask_login
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
 
 from atlas.core import accounts
 from atlas.store import User
-from atlas.web.extensions import get_store
+from atlas.web.extensions import get_store, limiter
+from atlas.web.forms import LoginForm
 
 login_manager = flask_login.LoginManager()
 
@@ -78,3 +91,72 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+# --- login limits ---------------------------------------------------------------------------
+# Failed logins are counted twice: per e-mail address typed (an account is locked for the rest of
+# the window, whoever tries) and per client address (many accounts tried from one place). Only
+# failures count, so colleagues behind one office address do not lock each other out by logging
+# in. A locked login is told in German how long to wait.
+
+
+def _address_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _account_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
+
+
+def _account_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()
+    return f"konto:{email}" if email else get_remote_address()
+
+
+def _failed(response) -> bool:
+    return response.status_code == 400
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} Sekunden" if seconds != 1 else "eine Sekunde"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} Minuten" if minutes != 1 else "eine Minute"
+
+
+def _locked(whose: str):
+    def respond(limit) -> object:
+        wait = max(1, math.ceil(limit.window[0] - time.time()))  # until the window resets
+        message = (
+            f"Zu viele fehlgeschlagene Anmeldeversuche {whose}. Bitte warten Sie "
+            f"{_wait_text(wait)}, bevor Sie es erneut versuchen."
+        )
+        response = make_response(
+            render_template("admin_login.html", form=LoginForm(), error=message), 429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    return respond
+
+
+def login_limits(view):
+    """The login's limits: failed attempts per account and per client address."""
+    view = limiter.limit(
+        _account_limit,
+        key_func=_account_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        on_breach=_locked("für dieses Konto"),
+    )(view)
+    return limiter.limit(
+        _address_limit,
+        methods=["POST"],
+        deduct_when=_failed,
+        on_breach=_locked("von Ihrem Anschluss aus"),
+    )(view)
+
+
+def limited_response(exc):
+    """A 429 of the login: the German page `_locked` made (with the time to wait)."""
+    return exc.response if getattr(exc, "response", None) is not None else exc

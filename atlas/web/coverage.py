@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from functools import partial
 
-from flask import Blueprint, Response, abort, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from sqlalchemy import select
 
 from atlas.core import coverage as figures
@@ -19,11 +19,11 @@ from atlas.core.projects import write_csv, write_geojson
 from atlas.core.tables import FLAVOURS
 from atlas.geo import regions
 from atlas.search import BadQuery
-from atlas.store import Project
+from atlas.store import Project, VersionedCache
 from atlas.web import maps
 from atlas.web.charts import chart, de_number, de_percent, de_rate
 from atlas.web.coverage_maps import MAP_ATTRIBUTION, Classes, region_map, state_map
-from atlas.web.extensions import get_store, get_tiles
+from atlas.web.extensions import get_store, get_tiles, limiter
 
 bp = Blueprint("coverage", __name__)
 
@@ -220,8 +220,13 @@ def download_white_spots(slug: str, flavour: str):
     return _download(text, _filename(stem, flavour), "text/csv")
 
 
+def _download_limit() -> str:
+    return current_app.config["RATELIMIT_DOWNLOAD"]
+
+
 @bp.get("/regionen/<slug>/projekte.<any(geojson, csv):fmt>")
 @bp.get("/regionen/<slug>/projekte-excel.csv", defaults={"fmt": "excel"})
+@limiter.limit(_download_limit)
 def download_projects(slug: str, fmt: str):
     _region_or_404(slug)
     kinds = {
@@ -234,14 +239,26 @@ def download_projects(slug: str, fmt: str):
         ),
     }
     write, mimetype, filename = kinds[fmt]
-    with get_store().session() as s:
-        projects = list(
-            s.scalars(
-                select(Project)
-                .where(Project.status == "published", Project.region == slug)
-                .order_by(Project.id)
+    store = get_store()
+
+    def build() -> bytes:
+        with store.session() as s:
+            projects = list(
+                s.scalars(
+                    select(Project)
+                    .where(Project.status == "published", Project.region == slug)
+                    .order_by(Project.id)
+                )
             )
-        )
-    out = io.StringIO()
-    write(projects, out)
-    return _download(out.getvalue(), filename.format(slug), mimetype)
+        out = io.StringIO()
+        write(projects, out)
+        return out.getvalue().encode()
+
+    # Built once per data version (concurrent requests wait for the one build) and sent as
+    # bytes: parallel downloads share one copy instead of each building its own.
+    body = _DOWNLOADS.get(store, ("projects", slug, fmt), build)
+    return _download(body, filename.format(slug), mimetype)
+
+
+#: The region's project downloads per data version: 4 regions × 3 formats at most.
+_DOWNLOADS = VersionedCache(12)

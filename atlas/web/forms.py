@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -41,10 +43,26 @@ def _length(low: int, high: int):
     return Length(max=high, message=f"Höchstens {high} Zeichen.")
 
 
+def _strip(value):
+    """Fields are checked as they will be stored: without surrounding spaces (so "  ab  " is
+    too short for three characters)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def _http_url(form, field):
     value = (field.data or "").strip()
-    if value and not value.lower().startswith(("http://", "https://")):
+    if not value:
+        return
+    if not value.lower().startswith(("http://", "https://")):
         raise ValidationError("Nur Adressen mit http:// oder https:// sind möglich.")
+    try:
+        host = urlsplit(value).hostname or ""
+    except ValueError:
+        host = ""
+    if "." not in host.strip(".") or any(c.isspace() for c in value):
+        raise ValidationError(
+            "Bitte eine vollständige Adresse angeben, z. B. https://www.beispiel.de."
+        )
 
 
 def _number(form, field):
@@ -74,11 +92,15 @@ class ProjectForm(FlaskForm):
 
     name = StringField(
         "Name des Projekts",
+        filters=[_strip],
         validators=[DataRequired("Bitte den Namen des Projekts angeben."), _length(3, 200)],
     )
-    organisation = StringField("Träger / Organisation", validators=[Optional(), _length(0, 200)])
+    organisation = StringField(
+        "Träger / Organisation", filters=[_strip], validators=[Optional(), _length(0, 200)]
+    )
     description = TextAreaField(
         "Beschreibung",
+        filters=[_strip],
         validators=[
             DataRequired("Bitte beschreiben Sie kurz, was das Projekt tut."),
             _length(20, 4000),
@@ -89,16 +111,25 @@ class ProjectForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in FIELDS.items()],
         validators=[DataRequired("Bitte mindestens ein Handlungsfeld wählen.")],
     )
-    street = StringField("Straße und Hausnummer", validators=[Optional(), _length(0, 200)])
+    street = StringField(
+        "Straße und Hausnummer", filters=[_strip], validators=[Optional(), _length(0, 200)]
+    )
     postcode = StringField(
         "Postleitzahl",
+        filters=[_strip],
         validators=[
             DataRequired("Bitte die Postleitzahl angeben."),
             Regexp(r"^\s*\d{5}\s*$", message="Eine Postleitzahl hat fünf Ziffern."),
         ],
     )
-    city = StringField("Ort", validators=[DataRequired("Bitte den Ort angeben."), _length(2, 120)])
-    website = URLField("Website", validators=[Optional(), _length(0, 300), _http_url])
+    city = StringField(
+        "Ort",
+        filters=[_strip],
+        validators=[DataRequired("Bitte den Ort angeben."), _length(2, 120)],
+    )
+    website = URLField(
+        "Website", filters=[_strip], validators=[Optional(), _length(0, 300), _http_url]
+    )
     lat = HiddenField(validators=[Optional(), _number])
     lon = HiddenField(validators=[Optional(), _number])
     #: The address the point belongs to: a changed address is geocoded again.
@@ -114,9 +145,12 @@ class ProjectForm(FlaskForm):
 
 
 class SubmissionForm(ProjectForm):
-    contact_name = StringField("Ansprechperson", validators=[Optional(), _length(0, 120)])
+    contact_name = StringField(
+        "Ansprechperson", filters=[_strip], validators=[Optional(), _length(0, 120)]
+    )
     contact_email = EmailField(
         "E-Mail-Adresse",
+        filters=[_strip],
         validators=[
             DataRequired("Bitte eine E-Mail-Adresse angeben, damit wir Sie erreichen."),
             Email("Das ist keine gültige E-Mail-Adresse.", check_deliverability=False),

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -23,7 +22,7 @@ from atlas.core.outbox import outbox as outbox_messages
 from atlas.geo import regions
 from atlas.store import Status
 from atlas.web import auth, mail, maps, wording
-from atlas.web.extensions import get_store, get_tiles, limiter
+from atlas.web.extensions import get_store, get_tiles
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
 from atlas.web.submit import (
     form_values,
@@ -36,12 +35,24 @@ from atlas.web.submit import (
 bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
 
-def _login_limit() -> str:
-    return current_app.config["RATELIMIT_LOGIN"]
+bp.register_error_handler(429, auth.limited_response)
+
+
+def _local_target(target: str) -> str | None:
+    """`target` if it is a path on this site (never another site, never a header break)."""
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or not target.isprintable()  # CR and LF above all: a header cannot hold them
+        or urlsplit(target).netloc
+    ):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@auth.login_limits
 def login():
     form = LoginForm()
     error = None
@@ -56,11 +67,9 @@ def login():
                 session.clear()  # nothing from before the login carries over
                 auth.log_in(user)
                 session.permanent = True
-                target = request.args.get("next", "")
                 # Only local targets: never bounce a fresh login to another site.
-                if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-                    target = url_for("moderation.queue")
-                return redirect(target, 303)
+                target = _local_target(request.args.get("next", ""))
+                return redirect(target or url_for("moderation.queue"), 303)
     return render_template("admin_login.html", form=form, error=error), (400 if error else 200)
 
 

@@ -187,6 +187,15 @@ def preview_map(placement: submissions.Placement, nonce: str):
     return rendered, (marker.get_name() if marker else "")
 
 
+def _visible(dups) -> list:
+    """The likely duplicates a submitter may see: published projects by name; unreviewed ones
+    only as one anonymous line (their names are not public yet)."""
+    shown = [d for d in dups if d.status != Status.PENDING]
+    if len(shown) < len(dups):
+        shown.append({"status": Status.PENDING.value})
+    return shown
+
+
 def stored_placement(project) -> submissions.Placement:
     return submissions.Placement(
         lat=project.lat,
@@ -215,7 +224,7 @@ def _render(form, placement=None, dups=(), status=200, notes=(), problem=None):
         marker=marker,
         district_info=info,
         office=office,
-        duplicates=dups,
+        duplicates=_visible(dups),
         csrf_error=csrf_error,
         notes=[*notes, *filter(None, [street_missed(form.street.data, placement)])],
         problem=problem,
@@ -315,6 +324,8 @@ def _status_page(project, form, placement, message=None, code=200, notes=()):
         message=message,
         notes=notes,
         placement=placement,
+        # Built on ATLAS_PUBLIC_URL, never on the request's Host header.
+        private_link=mail.link("submit.status", token=request.view_args["token"]),
         csrf_error=CSRF_MESSAGE if form.errors.get("csrf_token") else None,
         token=request.view_args["token"],
         taken_off=submissions.taken_off(get_store(), project),
