@@ -72,7 +72,7 @@ def submit_in_browser(page, server: str, name: str) -> tuple[str, tuple[float, f
     preview.wait_for()
     # The gazetteer knows no streets: the preview says so and asks for the point.
     assert "Die Straße „Rathausstraße 1“ haben wir nicht gefunden." in preview.inner_text()
-    assert "Postleitzahlgebiet" in page.locator("#point-precision").inner_text()
+    assert "Ortsmitte der Gemeinde" in page.locator("#point-precision").inner_text()
     page_shot(page, "lifecycle-00-preview-street-not-found")
     placed = drag_marker(page, 120, 60)
     page.get_by_role("button", name="Bestätigen und einreichen").click()

@@ -102,7 +102,9 @@ def test_a_withdrawal_leaves_nothing_of_the_submitter_in_the_database(app, insta
     before = traces(app)
     assert PHONE in str(before) and NEW_PHONE in str(before) and len(before["outbox"]) >= 3
 
-    withdrawn = client.post(link + "/zurueckziehen", data={"csrf_token": csrf(client, link)})
+    withdrawn = client.post(
+        link + "/zurueckziehen", data={"csrf_token": csrf(client, link), "bestaetigt": "ja"}
+    )
     assert withdrawn.status_code == 200
 
     after = traces(app)
