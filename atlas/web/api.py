@@ -75,7 +75,10 @@ def markers():
         store,
         tuple(sorted(query.args.items())),
         lambda: json.dumps(
-            {"columns": ["id", "lat", "lon", "field"], "rows": search.markers(store, query)},
+            {
+                "columns": ["id", "lat", "lon", "field", "name"],
+                "rows": search.markers(store, query),
+            },
             separators=(",", ":"),
         ),
     )
