@@ -65,7 +65,7 @@ def server(tmp_path_factory):
 @pytest.fixture
 def open_page(browser, server):
     """A fresh context of the given size; afterwards no request left 127.0.0.1, no error."""
-    contexts = []
+    contexts, pages = [], []
 
     def opener(size: dict) -> Watched:
         context = browser.new_context(
@@ -79,11 +79,17 @@ def open_page(browser, server):
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return Watched(context.new_page())
+        pages.append(Watched(context.new_page()))
+        return pages[-1]
 
-    yield opener
-    for context in contexts:
-        context.close()
+    try:
+        yield opener
+        for w in pages:
+            assert w.foreign_requests() == [], "the page asked hosts other than its own"
+            assert w.errors == [], "the page logged errors"
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def log_in(page, base: str) -> None:
@@ -116,12 +122,22 @@ def go(page, server: dict, name: str) -> None:
     elif name == "karte-umkreis":
         page.goto(base + "/?near=30169&radius_km=25")
         marker_count(page)
+    elif name == "karte-mehrdeutig":  # a place with several candidates to choose from
+        page.goto(base + "/?near=Winsen")
+        page.wait_for_function(
+            "() => !/geladen/.test(document.getElementById('map-status').textContent)"
+        )
     elif name == "liste":
         page.goto(base + "/projekte?near=30169")
     elif name == "projekt":
         page.goto(f"{base}/projekte/{LONG_URL_PROJECT}")
     elif name == "einreichen":
         page.goto(base + "/einreichen")
+    elif name == "einreichen-fehler":  # every field explains what is missing
+        page.goto(base + "/einreichen")
+        with page.expect_response(base + "/einreichen"):
+            page.get_by_role("button", name="Weiter zur Vorschau").click()
+        page.locator("#name-error").wait_for()
     elif name == "vorschau":
         fill_and_preview(page, base)
     elif name == "status":
@@ -150,9 +166,11 @@ def go(page, server: dict, name: str) -> None:
 PAGES = [
     "karte",
     "karte-umkreis",
+    "karte-mehrdeutig",
     "liste",
     "projekt",
     "einreichen",
+    "einreichen-fehler",
     "vorschau",
     "status",
     "regionen",
@@ -176,7 +194,8 @@ def test_page_fits_the_window_and_passes_axe(open_page, server, name, width):
     page.screenshot(path=str(SCREENSHOTS / f"phone-{name}-{width}.png"), full_page=True)
     violations = axe_violations(page)
     assert violations == [], f"axe-core on {name} at {width} px:\n{describe(violations)}"
-    assert w.foreign_requests() == [] and w.errors == [], w.errors
+    if name.endswith(("fehler", "mehrdeutig")):  # Chromium logs the 400 the test asked for
+        w.errors[:] = [e for e in w.errors if "status of 400" not in e]
 
 
 # --- the map page on a phone ---------------------------------------------------------------------
@@ -288,7 +307,9 @@ def test_the_point_is_corrected_without_a_mouse(open_page, server, width):
     assert page.locator("#point-status").inner_text().startswith("Bitte Breite und Länge")
     assert hidden_point(page) == (52.381234, 9.712345)  # unchanged
 
-    # Confirmed, the submission keeps the typed point.
+    # Confirmed, the submission keeps the typed point (another test may have sent it before).
+    if page.locator("#confirm_duplicate").count():
+        page.check("#confirm_duplicate")
     page.get_by_role("button", name="Bestätigen und einreichen").click()
     page.wait_for_url(re.compile(r"/einreichung/[\w-]{40,}\?neu=1$"))
     assert hidden_point(page) == (52.381234, 9.712345)
