@@ -173,3 +173,40 @@ def test_vendored_tree_stays_small():
     assert sum(p.stat().st_size for p in files) < 3 * 1024 * 1024
     top = {p.relative_to(VENDOR_DIR).parts[0] for p in files} - {"manifest.json"}
     assert top == {name.split("/")[0] for name in PACKAGES}, "folders not in manifest.json"
+
+
+def test_axe_core_is_vendored_for_the_tests_only():
+    """axe-core (the accessibility checker of the browser tests) lives under tests/, pinned and
+    with its licence (MPL-2.0); the atlas neither ships nor serves it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "vendor_test_assets", STATIC_DIR.parents[1] / "scripts" / "vendor_test_assets.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    folder = script.TEST_VENDOR_DIR / "axe-core"
+    packed = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+    assert (packed["name"], packed["version"]) == (
+        "axe-core",
+        script.PACKAGES["axe-core"]["version"],
+    )
+    assert packed["license"] == "MPL-2.0"
+    assert "Mozilla Public License" in (folder / "LICENSE").read_text(encoding="utf-8")
+    assert (folder / "axe.min.js").stat().st_size > 100_000
+    assert STATIC_DIR not in folder.parents
+    assert "axe-core" not in PACKAGES
+    assert not [p for p in STATIC_DIR.rglob("*") if "axe" in p.name.lower()]
+
+
+def test_the_atlas_does_not_serve_axe_core(app):
+    client = app.test_client()
+    for path in (
+        "/static/axe.min.js",
+        "/static/vendor/axe-core/axe.min.js",
+        "/static/../tests/support/vendor/axe-core/axe.min.js",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        response.close()
+    assert "axe" not in client.get("/").get_data(as_text=True).lower()

@@ -61,5 +61,6 @@ def run(store: Store, query: Query) -> Result:
 
 
 def markers(store: Store, query: Query) -> list[list]:
-    """Every match as [id, lat, lon, first field]: the compact feed for the clustered map."""
+    """Every match as [id, lat, lon, first field, name]: the compact feed for the clustered map
+    (the name is each marker's accessible name)."""
     return backend_for(store).markers(store, query)

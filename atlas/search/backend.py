@@ -28,4 +28,5 @@ class Backend(Protocol):
         """The count and the page of a query, in its order."""
 
     def markers(self, store: Store, query: Query) -> list[list]:
-        """Every match as [id, lat, lon, first field]: the compact feed for the clustered map."""
+        """Every match as [id, lat, lon, first field, name]: the compact feed for the clustered
+        map."""

@@ -17,6 +17,16 @@ ORDER = {
 }
 
 
+#: The marker feed's columns: [id, lat, lon, first field, name] (the name is each marker's
+#: accessible name on the map).
+MARKER_COLUMNS = (Project.id, Project.lat, Project.lon, Project.fields[0].as_string(), Project.name)
+
+
+def marker_row(row) -> list:
+    """One row of the marker feed, coordinates to 5 decimals (about a metre)."""
+    return [row[0], round(row[1], 5), round(row[2], 5), row[3], row[4]]
+
+
 def has_field(slug: str):
     """Projects working in a field: a match on the JSON text, the same on SQLite and PostgreSQL."""
     return cast(Project.fields, String).like(f'%"{slug}"%')

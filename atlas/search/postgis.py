@@ -108,12 +108,8 @@ class PostgisBackend:
 
     def markers(self, store: Store, query: Query) -> list[list]:
         with store.session() as s:
-            rows = s.execute(
-                select(Project.id, Project.lat, Project.lon, Project.fields[0].as_string()).where(
-                    and_(*_conditions(query))
-                )
-            ).all()
-        return [[r[0], round(r[1], 5), round(r[2], 5), r[3]] for r in rows]
+            rows = s.execute(select(*filters.MARKER_COLUMNS).where(and_(*_conditions(query)))).all()
+        return [filters.marker_row(r) for r in rows]
 
 
 def _point(near: Near):

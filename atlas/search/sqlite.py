@@ -17,7 +17,14 @@ from atlas.core.fields import FIELDS
 from atlas.geo.geodesy import SPHERE_ERROR, distances_km, sphere_km
 from atlas.geo.regions import REGIONS
 from atlas.search.backend import Result
-from atlas.search.filters import ORDER, conditions, has_field, listing
+from atlas.search.filters import (
+    MARKER_COLUMNS,
+    ORDER,
+    conditions,
+    has_field,
+    listing,
+    marker_row,
+)
 from atlas.search.query import Near, Query
 from atlas.store import Project, Store, VersionedCache
 
@@ -192,17 +199,13 @@ class SqliteBackend:
 
     def markers(self, store: Store, query: Query) -> list[list]:
         with store.session() as s:
-            rows = s.execute(
-                select(Project.id, Project.lat, Project.lon, Project.fields[0].as_string()).where(
-                    and_(*conditions(query))
-                )
-            ).all()
+            rows = s.execute(select(*MARKER_COLUMNS).where(and_(*conditions(query)))).all()
         if query.near:
             dist = distances_km(
                 query.near.lat, query.near.lon, [r[1] for r in rows], [r[2] for r in rows]
             )
             rows = [r for r, d in zip(rows, dist) if d <= query.near.radius_km]
-        return [[r[0], round(r[1], 5), round(r[2], 5), r[3]] for r in rows]
+        return [marker_row(r) for r in rows]
 
 
 def _near_in_sql(store: Store, query: Query) -> Result:

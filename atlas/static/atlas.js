@@ -20,7 +20,8 @@
     if (!config.dataset.markers) { return; }
     // Without a basemap (ATLAS_TILES=none) nothing sets a zoom limit, and clustering needs one.
     if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(18); }
-    var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+    var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false,
+                                         iconCreateFunction: clusterIcon });
     map.addLayer(cluster);
     fetch(config.dataset.markers, { headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
@@ -29,7 +30,8 @@
         if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
         var markers = res.body.rows.map(function (row) {
           var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none"), iconSize: [16, 16] });
-          var marker = L.marker([row[1], row[2]], { icon: icon, title: "Projekt", alt: "Projekt" });
+          // The project's name is the marker's accessible name (and its tooltip).
+          var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || "Projekt", alt: row[4] || "Projekt" });
           marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });
           return marker;
         });
@@ -38,6 +40,25 @@
         status.dataset.count = String(markers.length);
       })
       .catch(function () { status.textContent = "Die Projekte konnten nicht geladen werden."; });
+  }
+
+  // A cluster reads as "12 Projekte – vergrößern" (its visible number first), not just "12".
+  var ClusterIcon = window.L && L.DivIcon.extend({
+    createIcon: function (old) {
+      var div = L.DivIcon.prototype.createIcon.call(this, old);
+      div.setAttribute("aria-label", this.options.label);
+      return div;
+    }
+  });
+
+  function clusterIcon(group) {
+    var n = group.getChildCount();
+    return new ClusterIcon({
+      html: "<div><span>" + n + "</span></div>",
+      className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
+      iconSize: L.point(40, 40),
+      label: n + " Projekte – vergrößern"
+    });
   }
 
   function el(tag, text, className) {

@@ -1,5 +1,6 @@
-/* Correcting a submitted point: drag the marker or click the map; the hidden lat/lon fields
-   follow, and the server checks the point again when the form is sent. */
+/* Correcting a submitted point: drag the marker, click the map, move the focused marker with the
+   arrow keys (Shift: larger steps), or type the coordinates; the hidden lat/lon fields follow,
+   and the server checks the point again when the form is sent. */
 (function () {
   "use strict";
   var config = document.getElementById("point-config");
@@ -11,16 +12,103 @@
   var status = document.getElementById("point-status");
   if (!map || !marker || !lat || !lon) { return; }
   if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(18); }
+  var STEP_PX = 10, BIG_STEP_PX = 50;
+  var fields = coordinateFields();
+
+  function say(text) {
+    if (status) { status.textContent = text; }
+  }
 
   function moveTo(latlng) {
     marker.setLatLng(latlng);
     lat.value = latlng.lat.toFixed(6);
     lon.value = latlng.lng.toFixed(6);
-    if (status) {
-      status.textContent = "Punkt verschoben auf " + lat.value + ", " + lon.value +
-        ". Landkreis und Amt werden beim Absenden neu bestimmt.";
-    }
+    fields.lat.value = german(lat.value);
+    fields.lon.value = german(lon.value);
+    say("Punkt verschoben auf " + lat.value + ", " + lon.value +
+        ". Landkreis und Amt werden beim Absenden neu bestimmt.");
   }
   marker.on("dragend", function () { moveTo(marker.getLatLng()); });
   map.on("click", function (event) { moveTo(event.latlng); });
+
+  // The marker is named after the project (as the form names it), and says how to move it.
+  var icon = marker.getElement();
+  var nameInput = document.getElementById("name");
+  function nameMarker() {
+    var name = (nameInput && nameInput.value.trim()) || "Ihr Projekt";
+    icon.title = name;
+    icon.setAttribute("alt", name);
+  }
+  if (icon) {
+    nameMarker();
+    if (nameInput) { nameInput.addEventListener("input", nameMarker); }
+    icon.setAttribute("aria-describedby", fields.help.id);
+    icon.addEventListener("keydown", function (event) {
+      var d = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] }[event.key];
+      if (!d || event.altKey || event.ctrlKey || event.metaKey) { return; }
+      // Not the map's own arrow keys, which would pan it instead.
+      event.preventDefault();
+      event.stopPropagation();
+      var step = event.shiftKey ? BIG_STEP_PX : STEP_PX;
+      var at = map.latLngToContainerPoint(marker.getLatLng()).add([d[0] * step, d[1] * step]);
+      var target = map.containerPointToLatLng(at);
+      moveTo(target);
+      map.panInside(target, { padding: [30, 30] });
+      icon.focus();
+    });
+  }
+
+  // Two fields for the coordinates, below the map: what the marker shows, and what moves it.
+  function coordinateFields() {
+    var box = document.createElement("fieldset");
+    box.className = "point-fields";
+    box.innerHTML =
+      '<legend>Kartenpunkt als Koordinaten (WGS84, Grad)</legend>' +
+      '<div class="coordinates">' +
+      '<div class="field"><label for="point-lat">Breite</label>' +
+      '<input id="point-lat" type="text" inputmode="decimal" autocomplete="off" spellcheck="false"></div>' +
+      '<div class="field"><label for="point-lon">Länge</label>' +
+      '<input id="point-lon" type="text" inputmode="decimal" autocomplete="off" spellcheck="false"></div>' +
+      '</div>' +
+      '<p class="hint" id="point-help">Ohne Maus: die Markierung mit der Tabulatortaste wählen und mit den ' +
+      'Pfeiltasten verschieben (mit Umschalttaste in größeren Schritten), oder hier Breite und Länge eingeben.</p>';
+    var anchor = map.getContainer().parentElement;
+    anchor.parentNode.insertBefore(box, anchor.nextSibling);
+    var out = {
+      lat: box.querySelector("#point-lat"),
+      lon: box.querySelector("#point-lon"),
+      help: box.querySelector("#point-help")
+    };
+    out.lat.value = german(lat.value);
+    out.lon.value = german(lon.value);
+    [out.lat, out.lon].forEach(function (input) {
+      input.addEventListener("change", typed);
+      input.addEventListener("keydown", function (event) {
+        // Enter takes the coordinates here instead of sending the form.
+        if (event.key === "Enter") { event.preventDefault(); typed(); }
+      });
+    });
+    return out;
+  }
+
+  function typed() {
+    var la = number(fields.lat.value), lo = number(fields.lon.value);
+    if (la === null || lo === null || la < -90 || la > 90 || lo < -180 || lo > 180) {
+      say("Bitte Breite und Länge als Zahlen in Grad eingeben, zum Beispiel 52,37590 und 9,73200.");
+      return;
+    }
+    if (la === +lat.value && lo === +lon.value) { return; }
+    var target = L.latLng(la, lo);
+    moveTo(target);
+    map.panTo(target);
+  }
+
+  function number(text) {
+    var clean = String(text).trim().replace(",", ".");
+    return /^-?\d+(\.\d+)?$/.test(clean) ? parseFloat(clean) : null;
+  }
+
+  function german(text) {
+    return text ? String(text).replace(".", ",") : "";
+  }
 })();

@@ -91,7 +91,10 @@ def markers():
         store,
         _marker_key(query),
         lambda: json.dumps(
-            {"columns": ["id", "lat", "lon", "field"], "rows": search.markers(store, query)},
+            {
+                "columns": ["id", "lat", "lon", "field", "name"],
+                "rows": search.markers(store, query),
+            },
             separators=(",", ":"),
         ),
     )

@@ -16,6 +16,8 @@ CHART_BAR = 18
 CHART_GAP = 8
 CHART_TOP = 8
 CHART_AXIS = 34
+#: Room right of the longest bar for its total ("12,5"), which the SVG would otherwise cut off.
+CHART_TOTAL = 44
 
 
 # --- German numbers -----------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def chart(rows: list[dict], name_key: str = "district") -> dict:
     step = nice_step(top / 4) if top > 0 else 1.0
     ticks = [i * step for i in range(math.ceil(top / step - 1e-9) + 1)] or [0.0]
     scale_max = max(ticks[-1], step)
-    plot = CHART_WIDTH - CHART_LABEL - 16
+    plot = CHART_WIDTH - CHART_LABEL - CHART_TOTAL
     bars = []
     for i, r in enumerate(ordered):
         y = CHART_TOP + i * (CHART_BAR + CHART_GAP)

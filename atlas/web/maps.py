@@ -196,6 +196,9 @@ def numbered_points(tiles: Tiles, points: list[tuple[float, float]]) -> folium.M
                 icon_size=(26, 26),
                 icon_anchor=(13, 13),
             ),
+            # Labels, as the table's numbers are: nothing to click, so no nameless tab stop.
+            interactive=False,
+            keyboard=False,
         ).add_to(m)
     if points:
         lats, lons = [p[0] for p in points], [p[1] for p in points]
