@@ -79,6 +79,8 @@ class Settings:
     #: Behind reverse proxies: how many of them to trust for X-Forwarded-For/-Proto (werkzeug's
     #: ProxyFix); 0 takes the connection's address.
     PROXY_FIX: int = _user(0)
+    #: Every account must log in with a TOTP code too; one without is sent to enrol first.
+    REQUIRE_TOTP: bool = _user(False)
     #: Where the limiter counts; several workers share counters only in a shared store.
     RATELIMIT_STORAGE_URI: str = _user("memory://")
     SESSION_COOKIE_SECURE: bool = _user(False)

@@ -483,6 +483,28 @@ def users_logout_command(email: str):
     click.echo(f"{ended} session(s) of {email.strip().lower()} ended.")
 
 
+@users_group.command("totp")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="Remove the account's two-factor login instead.")
+@with_appcontext
+def users_totp_command(email: str, off: bool):
+    """Enrol an account in two-factor login: prints the otpauth:// URI and the secret for an
+    authenticator app (a new secret replaces an old one). Officers can also enrol themselves
+    at /verwaltung/zwei-faktor."""
+    from atlas.core.accounts import enrol_totp, new_totp_secret, remove_totp, totp_uri
+
+    email = email.strip().lower()
+    if off:
+        _on_account(remove_totp, email)
+        click.echo(f"Two-factor login of {email} removed.")
+        return
+    secret = new_totp_secret()
+    _on_account(enrol_totp, email, secret)
+    click.echo(f"Two-factor login of {email} enrolled. Add it to an authenticator app:")
+    click.echo(totp_uri(email, secret))
+    click.echo(f"Secret: {secret}")
+
+
 COMMANDS = [
     migrate_command,
     users_group,

@@ -5,17 +5,25 @@ Passwords are hashed by Werkzeug (scrypt). A login is a row in `login_sessions`:
 cookie carries only its random id (the table its SHA-256), so logging out, a new password or a
 removed account ends the session on the server, whatever copies of the cookie exist, and every
 session ends at its absolute end, set at login and never extended.
+
+Two-factor login: an account with a TOTP secret (RFC 6238, pyotp: 6 digits, 30-second steps)
+also needs a code from an authenticator app; codes of the step before and after count too
+(clock drift), and a code is accepted once only: the step of the last accepted code is stored,
+and no code of that step or an earlier one is taken again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import delete, select, update
+import pyotp
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -148,6 +156,85 @@ def end_all_sessions(store: Store, email: str) -> int:
     with store.session.begin() as s:
         user = _user_or_error(s, email)
         return s.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
+
+
+# --- two-factor login (TOTP) -----------------------------------------------------------------
+
+TOTP_ISSUER = "Gemeinsame Sache"
+_CODE = re.compile(r"^\d{6}$")
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(email: str, secret: str) -> str:
+    """The otpauth:// URI an authenticator app takes (typed in or as a QR code)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step (now, one before or one after) whose code is `code`, if any."""
+    code = (code or "").replace(" ", "")
+    if not _CODE.match(code):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(_utc(now))
+    for step in (current, current - 1, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _utc(now: float | None) -> datetime:
+    return datetime.fromtimestamp(time.time() if now is None else now, UTC)
+
+
+def enrol_totp(store: Store, email: str, secret: str, code: str | None = None) -> bool:
+    """Store `secret` as the account's TOTP secret. With `code` (the web enrolment), only if the
+    code matches: the officer shows the app has the secret; that code counts as used."""
+    step = None
+    if code is not None:
+        step = _matching_step(secret, code)
+        if step is None:
+            return False
+    with store.session.begin() as s:
+        user = _user_or_error(s, email)
+        user.totp_secret = secret
+        user.totp_last_step = step
+    return True
+
+
+def remove_totp(store: Store, email: str) -> None:
+    with store.session.begin() as s:
+        user = _user_or_error(s, email)
+        user.totp_secret = None
+        user.totp_last_step = None
+
+
+def check_totp(store: Store, user_id: int, code: str, now: float | None = None) -> bool:
+    """Whether `code` is a valid code of the account not used before; accepting it marks its
+    step used (one conditional UPDATE, so two requests with one code cannot both pass)."""
+    with store.session() as s:
+        secret = s.scalar(select(User.totp_secret).where(User.id == user_id))
+    step = _matching_step(secret, code, now) if secret else None
+    if step is None:
+        return False
+    with store.session.begin() as s:
+        done = s.execute(
+            update(User)
+            .where(
+                User.id == user_id,
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+        return done.rowcount == 1
+
+
+def user_by_id(store: Store, user_id: int) -> User | None:
+    with store.session() as s:
+        return s.get(User, user_id)
 
 
 def users(store: Store) -> list[User]:

@@ -97,6 +97,10 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The TOTP secret (base32) of an officer who enrolled for two-factor login (migration 0008).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The last 30-second time step whose code was accepted, so a code is never used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
 
 class LoginSession(Base):

@@ -21,6 +21,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_limiter.util import get_remote_address
@@ -79,7 +80,48 @@ def current_user() -> User | None:
     return officer.user if officer.is_authenticated else None
 
 
-login_required = flask_login.login_required
+#: Logged in, whether enrolled in a required two-factor login or not (the enrolment page).
+session_required = flask_login.login_required
+
+
+def totp_missing(user: User) -> bool:
+    """Two-factor login is required (ATLAS_REQUIRE_TOTP) and the account has not enrolled."""
+    return bool(current_app.config.get("REQUIRE_TOTP")) and user.totp_secret is None
+
+
+def login_required(view):
+    """Logged in; where two-factor login is required, also enrolled: an account without it is
+    sent to the enrolment page before anything else."""
+
+    @wraps(view)
+    @flask_login.login_required
+    def wrapper(*args, **kwargs):
+        if totp_missing(current_user()):
+            return redirect(url_for("moderation.totp"), 303)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+# --- the second step of a login with TOTP ---------------------------------------------------
+# After the right password, an account with a TOTP secret gets no session yet: the (signed)
+# cookie only says whose password was right and when, for TOTP_STEP_SECONDS; the session is made
+# once the code is right.
+
+TOTP_STEP_SECONDS = 300
+_PENDING = "totp_pending"
+
+
+def begin_second_step(user: User, target: str | None) -> None:
+    session.clear()
+    session[_PENDING] = {"user": user.id, "email": user.email, "at": time.time(), "next": target}
+
+
+def pending_second_step() -> dict | None:
+    pending = session.get(_PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > TOTP_STEP_SECONDS:
+        return None
+    return pending
 
 
 def admin_required(view):
@@ -109,7 +151,11 @@ def _account_limit() -> str:
 
 
 def _account_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()
+    if request.endpoint == "moderation.login_code":  # the account whose password was right
+        pending = pending_second_step()
+        email = pending["email"] if pending else ""
+    else:
+        email = (request.form.get("email") or "").strip().lower()
     return f"konto:{email}" if email else get_remote_address()
 
 
@@ -141,16 +187,19 @@ def _locked(whose: str):
 
 
 def login_limits(view):
-    """The login's limits: failed attempts per account and per client address."""
-    view = limiter.limit(
+    """The login's limits: failed attempts per account and per client address, shared by the
+    password step and the code step (a wrong code counts like a wrong password)."""
+    view = limiter.shared_limit(
         _account_limit,
+        "login-account",
         key_func=_account_key,
         methods=["POST"],
         deduct_when=_failed,
         on_breach=_locked("für dieses Konto"),
     )(view)
-    return limiter.limit(
+    return limiter.shared_limit(
         _address_limit,
+        "login-address",
         methods=["POST"],
         deduct_when=_failed,
         on_breach=_locked("von Ihrem Anschluss aus"),

@@ -177,6 +177,15 @@ class LoginForm(FlaskForm):
     password = PasswordField("Passwort", validators=[DataRequired("Bitte Passwort angeben.")])
 
 
+class CodeForm(FlaskForm):
+    """The 6-digit code of an authenticator app (two-factor login and its enrolment)."""
+
+    code = StringField(
+        "Code aus der Authenticator-App",
+        validators=[DataRequired("Bitte den sechsstelligen Code angeben."), Length(max=20)],
+    )
+
+
 class DecisionForm(FlaskForm):
     """Approve or reject; `version` makes a stale decision fail instead of overwriting."""
 

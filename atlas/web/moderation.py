@@ -23,7 +23,15 @@ from atlas.geo import regions
 from atlas.store import Status
 from atlas.web import auth, mail, maps, wording
 from atlas.web.extensions import get_store, get_tiles
-from atlas.web.forms import CSRF_MESSAGE, ActionForm, DecisionForm, EditForm, LoginForm, MoveForm
+from atlas.web.forms import (
+    CSRF_MESSAGE,
+    ActionForm,
+    CodeForm,
+    DecisionForm,
+    EditForm,
+    LoginForm,
+    MoveForm,
+)
 from atlas.web.submit import (
     form_values,
     keep_point,
@@ -64,13 +72,84 @@ def login():
             if user is None:
                 error = "E-Mail-Adresse oder Passwort ist falsch."
             else:
-                session.clear()  # nothing from before the login carries over
-                auth.log_in(user)
-                session.permanent = True
                 # Only local targets: never bounce a fresh login to another site.
                 target = _local_target(request.args.get("next", ""))
-                return redirect(target or url_for("moderation.queue"), 303)
+                if user.totp_secret:
+                    auth.begin_second_step(user, target)
+                    return redirect(url_for("moderation.login_code"), 303)
+                return _logged_in(user, target)
     return render_template("admin_login.html", form=form, error=error), (400 if error else 200)
+
+
+def _logged_in(user, target: str | None):
+    session.clear()  # nothing from before the login carries over
+    auth.log_in(user)
+    session.permanent = True
+    if auth.totp_missing(user):
+        return redirect(url_for("moderation.totp"), 303)
+    return redirect(target or url_for("moderation.queue"), 303)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@auth.login_limits
+def login_code():
+    """The second step of a login with TOTP: the code of the authenticator app. A wrong code
+    counts towards the login limits like a wrong password."""
+    pending = auth.pending_second_step()
+    if pending is None:
+        session.clear()
+        return redirect(url_for("moderation.login"), 303)
+    form = CodeForm()
+    error = None
+    if request.method == "POST":
+        if not form.validate():
+            error = CSRF_MESSAGE if form.errors.get("csrf_token") else None
+            error = error or "Bitte geben Sie den sechsstelligen Code ein."
+        elif not accounts.check_totp(get_store(), pending["user"], form.code.data):
+            error = "Der Code ist falsch, abgelaufen oder wurde schon verwendet."
+        else:
+            user = accounts.user_by_id(get_store(), pending["user"])
+            if user is None:
+                session.clear()
+                return redirect(url_for("moderation.login"), 303)
+            return _logged_in(user, pending.get("next"))
+    status = 400 if error else 200
+    return render_template("admin_totp_code.html", form=form, error=error), status
+
+
+@bp.route("/zwei-faktor", methods=["GET", "POST"])
+@auth.session_required
+def totp():
+    """Enrol in two-factor login: a new secret for the authenticator app, confirmed by a code
+    from it (only then stored). The secret waits in the signed session cookie meanwhile (of a
+    logged-in officer, and removed from it once enrolled)."""
+    user = auth.current_user()
+    form = CodeForm()
+    error = None
+    secret = session.get("totp_secret")  # kept across reloads: the app may have it already
+    if request.method == "POST" and secret:
+        if not form.validate():
+            error = CSRF_MESSAGE if form.errors.get("csrf_token") else None
+            error = error or "Bitte geben Sie den sechsstelligen Code ein."
+        elif accounts.enrol_totp(get_store(), user.email, secret, form.code.data):
+            session.pop("totp_secret", None)
+            flash("Die Zwei-Faktor-Anmeldung ist eingerichtet.")
+            return redirect(url_for("moderation.queue"), 303)
+        else:
+            error = "Der Code passt nicht. Bitte prüfen Sie die Uhrzeit Ihres Geräts."
+    if not secret:
+        secret = accounts.new_totp_secret()
+        session["totp_secret"] = secret
+    page = render_template(
+        "admin_totp_enrol.html",
+        form=form,
+        error=error,
+        secret=secret,
+        uri=accounts.totp_uri(user.email, secret),
+        required=auth.totp_missing(user),
+        enrolled=user.totp_secret is not None,
+    )
+    return page, (400 if error else 200)
 
 
 @bp.post("/logout")
