@@ -186,6 +186,13 @@ def test_an_officer_enrols_on_the_page_with_a_code_from_the_app(app):
     other = app.test_client()
     assert password_step(other).headers["Location"] == "/verwaltung/login/code"
     assert code_step(other, totp.now()).status_code == 400
+    # Once enrolled, the page offers no new secret: a session alone cannot swap the factor.
+    page = client.get("/verwaltung/zwei-faktor").get_data(as_text=True)
+    assert 'id="totp-enrolled"' in page and "otpauth://" not in page
+    answer = client.post("/verwaltung/zwei-faktor", data={"code": "123456", "csrf_token": token})
+    assert answer.status_code == 200
+    with get_store(app).session() as s:
+        assert s.scalar(select(User.totp_secret)) == totp.secret
 
 
 def test_required_totp_sends_an_account_without_it_to_enrol_first(instance):

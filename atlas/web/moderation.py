@@ -125,6 +125,10 @@ def totp():
     logged-in officer, and removed from it once enrolled)."""
     user = auth.current_user()
     form = CodeForm()
+    if user.totp_secret is not None:
+        # Not changed on the web: whoever held a session could swap in a second factor of their
+        # own. An administrator resets it (`atlas users totp EMAIL --off`).
+        return render_template("admin_totp_enrol.html", form=form, enrolled=True), 200
     error = None
     secret = session.get("totp_secret")  # kept across reloads: the app may have it already
     if request.method == "POST" and secret:
@@ -147,7 +151,7 @@ def totp():
         secret=secret,
         uri=accounts.totp_uri(user.email, secret),
         required=auth.totp_missing(user),
-        enrolled=user.totp_secret is not None,
+        enrolled=False,
     )
     return page, (400 if error else 200)
 
