@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from functools import partial
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
 from atlas.core import coverage as figures
@@ -23,7 +23,7 @@ from atlas.store import Project, VersionedCache
 from atlas.web import maps
 from atlas.web.charts import chart, de_number, de_percent, de_rate
 from atlas.web.coverage_maps import MAP_ATTRIBUTION, Classes, region_map, state_map
-from atlas.web.extensions import get_store, get_tiles, limiter
+from atlas.web.extensions import get_store, get_tiles, heavy
 
 bp = Blueprint("coverage", __name__)
 
@@ -69,6 +69,7 @@ def _field_args(field: str | None) -> dict:
 
 
 @bp.get("/regionen")
+@heavy
 def overview():
     field = figures.parse_field(request.args)
     rows = figures.region_rows(get_store())
@@ -93,6 +94,7 @@ def overview():
 
 
 @bp.get("/regionen/<slug>")
+@heavy
 def region_page(slug: str):
     params = figures.parse(request.args, region=_region_or_404(slug))
     sort, order = figures.parse_sort(request.args)
@@ -172,11 +174,28 @@ def region_page(slug: str):
 # --- downloads ----------------------------------------------------------------------------------
 
 
-def _download(text: str, filename: str, mimetype: str) -> Response:
+#: Size of the pieces a download is sent in.
+CHUNK = 256 * 1024
+
+
+def _chunks(body: bytes):
+    view = memoryview(body)
+    for start in range(0, len(view), CHUNK):
+        yield bytes(view[start : start + CHUNK])
+
+
+def _download(body: str | bytes, filename: str, mimetype: str) -> Response:
+    """A download streamed in pieces of the (often cached) bytes: no request makes a copy of
+    the whole body, however many are sent at once."""
+    if isinstance(body, str):
+        body = body.encode()
     return Response(
-        text,
+        _chunks(body),
         mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Length": str(len(body)),
+        },
     )
 
 
@@ -185,6 +204,7 @@ def _csv_routes(rule: str):
     column names and decimal commas; see atlas.core.tables)."""
 
     def register(view):
+        view = heavy(view)
         bp.get(rule, defaults={"flavour": "csv"})(view)
         return bp.get(rule.replace(".csv", "-excel.csv"), defaults={"flavour": "excel"})(view)
 
@@ -220,13 +240,9 @@ def download_white_spots(slug: str, flavour: str):
     return _download(text, _filename(stem, flavour), "text/csv")
 
 
-def _download_limit() -> str:
-    return current_app.config["RATELIMIT_DOWNLOAD"]
-
-
 @bp.get("/regionen/<slug>/projekte.<any(geojson, csv):fmt>")
 @bp.get("/regionen/<slug>/projekte-excel.csv", defaults={"fmt": "excel"})
-@limiter.limit(_download_limit)
+@heavy
 def download_projects(slug: str, fmt: str):
     _region_or_404(slug)
     kinds = {
