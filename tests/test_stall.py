@@ -147,3 +147,18 @@ def test_downloads_are_streamed_from_the_cached_bytes(app, monkeypatch):
     assert int(response.headers["Content-Length"]) == len(body)
     assert body == next(iter(coverage._DOWNLOADS._values.values()))
     assert body.startswith(b"{") and b"FeatureCollection" in body
+
+
+def test_a_download_goes_out_through_the_servers_file_wrapper(app):
+    wrapped = []
+
+    def file_wrapper(file, size):
+        wrapped.append(size)
+        return iter(lambda: file.read(size), b"")
+
+    client = app.test_client()
+    response = client.get(
+        "/regionen/weser-ems/projekte.csv", environ_overrides={"wsgi.file_wrapper": file_wrapper}
+    )
+    assert response.status_code == 200 and wrapped == [coverage.CHUNK]
+    assert response.data == next(iter(coverage._DOWNLOADS._values.values()))
