@@ -192,12 +192,16 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REF", help="also run the atlas of git commit REF")
     parser.add_argument("--postgres", help="SQLAlchemy URL of a PostgreSQL database of its own")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="PostgreSQL only (a section of its own)"
+    )
     parser.add_argument("--no-doc", action="store_true", help="print only, leave RESULTS.md alone")
     args = parser.parse_args()
     pg = None if args.no_postgres else postgres_url(args.postgres, "atlas_bench_stall")
     info = machine("Flask", "SQLAlchemy", "waitress", "psycopg")
     if pg:
         try:
+            reset_postgres(pg)
             info["PostgreSQL"] = postgres_version(pg)
         except Exception as exc:  # noqa: BLE001 - a missing server skips PostgreSQL
             print(f"PostgreSQL skipped: {exc}")
@@ -207,9 +211,10 @@ def main() -> None:
     lines = []
     with tempfile.TemporaryDirectory(prefix="bench-stall-") as tmp:
         folder = Path(tmp)
-        backends = [("SQLite", bench_env(folder / "instance", None, ATLAS_TILES="none"))]
+        backends = []
+        if not args.no_sqlite:
+            backends.append(("SQLite", bench_env(folder / "instance", None)))
         if pg:
-            reset_postgres(pg)
             backends.append(("PostgreSQL", bench_env(folder / "instance-pg", pg)))
         old = old_atlas(args.baseline, folder) if args.baseline else None
         for label, env in backends:
@@ -233,9 +238,11 @@ def main() -> None:
         + (f" --count {args.count}" if args.count != 100_000 else "")
         + (f" --seconds {args.seconds:g}" if args.seconds != 10 else "")
         + (f" --rounds {args.rounds}" if args.rounds != 1 else "")
+        + (" --no-sqlite" if args.no_sqlite else "")
         + (f" --baseline {args.baseline}" if args.baseline else "")
     )
     heading = HEADING + (f", {args.rounds} downloads per client" if args.rounds != 1 else "")
+    heading += ", PostgreSQL only" if args.no_sqlite else ""
     text = (
         f"{heading}\n\n"
         f"`{command}` ({time.strftime('%Y-%m-%d')}): {args.count:,} synthetic projects; "
