@@ -71,8 +71,9 @@ class Settings:
     RATELIMIT_ENABLED: bool = _user(True)
     RATELIMIT_SUBMIT: str = _user("20 per hour")
     RATELIMIT_LOGIN: str = _user("10 per minute")
-    #: Project downloads (a region's GeoJSON/CSV) per client: each is megabytes at scale.
-    RATELIMIT_DOWNLOAD: str = _user("30 per minute")
+    #: Heavy requests per client and endpoint: downloads (a region's GeoJSON/CSV is megabytes at
+    #: scale), the coverage pages and /api/coverage, the marker feed /api/markers.
+    RATELIMIT_DOWNLOAD: str = _user("60 per minute")
     #: Failed logins per e-mail address (whoever tries): an account is locked for the rest of
     #: the window, and told so in German with the time to wait.
     RATELIMIT_LOGIN_ACCOUNT: str = _user("5 per 15 minutes")

@@ -371,9 +371,24 @@ def _nearest_in_region(store: Store, region: str, field: str | None):
     return munis, distance, ids
 
 
+#: White spots by (region, field, distance) and data version; apart from _CACHE so that many
+#: distances asked for do not push out the project points and counts.
+_WHITE_SPOTS = VersionedCache(32)
+
+
 def white_spots(store: Store, region: str, field: str | None, distance_km: float) -> dict:
     """Municipalities of the region farther than distance_km from the nearest project of the field,
-    farthest first, with the shares of municipalities and inhabitants they make up."""
+    farthest first, with the shares of municipalities and inhabitants they make up (cached per
+    data version; callers get their own copy of the outer dict and must not change the items)."""
+    found = _WHITE_SPOTS.get(
+        store,
+        ("white_spots", region, field, float(distance_km)),
+        lambda: _white_spots(store, region, field, distance_km),
+    )
+    return dict(found)
+
+
+def _white_spots(store: Store, region: str, field: str | None, distance_km: float) -> dict:
     munis, distance, ids = _nearest_in_region(store, region, field)
     uncovered = distance > distance_km
     population = int(munis.population.sum())

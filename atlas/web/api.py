@@ -18,7 +18,7 @@ from atlas.core.projects import to_feature
 from atlas.geo import regions
 from atlas.store import Project, Status, VersionedCache
 from atlas.web.errors import error
-from atlas.web.extensions import get_geocode, get_store
+from atlas.web.extensions import get_geocode, get_store, heavy
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -83,6 +83,7 @@ def _marker_key(query: search.Query) -> tuple:
 
 
 @bp.get("/markers")
+@heavy
 def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
     query = search.parse(request.args, geocode=get_geocode())
@@ -154,7 +155,13 @@ def geocode():
     return jsonify(get_geocode()(q[:200]))
 
 
+#: Encoded coverage answers by parsed parameters (region, field, distance): a junk parameter
+#: finds the same entry.
+_COVERAGE = VersionedCache(16)
+
+
 @bp.get("/coverage")
+@heavy
 def coverage():
     """A region's districts with counts per field and per 100,000 inhabitants, its gaps and
     white spots (atlas.core.coverage)."""
@@ -163,4 +170,10 @@ def coverage():
     except search.BadQuery as exc:
         # The message alone: the German wording in exc.extra is for the coverage pages.
         return error(str(exc))
-    return jsonify(figures.coverage(get_store(), params))
+    store = get_store()
+    body = _COVERAGE.get(
+        store,
+        ("coverage", params.region, params.field, params.distance_km),
+        lambda: json.dumps(figures.coverage(store, params), ensure_ascii=False),
+    )
+    return Response(body, mimetype="application/json")

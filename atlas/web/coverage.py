@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 from functools import partial
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.wsgi import wrap_file
 
 from atlas.core import coverage as figures
 from atlas.core.fields import FIELDS
@@ -23,7 +24,7 @@ from atlas.store import Project, VersionedCache
 from atlas.web import maps
 from atlas.web.charts import chart, de_number, de_percent, de_rate
 from atlas.web.coverage_maps import MAP_ATTRIBUTION, Classes, region_map, state_map
-from atlas.web.extensions import get_store, get_tiles, limiter
+from atlas.web.extensions import get_store, get_tiles, heavy
 
 bp = Blueprint("coverage", __name__)
 
@@ -69,6 +70,7 @@ def _field_args(field: str | None) -> dict:
 
 
 @bp.get("/regionen")
+@heavy
 def overview():
     field = figures.parse_field(request.args)
     rows = figures.region_rows(get_store())
@@ -93,6 +95,7 @@ def overview():
 
 
 @bp.get("/regionen/<slug>")
+@heavy
 def region_page(slug: str):
     params = figures.parse(request.args, region=_region_or_404(slug))
     sort, order = figures.parse_sort(request.args)
@@ -172,11 +175,24 @@ def region_page(slug: str):
 # --- downloads ----------------------------------------------------------------------------------
 
 
-def _download(text: str, filename: str, mimetype: str) -> Response:
+#: Size of the pieces a download is sent in.
+CHUNK = 256 * 1024
+
+
+def _download(body: str | bytes, filename: str, mimetype: str) -> Response:
+    """A download streamed from the (often cached) bytes without a copy per request: through the
+    server's `wsgi.file_wrapper` (waitress then sends it from its I/O loop and the request's
+    thread is free at once for the next request), else in CHUNK pieces."""
+    if isinstance(body, str):
+        body = body.encode()
     return Response(
-        text,
+        wrap_file(request.environ, io.BytesIO(body), CHUNK),
         mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Length": str(len(body)),
+        },
+        direct_passthrough=True,
     )
 
 
@@ -185,6 +201,7 @@ def _csv_routes(rule: str):
     column names and decimal commas; see atlas.core.tables)."""
 
     def register(view):
+        view = heavy(view)
         bp.get(rule, defaults={"flavour": "csv"})(view)
         return bp.get(rule.replace(".csv", "-excel.csv"), defaults={"flavour": "excel"})(view)
 
@@ -220,13 +237,9 @@ def download_white_spots(slug: str, flavour: str):
     return _download(text, _filename(stem, flavour), "text/csv")
 
 
-def _download_limit() -> str:
-    return current_app.config["RATELIMIT_DOWNLOAD"]
-
-
 @bp.get("/regionen/<slug>/projekte.<any(geojson, csv):fmt>")
 @bp.get("/regionen/<slug>/projekte-excel.csv", defaults={"fmt": "excel"})
-@limiter.limit(_download_limit)
+@heavy
 def download_projects(slug: str, fmt: str):
     _region_or_404(slug)
     kinds = {

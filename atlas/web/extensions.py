@@ -12,8 +12,20 @@ from atlas.geo import geocoding
 from atlas.store import Store
 from atlas.web.maps import Tiles
 
-#: Per-client limits on submitting and logging in (ATLAS_RATELIMIT_ENABLED=0 switches them off).
+#: Per-client limits on submitting, logging in and heavy requests (ATLAS_RATELIMIT_ENABLED=0
+#: switches them off).
 limiter = Limiter(key_func=get_remote_address)
+
+
+def _heavy_limit() -> str:
+    return current_app.config["RATELIMIT_DOWNLOAD"]
+
+
+def heavy(view):
+    """Limit a view per client by ATLAS_RATELIMIT_DOWNLOAD: the endpoints whose answer is large
+    or costly to build (downloads, coverage, the marker feed), each counted on its own. Over
+    the limit, HTML pages get the German 429 page and /api/ a JSON error (atlas.web.errors)."""
+    return limiter.limit(_heavy_limit)(view)
 
 
 def get_store(app: Flask | None = None) -> Store:
