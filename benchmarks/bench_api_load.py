@@ -443,7 +443,7 @@ def profile_in_process(env: dict, paths: list[str], repeat: int = 20) -> str:
     os.environ.pop("ATLAS_DATABASE_URL", None)
     os.environ.update({k: v for k, v in env.items() if k.startswith("ATLAS_")})
     try:
-        from atlas.web import create_app
+        from atlas.web.app import create_app
 
         app = create_app()
         client = app.test_client()

@@ -139,7 +139,7 @@ def profile_api(folder: Path, paths: list[str], repeat: int = 5) -> str:
     """cProfile of the API in-process (Flask test client) against an already filled store."""
     os.environ["ATLAS_INSTANCE_PATH"] = str(folder)
     os.environ["ATLAS_TILES"] = "none"
-    from atlas.web import create_app
+    from atlas.web.app import create_app
 
     app = create_app()
     client = app.test_client()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from atlas import cli as atlas_cli
-from atlas.web import create_app
+from atlas.web.app import create_app
 from tests.support.databases import PG_URL, database_free, drop_database, fresh_database_url
 
 pytest_plugins = ["tests.support.browser"]

@@ -25,24 +25,16 @@ def _modules() -> dict[str, Path]:
     }
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    return "TYPE_CHECKING" in ast.unparse(node.test)
-
-
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """The atlas modules that `name` imports anywhere in its file (not under TYPE_CHECKING)."""
+    """The atlas modules that `name` imports anywhere in its file, TYPE_CHECKING blocks too.
+
+    `from atlas.web import maps` depends on `atlas.web` as well as on `atlas.web.maps`: the
+    package's `__init__` runs first, so a package that imports its own modules closes a cycle.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = {
-        id(n)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and _is_type_checking(node)
-        for n in ast.walk(node)
-    }
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -51,9 +43,7 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            targets = [
-                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
-            ]
+            targets = [base, *(f"{base}.{a.name}" for a in node.names)]
         else:
             continue
         found.update(t for t in targets if t in known and t != name)

@@ -144,7 +144,7 @@ def test_export_round_trips_through_import(cli, app, tmp_path, instance, monkeyp
         other_url = fresh_database_url() or f"sqlite:///{tmp_path / (fmt + '.sqlite3')}"
         monkeypatch.setenv("ATLAS_DATABASE_URL", other_url)
         from atlas import cli as atlas_cli
-        from atlas.web import create_app
+        from atlas.web.app import create_app
 
         other = create_app({"TESTING": True})
         result = other.test_cli_runner().invoke(atlas_cli.group(), args=["import", str(out)])

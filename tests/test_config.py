@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from atlas import config
-from atlas.web import create_app
+from atlas.web.app import create_app
 
 
 def test_the_app_starts_from_the_declared_defaults(instance, monkeypatch):

@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 
 from atlas.core.accounts import add_user
 from atlas.store import AuditEntry, OutboxMessage, Project, utcnow
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 

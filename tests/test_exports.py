@@ -22,7 +22,7 @@ import pytest
 
 from atlas.core import tables
 from atlas.core.projects import clean_record
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.databases import drop_database, fresh_database_url
 

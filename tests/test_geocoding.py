@@ -459,7 +459,7 @@ def test_a_qualifier_that_contradicts_the_postcode_is_ambiguous():
 
 def test_the_configured_app_geocodes_online_and_caches_in_its_database(instance, stub):
     """ATLAS_GEOCODER=nominatim: the API asks the server once, and the answer outlives a restart."""
-    from atlas.web import create_app
+    from atlas.web.app import create_app
     from atlas.web.extensions import get_store
 
     config = {

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from atlas.core.accounts import add_user
 from atlas.store import Project
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 

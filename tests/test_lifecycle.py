@@ -17,7 +17,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
 from atlas.store import AuditEntry, OutboxMessage, Project
-from atlas.web import create_app, wording
+from atlas.web.app import create_app, wording
 from atlas.web.extensions import get_store
 from tests import test_submissions as base
 from tests.test_submissions import VALID, csrf, login, pending, submit

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from atlas.core.accounts import add_user
 from atlas.core.submissions import hash_token
 from atlas.store import OutboxMessage, Project
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 from tests.support.smtp_stub import closed_port, smtp_server

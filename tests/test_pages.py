@@ -9,7 +9,7 @@ import pytest
 
 from atlas.core.demo import synthetic_projects
 from atlas.core.projects import clean_record
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.assets import remote_urls
 from atlas.web.extensions import get_store
 from tests.test_api import PROJECTS

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from atlas.core.accounts import add_user
 from atlas.store import LoginSession, User, utcnow
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 from tests.support.live_server import atlas_env, atlas_server, run_atlas

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from atlas.core.accounts import add_user
 from atlas.core.projects import clean_record
 from atlas.store import AuditEntry, OutboxMessage, Project
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from atlas.core import accounts
 from atlas.core.accounts import add_user, enrol_totp
 from atlas.store import LoginSession, User
-from atlas.web import create_app
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
 

@@ -28,8 +28,8 @@ from sqlalchemy import (
     text,
 )
 
+import atlas.search.filters as filters
 from atlas.geo.geodesy import SPHERE_ERROR, degree_km, latitude_reach
-from atlas.search import filters
 from atlas.search.backend import Result
 from atlas.search.query import Near, Query
 from atlas.store import Project, Store

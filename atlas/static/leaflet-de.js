@@ -6,8 +6,12 @@
   if (!window.L) { return; }
   L.Control.Zoom.prototype.options.zoomInTitle = "Vergrößern";
   L.Control.Zoom.prototype.options.zoomOutTitle = "Verkleinern";
+  // The credit links to Leaflet's licence as served here, not to leafletjs.com: a page of the
+  // atlas points to no other host than the tile server.
+  var here = document.currentScript ? document.currentScript.src : "";
+  var licence = here.replace(/leaflet-de\.js(\?.*)?$/, "vendor/leaflet/LICENSE");
   L.Control.Attribution.prototype.options.prefix =
-    '<a href="https://leafletjs.com" title="Leaflet, eine JavaScript-Bibliothek für interaktive Karten">Leaflet</a>';
+    '<a href="' + licence + '" title="Leaflet, eine JavaScript-Bibliothek für interaktive Karten">Leaflet</a>';
   L.Marker.prototype.options.alt = "Kartenpunkt";
 
   var layersLayout = L.Control.Layers.prototype._initLayout;

@@ -6,12 +6,18 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from .models import GeocodeAnswer
 
-if TYPE_CHECKING:
-    from .database import Store
+
+class Store(Protocol):
+    """What the caches need of `atlas.store.Store` (which makes them; so no import back)."""
+
+    url: str
+    session: Any
+
+    def data_version(self) -> int: ...
 
 
 class VersionedCache:

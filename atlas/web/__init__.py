@@ -1,5 +1,2 @@
-"""The web application: the factory, blueprints, forms, maps, charts and assets."""
-
-from .app import create_app
-
-__all__ = ["create_app"]
+"""The web application: the factory (`atlas.web.app.create_app`), blueprints, forms, maps,
+charts and assets. Empty on purpose: its modules import `atlas.web`, so it imports none of them."""
