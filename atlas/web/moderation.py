@@ -304,27 +304,28 @@ def _notify_office_edit(before, after, note: str | None, republished: bool) -> N
     _tell_submitter(after, "Ihr Projekt wurde geändert", body)
 
 
-def _decision_form(project):
-    """The posted decision form, and the item page saying what is wrong with it (or None)."""
+def _posted_decision(project, reason_required: str | None = None):
+    """The posted decision's version and reason (trimmed, or None), or the item page saying what
+    is wrong with it: `(version, reason, None)` or `(None, None, page)`."""
     form = DecisionForm()
-    if form.validate():
-        return form, None
-    message = CSRF_MESSAGE if form.errors.get("csrf_token") else "Ungültige Anfrage."
-    return form, _show(project, 400, message)
+    if not form.validate():
+        message = CSRF_MESSAGE if form.errors.get("csrf_token") else "Ungültige Anfrage."
+        return None, None, _show(project, 400, message)
+    reason = (form.reason.data or "").strip() or None
+    if reason_required and not reason:
+        return None, None, _show(project, 400, reason_required)
+    return int(form.version.data), reason, None
 
 
 def _decide(project_id: str, approve: bool):
     project = _item_or_403(project_id)
-    form, invalid = _decision_form(project)
+    version, reason, invalid = _posted_decision(
+        project, None if approve else "Bitte begründen Sie die Ablehnung."
+    )
     if invalid:
         return invalid
-    reason = (form.reason.data or "").strip() or None
-    if not approve and not reason:
-        return _show(project, 400, "Bitte begründen Sie die Ablehnung.")
     actor = auth.current_user().email
-    done = submissions.decide(
-        get_store(), project_id, int(form.version.data), actor, approve, reason
-    )
+    done = submissions.decide(get_store(), project_id, version, actor, approve, reason)
     if done is None:
         return _stale(project_id)
     _notify_decision(done, approve, reason)
@@ -419,15 +420,14 @@ def republish(project_id: str):
 
 def _take_off_or_put_back(project_id: str, publish: bool):
     project = _item_or_403(project_id)
-    form, invalid = _decision_form(project)
+    version, text, invalid = _posted_decision(
+        project, None if publish else "Bitte begründen Sie, warum das Projekt aus dem Atlas soll."
+    )
     if invalid:
         return invalid
-    text = (form.reason.data or "").strip() or None
-    if not publish and not text:
-        return _show(project, 400, "Bitte begründen Sie, warum das Projekt aus dem Atlas soll.")
     again = "wieder " if publish and submissions.taken_off(get_store(), project) else ""
     act = submissions.republish if publish else submissions.unpublish
-    done = act(get_store(), project_id, int(form.version.data), auth.current_user().email, text)
+    done = act(get_store(), project_id, version, auth.current_user().email, text)
     if done is None:
         return _stale(project_id)
     office = regions.REGIONS[done.region]["office"]
