@@ -119,7 +119,8 @@ def breakdown(folder: Path, region: str, repeat: int) -> dict[str, float]:
     os.environ["ATLAS_INSTANCE_PATH"] = str(folder)
     os.environ["ATLAS_TILES"] = "none"
     from atlas.core import coverage
-    from atlas.web import coverage_maps, create_app, maps
+    from atlas.web import coverage_maps, maps
+    from atlas.web.app import create_app
     from atlas.web.extensions import get_store
 
     app = create_app()

@@ -205,8 +205,8 @@ def _import_killed_while_storing(env: dict, big: Path, log: Path) -> bool:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    if proc.returncode == 0:
-        return False  # it committed and exited under our feet
+    if proc.returncode == 0 or "Imported" in log.read_text():
+        return False  # it committed (and perhaps exited) before the kill arrived
     assert proc.returncode == -signal.SIGKILL and "Imported" not in log.read_text()
     return True
 

@@ -11,7 +11,8 @@ import pytest
 
 from atlas.core import coverage as figures
 from atlas.core.demo import synthetic_projects
-from atlas.web import api, coverage, create_app
+from atlas.web import api, coverage
+from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 
 JUNK = ["_={n}", "utm_source=x{n}&fbclid={n}", "x{n}=1", "callback=c{n}"]
