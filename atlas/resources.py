@@ -20,6 +20,8 @@ def _find(name: str) -> Path:
 DATA_DIR = _find("data")
 TEMPLATES_DIR = _find("templates")
 STATIC_DIR = PACKAGE_DIR / "static"
+#: gettext catalogues (`<lang>/LC_MESSAGES/messages.po`), inside the package.
+TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
 PROJECTS_FILE = DATA_DIR / "projects.geojson"
 REGIONS_DIR = DATA_DIR / "regions"
 GAZETTEER_FILE = DATA_DIR / "gazetteer" / "gazetteer.json.gz"

@@ -12,7 +12,7 @@ from flask import Flask, current_app, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from atlas import config
-from atlas.resources import STATIC_DIR, TEMPLATES_DIR
+from atlas.resources import STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
 from atlas.store import Store
 from atlas.web import (
     api,
@@ -26,7 +26,7 @@ from atlas.web import (
     submit,
     wording,
 )
-from atlas.web.extensions import get_store, limiter
+from atlas.web.extensions import babel, get_store, limiter, select_locale
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -58,6 +58,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     limiter.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+    )
     auth.init_app(app)
     assets.local_assets(app.static_url_path)
     for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):

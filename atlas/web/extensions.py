@@ -5,6 +5,7 @@ blueprint (like `get_db` in Flask's tutorial)."""
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -15,6 +16,15 @@ from atlas.web.maps import Tiles
 #: Per-client limits on submitting, logging in and heavy requests (ATLAS_RATELIMIT_ENABLED=0
 #: switches them off).
 limiter = Limiter(key_func=get_remote_address)
+
+#: Translations of the interface (gettext catalogues under atlas/translations). In code,
+#: `from flask_babel import gettext as _` (or `lazy_gettext` at import time); in templates `_()`.
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The interface language of this request: German until the language choice exists."""
+    return "de"
 
 
 def _heavy_limit() -> str:
