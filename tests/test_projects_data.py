@@ -62,6 +62,7 @@ PROPERTIES = [
     "street",
     "website",
     "source",
+    "source_date",
     "precision",
     "location_note",
     "district_code",

@@ -37,6 +37,7 @@ PROPERTIES = [
     "street",
     "website",
     "source",
+    "source_date",
     "precision",
     "location_note",
     "district_code",
@@ -45,6 +46,7 @@ PROPERTIES = [
     "status",
     "synthetic",
     "contact_email",
+    "confirmed_at",
 ]
 LIST_PROPERTIES = {"fields", "tags", "source"}
 MAX_LENGTH = {
@@ -59,6 +61,8 @@ MAX_LENGTH = {
 }
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _POSTCODE = re.compile(r"^\d{5}$")
+#: A source's date as precise as the document gives it: "2020", "2019-03" or "2018-11-06".
+_SOURCE_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 def slugify(text: str) -> str:
@@ -135,6 +139,7 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
         "location_note",
         "precision",
         "postcode",
+        "source_date",
     ):
         rec[key] = _text(raw.get(key))
         limit = MAX_LENGTH.get(key)
@@ -165,6 +170,8 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
             rec["precision"] = Precision(rec["precision"])
         except ValueError:
             reasons.append(f"precision '{rec['precision']}' is not one of {', '.join(Precision)}")
+    if rec["source_date"] and not _SOURCE_DATE.match(rec["source_date"]):
+        reasons.append(f"source_date '{rec['source_date']}' is not YYYY, YYYY-MM or YYYY-MM-DD")
     if rec["postcode"]:
         if not _POSTCODE.match(rec["postcode"]):
             reasons.append(f"postcode '{rec['postcode']}' is not five digits")
@@ -337,6 +344,8 @@ def public_properties(project) -> dict:
     props["district"] = info["name"] if info else None
     # Personal data only with consent: the e-mail is public when its owner said so.
     props["contact_email"] = get("contact_email") if get("publish_email") else None
+    confirmed = props["confirmed_at"]
+    props["confirmed_at"] = confirmed.isoformat() if hasattr(confirmed, "isoformat") else confirmed
     return props
 
 
@@ -372,6 +381,7 @@ GERMAN_HEADERS = {
     "street": "Straße",
     "website": "Website",
     "source": "Quelle",
+    "source_date": "Stand der Quelle",
     "precision": "Genauigkeit",
     "location_note": "Hinweis zum Ort",
     "district_code": "Kreisschlüssel",
@@ -380,6 +390,7 @@ GERMAN_HEADERS = {
     "status": "Status",
     "synthetic": "Testdaten",
     "contact_email": "E-Mail",
+    "confirmed_at": "Zuletzt bestätigt",
     "lat": "Breite",
     "lon": "Länge",
 }

@@ -26,6 +26,8 @@ class Status(StrEnum):
     PENDING = "pending"
     PUBLISHED = "published"
     REJECTED = "rejected"
+    #: Reported as no longer running (issue 21): off the map, kept in the office's statistics.
+    ENDED = "ended"
 
 
 STATUSES = tuple(s.value for s in Status)
@@ -77,6 +79,13 @@ class Project(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
     )
+    # Issue 21 (migration 0012): how old the information is, and whether the project still runs.
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source_date: Mapped[str | None] = mapped_column(String(10))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ask_consent: Mapped[bool | None] = mapped_column(Boolean)
+    consent_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # The listing's order (name within a status) straight from an index, also for 100k projects.
