@@ -104,6 +104,15 @@ class Settings:
     #: Answer with the worker's process id (tests of multi-process serving).
     EXPOSE_WORKER: bool = _internal(False)
 
+    # Issue 21: entries stay true.
+    #: Days after its last confirmation that a project's contact is asked whether it still runs
+    #: (only contacts who agreed to be asked).
+    CONFIRM_AFTER_DAYS: int = _user(365)
+    #: Days after a reminder without an answer until the entry shows "Nicht bestätigt seit …".
+    CONFIRM_UNANSWERED_DAYS: int = _user(60)
+    #: `atlas serve` sends due reminders by itself once a day (off: only `atlas reminders`).
+    REMINDERS: bool = _user(True)
+
     @classmethod
     def of(cls, config: Mapping) -> Settings:
         """The settings in a mapping such as the app's config; missing ones take their default."""

@@ -271,6 +271,10 @@ def serve_command(host: str, port: int, threads: int, workers: int):
 
     _store().create_schema()
     purge(_store(), current_app.config["RETENTION_DAYS"])
+    if workers == 1:  # issue 21: due reminders once a day (several workers: `atlas reminders`)
+        from atlas.web.confirm import start_daily
+
+        start_daily(current_app._get_current_object())
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which would otherwise walk it all again during large searches.
     import gc
@@ -322,6 +326,21 @@ def _gunicorn(bind: str, workers: int, threads: int) -> None:
             return create_app()
 
     Server().run()
+
+
+@click.command("reminders")
+@click.option("--dry-run", is_flag=True, help="List the projects due, send nothing.")
+@with_appcontext
+def reminders_command(dry_run: bool):
+    """Ask the contacts of projects not confirmed for ATLAS_CONFIRM_AFTER_DAYS whether they still
+    run (only contacts who agreed to be asked; `atlas serve` does this once a day by itself)."""
+    from atlas.web.confirm import send_due
+
+    due = send_due(current_app._get_current_object(), dry_run=dry_run)
+    for project in due:
+        click.echo(f"{project.id}\t{project.contact_email}")
+    verb = "due" if dry_run else "sent"
+    click.echo(f"{len(due)} reminder(s) {verb}.", err=True)
 
 
 @click.command("purge")
@@ -509,6 +528,7 @@ COMMANDS = [
     migrate_command,
     users_group,
     purge_command,
+    reminders_command,
     erase_command,
     serve_command,
     demo_data_command,

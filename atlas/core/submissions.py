@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from types import SimpleNamespace
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, func, select, update
@@ -44,6 +45,7 @@ EDITABLE = (
     "contact_name",
     "contact_email",
     "publish_email",
+    "ask_consent",  # issue 21: may we ask whether it still runs?
 )
 PERSONAL = ("contact_name", "contact_email")
 
@@ -182,7 +184,9 @@ def _audit(s, actor: str, action: str, project: Project | dict, changes: dict) -
 
 def _public_changes(old: dict, new: dict) -> dict:
     """What changed, without personal data (the audit log outlives a withdrawal)."""
-    skip = PERSONAL + ("search_text", "decided_at", "decided_by")  # entry has who and when
+    # The entry has who and when; a private link's hash is no public change.
+    skip = PERSONAL + ("search_text", "decided_at", "decided_by", "confirmed_at", "ended_at")
+    skip += ("token_hash",)
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v and k not in skip}
 
 
@@ -257,9 +261,10 @@ def _apply(
     values: dict,
     *,
     from_status: str | tuple[str, ...] = Status.PENDING,
+    erase_mails: bool = False,
 ) -> Project | None:
     """Change a record only if it is still in `from_status` (one or several) at `version`; None
-    if it was not."""
+    if it was not. With erase_mails its mails in the outbox go in the same transaction."""
     allowed = (from_status,) if isinstance(from_status, str) else tuple(from_status)
     with store.session.begin() as s:
         current = s.get(Project, project_id)
@@ -288,6 +293,11 @@ def _apply(
         )
         if done.rowcount != 1:
             return None
+        if erase_mails:
+            before = SimpleNamespace(
+                id=project_id, name=current.name, contact_email=old.get("contact_email")
+            )
+            _erase_mails(s, before, None)
         _audit(
             s,
             actor,
@@ -385,12 +395,15 @@ def request_change(
 
 
 def _decision(actor: str, approve: bool, reason: str | None) -> dict:
-    return {
+    decision = {
         "status": Status.PUBLISHED if approve else Status.REJECTED,
         "decided_at": utcnow(),
         "decided_by": actor,
         "decision_note": reason,
     }
+    if approve:  # an office's approval confirms the project runs (issue 21)
+        decision["confirmed_at"] = decision["decided_at"]
+    return decision
 
 
 def decide(
@@ -450,6 +463,58 @@ def republish(
     )
 
 
+def confirm(
+    store: Store, project_id: str, actor: str, version: int | None = None
+) -> Project | None:
+    """The contact or an office says the published project still runs (issue 21)."""
+    return _apply(
+        store,
+        project_id,
+        version,
+        actor,
+        "confirmed",
+        {"confirmed_at": utcnow()},
+        from_status=Status.PUBLISHED,
+    )
+
+
+def end(store: Store, project_id: str, actor: str, version: int | None = None) -> Project | None:
+    """The project does not exist any more: off the atlas at once, kept for the office's
+    statistics with its end date. Its personal data goes as in a withdrawal: contact name and
+    address, the private link, its mails in the outbox (the audit entries never held them)."""
+    personal = {k: None for k in PERSONAL}
+    return _apply(
+        store,
+        project_id,
+        version,
+        actor,
+        "ended",
+        {
+            "status": Status.ENDED,
+            "ended_at": utcnow(),
+            **personal,
+            "publish_email": False,
+            "token_hash": None,
+            "ask_consent": None,
+        },
+        from_status=(Status.PUBLISHED, Status.PENDING, Status.REJECTED),
+        erase_mails=True,
+    )
+
+
+def new_private_link(store: Store, project_id: str) -> str | None:
+    """A fresh private link for a published project (whose contact came by a reminder's link):
+    the token, or None. An earlier private link stops working."""
+    token = secrets.token_urlsafe(32)
+    with store.session.begin() as s:
+        done = s.execute(
+            update(Project)
+            .where(Project.id == project_id, Project.status == Status.PUBLISHED)
+            .values(token_hash=hash_token(token))
+        )
+    return token if done.rowcount == 1 else None
+
+
 def move(store: Store, project_id: str, version: int, actor: str, region: str) -> Project | None:
     return _apply(store, project_id, version, actor, "moved", {"region": region})
 
@@ -492,6 +557,16 @@ def _erase_traces(s, project: Project, token: str | None) -> None:
     name), and everything but the bare events in its audit entries: their changes (old and new
     texts) go, the project id is replaced by a pseudonym; when, who on the office side, what
     kind of event and the region stay."""
+    _erase_mails(s, project, token)
+    s.execute(
+        update(AuditEntry)
+        .where(AuditEntry.project_id == project.id)
+        .values(project_id=_pseudonym(s, project.id), changes={})
+    )
+
+
+def _erase_mails(s, project: Project, token: str | None) -> None:
+    """Delete a project's mails from the outbox (see `_erase_traces`)."""
     mails = OutboxMessage.project_id == project.id
     if token:
         mails |= OutboxMessage.project_id.is_(None) & OutboxMessage.body.contains(
@@ -504,11 +579,6 @@ def _erase_traces(s, project: Project, token: str | None) -> None:
             & OutboxMessage.subject.contains(project.name, autoescape=True)
         )
     s.execute(delete(OutboxMessage).where(mails))
-    s.execute(
-        update(AuditEntry)
-        .where(AuditEntry.project_id == project.id)
-        .values(project_id=_pseudonym(s, project.id), changes={})
-    )
 
 
 def queue(store: Store, region: str | None) -> list[Project]:

@@ -17,6 +17,7 @@ from atlas.core import coverage as figures
 from atlas.core.projects import to_feature
 from atlas.geo import regions
 from atlas.store import Project, Status, VersionedCache
+from atlas.web import freshness
 from atlas.web.errors import error
 from atlas.web.extensions import get_geocode, get_store, heavy
 
@@ -105,9 +106,13 @@ def markers():
 @bp.get("/projects/<project_id>")
 def project(project_id: str):
     found = get_store().get(project_id)
+    if found is not None and found.status == Status.ENDED:
+        ended = found.ended_at.isoformat() if found.ended_at else None
+        return error(f"project '{project_id}' has ended", 410, ended_at=ended)
     if found is None or found.status != Status.PUBLISHED:
         return error(f"no published project with id '{project_id}'", 404)
     feature = _feature(found)
+    feature["properties"]["freshness"] = freshness.text(found)
     info = regions.REGIONS.get(found.region)
     feature["properties"]["office"] = info["office"] if info else None
     return jsonify(feature)

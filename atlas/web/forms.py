@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -164,6 +165,13 @@ class SubmissionForm(ProjectForm):
         validators=[
             DataRequired("Ohne Ihre Einwilligung können wir die Einreichung nicht annehmen.")
         ],
+    )
+    #: Issue 21: may the atlas ask now and then whether the project still runs? Never preset.
+    ask_consent = BooleanField(
+        lazy_gettext(
+            "Sie dürfen mich einmal im Jahr per E-Mail fragen, ob das Projekt noch läuft "
+            "(ein Klick genügt; abbestellen können Sie es über Ihren persönlichen Link)."
+        )
     )
     #: Honeypot: hidden from people, filled by simple bots.
     homepage = StringField("Bitte leer lassen")

@@ -453,6 +453,7 @@ def _take_off_or_put_back(project_id: str, publish: bool):
 LISTED = {
     Status.PUBLISHED: "Veröffentlichte Projekte",
     Status.REJECTED: "Abgelehnte oder aus dem Atlas genommene Projekte",
+    Status.ENDED: "Beendete Projekte (nicht mehr im Atlas)",  # issue 21
 }
 
 

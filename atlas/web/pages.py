@@ -6,6 +6,7 @@ import math
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, g, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from atlas import search
@@ -189,6 +190,8 @@ def listing():
 @bp.get("/projekte/<project_id>")
 def detail(project_id: str):
     project = get_store().get(project_id)
+    if project is not None and project.status == Status.ENDED:
+        abort(410, _("Dieses Projekt gibt es nicht mehr; es ist nicht mehr im Atlas."))
     if project is None or project.status != Status.PUBLISHED:
         abort(404)
     rendered = maps.render(maps.project_map(get_tiles(), project), g.csp_nonce)
