@@ -204,10 +204,11 @@ def test_geocode_answers_like_the_command(client):
 
 def test_markers_are_compact_rows(client):
     body = client.get("/api/markers?field=sprache").get_json()
-    assert body["columns"] == ["id", "lat", "lon", "field", "name"]
-    # The name is each marker's accessible name on the map (atlas.js gives it as title).
+    assert body["columns"] == ["id", "lat", "lon", "field", "name", "unconfirmed"]
+    # The name is each marker's accessible name on the map (atlas.js gives it as title); the
+    # last column marks an entry whose reminder went unanswered (drawn muted, issue 21).
     assert body["rows"] == [
-        ["sprachcafe-linden-hannover", 52.3667, 9.7167, "sprache", "Sprachcafé Linden"]
+        ["sprachcafe-linden-hannover", 52.3667, 9.7167, "sprache", "Sprachcafé Linden", 0]
     ]
 
 

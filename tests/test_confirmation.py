@@ -293,6 +293,8 @@ def test_unanswered_entries_are_marked_and_listed_for_their_office(app, smtp):
     assert "Nicht bestätigt seit" in page and "freshness-unconfirmed" in page
     props = client.get(f"/api/projects/{project_id}").get_json()["properties"]
     assert props["freshness"].startswith("Nicht bestätigt seit")
+    rows = client.get("/api/markers").get_json()["rows"]
+    assert {row[0]: row[5] for row in rows}[project_id] == 1  # drawn muted on the map
 
     login(client, "we@arl.example")  # another region's office does not see it
     assert project_id not in client.get("/verwaltung/ueberfaellig").get_data(as_text=True)

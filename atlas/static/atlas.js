@@ -29,7 +29,7 @@
         // The API's German wording (`de`); its `error` is English, for programs.
         if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
         var markers = res.body.rows.map(function (row) {
-          var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none"), iconSize: [16, 16] });
+          var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none") + (row[5] ? " unconfirmed" : ""), iconSize: [16, 16] });
           // The project's name is the marker's accessible name (and its tooltip).
           var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || "Projekt", alt: row[4] || "Projekt" });
           marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });

@@ -16,7 +16,7 @@ from atlas import search
 from atlas.core import coverage as figures
 from atlas.core.projects import to_feature
 from atlas.geo import regions
-from atlas.store import Project, Status, VersionedCache
+from atlas.store import Project, Status, VersionedCache, utcnow
 from atlas.web import freshness
 from atlas.web.errors import error
 from atlas.web.extensions import get_geocode, get_store, heavy
@@ -89,13 +89,16 @@ def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
     query = search.parse(request.args, geocode=get_geocode())
     store = get_store()
+    # Issue 21: a last column, 1 for an entry whose reminder went unanswered (drawn muted); the
+    # day is in the key, since an entry turns unconfirmed by time passing alone.
+    today = utcnow().date()
     body = _MARKERS.get(
         store,
-        _marker_key(query),
+        (*_marker_key(query), today),
         lambda: json.dumps(
             {
-                "columns": ["id", "lat", "lon", "field", "name"],
-                "rows": search.markers(store, query),
+                "columns": ["id", "lat", "lon", "field", "name", "unconfirmed"],
+                "rows": freshness.mark_unconfirmed(store, search.markers(store, query)),
             },
             separators=(",", ":"),
         ),

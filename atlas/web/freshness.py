@@ -41,6 +41,14 @@ def text(project) -> str:
     return _("Eingetragen: %(when)s", when=_month(state.when))
 
 
+def mark_unconfirmed(store, rows: list[list]) -> list[list]:
+    """The marker rows ([id, …]) with 1 appended for an unconfirmed entry, 0 for the others."""
+    unconfirmed = reminders.unanswered_ids(
+        store, utcnow(), current_app.config["CONFIRM_UNANSWERED_DAYS"]
+    )
+    return [[*row, int(row[0] in unconfirmed)] for row in rows]
+
+
 def init_app(app: Flask) -> None:
     app.add_template_global(text, "freshness_text")
     app.add_template_global(of, "freshness")
