@@ -345,3 +345,25 @@ def test_the_daily_runner_repeats_and_survives_a_failure():
     finally:
         runner.stop()
     assert len(calls) >= 3
+
+
+def test_coverage_counts_confirmed_projects_and_says_so(app):
+    client = app.test_client()
+    project_id = _published(client)
+    region = _get(app, project_id).region
+
+    def counted(query=""):
+        body = client.get(f"/api/coverage?region={region}{query}").get_json()
+        return body["counted"], sum(d["projects"] for d in body["districts"])
+
+    assert counted() == ("confirmed", 1)
+    _age(app, project_id, 400)
+    _set(app, project_id, reminded_at=utcnow() - timedelta(days=61))  # unanswered now
+    assert counted() == ("confirmed", 0)
+    assert counted("&include_unconfirmed=1") == ("all", 1)
+    page = client.get(f"/regionen/{region}").get_data(as_text=True)
+    assert "Gezählt: bestätigte Projekte" in page
+    switch = re.search(r'href="([^"]+)">Auch nicht bestätigte Projekte zählen', page).group(1)
+    assert "include_unconfirmed=1" in switch
+    page = client.get(switch.replace("&amp;", "&")).get_data(as_text=True)
+    assert "Gezählt: alle veröffentlichten Projekte, auch nicht bestätigte." in page

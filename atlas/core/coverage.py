@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 import numpy as np
@@ -23,11 +25,12 @@ from sqlalchemy import and_, case, func, select
 
 from atlas.core import tables
 from atlas.core.fields import FIELDS
+from atlas.core.reminders import unanswered_clause
 from atlas.core.text import normalize
 from atlas.geo import regions
 from atlas.geo.geocoding import gazetteer
 from atlas.search import BadQuery, distances_km, has_field
-from atlas.store import Project, Store, VersionedCache
+from atlas.store import Project, Store, VersionedCache, utcnow
 
 DEFAULT_DISTANCE_KM = 15.0
 MAX_DISTANCE_KM = 100.0
@@ -127,7 +130,42 @@ _CACHE = VersionedCache(16)
 
 
 def _cached(store: Store, what: tuple, compute):
-    return _CACHE.get(store, what, compute)
+    return _CACHE.get(store, (*what, counting()), compute)
+
+
+# Issue 21: the figures count confirmed projects; entries whose reminder went unanswered only
+# when asked to (`include_unconfirmed`). The web layer sets it per request.
+
+
+@dataclass(frozen=True)
+class Counting:
+    include_unconfirmed: bool = False
+    unanswered_days: int = 60
+    #: Today: an entry turns unconfirmed by time passing alone, so cached figures last a day.
+    day: date | None = None
+
+    @property
+    def counted(self) -> str:
+        return "all" if self.include_unconfirmed else "confirmed"
+
+
+COUNTING: ContextVar[Counting | None] = ContextVar("atlas_coverage_counting", default=None)
+
+
+def counting() -> Counting:
+    """What this request's figures count (confirmed only unless the web layer said otherwise)."""
+    return COUNTING.get() or Counting()
+
+
+def _counted() -> list:
+    """The conditions of a project that the figures count."""
+    wanted = counting()
+    if wanted.include_unconfirmed:
+        return [Project.status == "published"]
+    return [
+        Project.status == "published",
+        ~unanswered_clause(utcnow(), wanted.unanswered_days),
+    ]
 
 
 def _grouped_counts(store: Store, column, region: str | None = None) -> dict[str, dict]:
@@ -142,9 +180,7 @@ def _grouped_counts(store: Store, column, region: str | None = None) -> dict[str
 def _count(store: Store, column, *conditions) -> dict[str, dict]:
     columns = [column, func.count()] + [func.sum(case((has_field(s), 1), else_=0)) for s in FIELDS]
     with store.session() as s:
-        rows = s.execute(
-            select(*columns).where(Project.status == "published", *conditions).group_by(column)
-        ).all()
+        rows = s.execute(select(*columns).where(*_counted(), *conditions).group_by(column)).all()
     return {
         row[0]: {
             "projects": int(row[1]),
@@ -352,7 +388,7 @@ def municipalities(region: str) -> Municipalities:
 def _project_points(store: Store, field: str | None) -> Targets:
     """Published projects of the field anywhere in the atlas: a project across a region's border
     serves the municipalities near it too."""
-    cond = [Project.status == "published"] + ([has_field(field)] if field else [])
+    cond = _counted() + ([has_field(field)] if field else [])
     rows = store.fetch(select(Project.id, Project.lat, Project.lon).where(and_(*cond)))
     return Targets.build([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
@@ -382,7 +418,7 @@ def white_spots(store: Store, region: str, field: str | None, distance_km: float
     data version; callers get their own copy of the outer dict and must not change the items)."""
     found = _WHITE_SPOTS.get(
         store,
-        ("white_spots", region, field, float(distance_km)),
+        ("white_spots", region, field, float(distance_km), counting()),
         lambda: _white_spots(store, region, field, distance_km),
     )
     return dict(found)
@@ -441,6 +477,7 @@ def coverage(store: Store, params: Params) -> dict:
         "gaps": gaps(rows),
         "white_spots": white_spots(store, params.region, params.field, params.distance_km),
         "attribution": ATTRIBUTION,
+        "counted": counting().counted,
     }
 
 

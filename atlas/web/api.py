@@ -181,7 +181,7 @@ def coverage():
     store = get_store()
     body = _COVERAGE.get(
         store,
-        ("coverage", params.region, params.field, params.distance_km),
+        ("coverage", params.region, params.field, params.distance_km, figures.counting()),
         lambda: json.dumps(figures.coverage(store, params), ensure_ascii=False),
     )
     return Response(body, mimetype="application/json")

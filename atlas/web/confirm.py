@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from atlas.core import accounts, reminders, submissions
+from atlas.core import coverage as figures
 from atlas.geo import regions
 from atlas.store import Status, utcnow
 from atlas.web import auth, freshness, mail
@@ -236,6 +237,30 @@ def act(project_id: str):
     return redirect(url_for("confirm.overdue", **request.args), 303)
 
 
+# --- what the coverage figures count ---------------------------------------------------------
+
+#: The parameter of the coverage pages and /api/coverage that counts unconfirmed entries too.
+INCLUDE_UNCONFIRMED = "include_unconfirmed"
+
+
+def _set_counting() -> None:
+    """Each request says for itself what coverage counts (atlas.core.coverage.COUNTING)."""
+    include = request.args.get(INCLUDE_UNCONFIRMED, "").strip().lower() in ("1", "true", "yes")
+    days = current_app.config["CONFIRM_UNANSWERED_DAYS"]
+    figures.COUNTING.set(figures.Counting(include, days, utcnow().date()))
+
+
+def counting_link(include: bool) -> str:
+    """This page, counting unconfirmed entries too (or not)."""
+    args = {k: v for k, v in request.args.items() if k != INCLUDE_UNCONFIRMED}
+    if include:
+        args[INCLUDE_UNCONFIRMED] = "1"
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     freshness.init_app(app)
+    app.before_request(_set_counting)
+    app.add_template_global(figures.counting, "coverage_counting")
+    app.add_template_global(counting_link, "counting_link")
