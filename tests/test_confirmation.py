@@ -367,3 +367,14 @@ def test_coverage_counts_confirmed_projects_and_says_so(app):
     assert "include_unconfirmed=1" in switch
     page = client.get(switch.replace("&amp;", "&")).get_data(as_text=True)
     assert "Gezählt: alle veröffentlichten Projekte, auch nicht bestätigte." in page
+
+
+def test_the_consent_box_is_not_ticked_and_the_privacy_notice_names_it(app):
+    client = app.test_client()
+    html = client.get("/einreichen").get_data(as_text=True)
+    box = re.search(r"<input[^>]*name=\"ask_consent\"[^>]*>", html).group(0)
+    assert 'type="checkbox"' in box and "checked" not in box
+    assert "einmal im Jahr per E-Mail fragen" in html
+    privacy = client.get("/datenschutz").get_data(as_text=True)
+    assert "fragen wir Sie einmal im Jahr per E-Mail, ob das Projekt noch läuft" in privacy
+    assert "Gibt es nicht mehr" in privacy
