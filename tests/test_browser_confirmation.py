@@ -21,7 +21,7 @@ PROJECT = "willkommenskultur-meppen"  # alone in the Landkreis Emsland
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory):
+def confirm_instance(tmp_path_factory):
     """`atlas init`, one curated entry with a contact who agreed, reminded 61 days ago; served.
     (base URL, the instance's secret key, its store)."""
     port = free_port()
@@ -48,12 +48,12 @@ def instance(tmp_path_factory):
 
 
 @pytest.fixture
-def server(instance):  # what tests.support.browser's `watched` serves
-    return instance[0]
+def server(confirm_instance):  # what tests.support.browser's `watched` serves
+    return confirm_instance[0]
 
 
-def test_an_unanswered_entry_is_muted_on_the_map_and_says_since_when(watched, instance):
-    base, _secret, _store = instance
+def test_an_unanswered_entry_is_muted_on_the_map_and_says_since_when(watched, confirm_instance):
+    base, _secret, _store = confirm_instance
     page = watched.page
     page.goto(f"{base}/?district=03454")
     assert marker_count(page) == 1
@@ -69,8 +69,8 @@ def test_an_unanswered_entry_is_muted_on_the_map_and_says_since_when(watched, in
     assert popup.inner_text().startswith("Nicht bestätigt seit ")
 
 
-def test_the_reminder_page_is_accessible_and_its_button_confirms(watched, instance):
-    base, secret, store = instance
+def test_the_reminder_page_is_accessible_and_its_button_confirms(watched, confirm_instance):
+    base, secret, store = confirm_instance
     page = watched.page
     page.goto(f"{base}/bestaetigen/{PROJECT}/{link_token(secret, PROJECT)}")
     settle(page)

@@ -100,9 +100,14 @@ def send_due(app: Flask, *, dry_run: bool = False) -> list:
         )
 
 
-def ask_consent(project_id: str) -> bool:
-    """For the import (issue 18): the one mail asking an imported row's contact for consent."""
-    return reminders.ask_consent(get_store(), project_id, current_app.config, consent_mail)
+def ask_consent(store, project_id: str) -> bool:
+    """For the import (issue 18): the one mail asking an imported row's contact whether they
+    agree to be asked now and then; sent once, and only to a contact who never answered. Call
+    it within the app context (`atlas import` has one) after the row is stored; False if there
+    is nothing to ask."""
+    app = current_app._get_current_object()
+    with app.test_request_context():  # for url_for, as in send_due
+        return reminders.ask_consent(store, project_id, app.config, consent_mail)
 
 
 def start_daily(app: Flask) -> reminders.Periodic | None:
