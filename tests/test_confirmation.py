@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -181,6 +182,9 @@ def test_gibt_es_nicht_mehr_ends_it_everywhere(app, smtp, cli):
             == []
         )
         assert SUBMITTER not in {m.recipient for m in s.scalars(select(OutboxMessage))}
+    if get_store(app).engine.dialect.name == "sqlite":  # not even in the file's free space
+        path = get_store(app).engine.url.database
+        assert SUBMITTER.encode() not in Path(path).read_bytes()
     # Gone from the public atlas: API 410, page 410, markers, listing, coverage.
     gone = client.get(f"/api/projects/{project_id}")
     assert gone.status_code == 410 and gone.get_json()["ended_at"]

@@ -483,7 +483,7 @@ def end(store: Store, project_id: str, actor: str, version: int | None = None) -
     statistics with its end date. Its personal data goes as in a withdrawal: contact name and
     address, the private link, its mails in the outbox (the audit entries never held them)."""
     personal = {k: None for k in PERSONAL}
-    return _apply(
+    ended = _apply(
         store,
         project_id,
         version,
@@ -500,6 +500,9 @@ def end(store: Store, project_id: str, actor: str, version: int | None = None) -
         from_status=(Status.PUBLISHED, Status.PENDING, Status.REJECTED),
         erase_mails=True,
     )
+    if ended is not None:
+        store.after_erasure()
+    return ended
 
 
 def new_private_link(store: Store, project_id: str) -> str | None:
