@@ -371,6 +371,8 @@ def test_coverage_counts_confirmed_projects_and_says_so(app):
     assert "include_unconfirmed=1" in switch
     page = client.get(switch.replace("&amp;", "&")).get_data(as_text=True)
     assert "Gezählt: alle veröffentlichten Projekte, auch nicht bestätigte." in page
+    sorting = re.findall(r'href="([^"]*sort=[^"]*)"', page)
+    assert sorting and all("include_unconfirmed=1" in link for link in sorting)  # kept
 
 
 def test_the_consent_box_is_not_ticked_and_the_privacy_notice_names_it(app):

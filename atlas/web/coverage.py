@@ -108,6 +108,7 @@ def region_page(slug: str):
         region_map(get_tiles(), slug, rows, params.field, spots, classes), g.csp_nonce
     )
     state = {"field": params.field, "distance_km": params.distance_km, "sort": sort, "order": order}
+    state["include_unconfirmed"] = request.args.get("include_unconfirmed")  # issue 21
 
     def link(**change) -> str:
         return _link("coverage.region_page", slug, **{**state, **change})
