@@ -384,3 +384,15 @@ def test_the_consent_box_is_not_ticked_and_the_privacy_notice_names_it(app):
     privacy = client.get("/datenschutz").get_data(as_text=True)
     assert "fragen wir Sie einmal im Jahr per E-Mail, ob das Projekt noch läuft" in privacy
     assert "Gibt es nicht mehr" in privacy
+
+
+def test_the_serving_process_starts_the_daily_sender_unless_switched_off(app):
+    from atlas.web.confirm import start_daily
+
+    runner = start_daily(app)
+    try:
+        assert runner.thread.is_alive() and runner.interval == 86400
+    finally:
+        runner.stop()
+    app.config["REMINDERS"] = False
+    assert start_daily(app) is None
