@@ -92,6 +92,8 @@ class Project(Base):
 Index("ix_projects_status_name", Project.status, func.lower(Project.name), Project.id)
 # Box and radius prefilters answered from one covering index (migration 0003).
 Index("ix_projects_lat_lon", Project.lat, Project.lon, Project.status, Project.id)
+# Entries whose reminder went unanswered, found without a scan (migration 0012, issue 21).
+Index("ix_projects_reminded_at", Project.reminded_at)
 
 
 class User(Base):

@@ -11,7 +11,7 @@
 - `projects.consent_asked_at`, `projects.reminded_at`: when that one mail and the last reminder
   went out; 60 days after a reminder without an answer the entry is marked "not confirmed".
 
-All nullable: an older release ignores them.
+All nullable: an older release ignores them. An index on reminded_at finds the unanswered ones.
 
 Revision ID: 0012
 Revises: 0008
@@ -40,9 +40,11 @@ def upgrade() -> None:
     with op.batch_alter_table("projects") as batch_op:
         for name, type_ in COLUMNS:
             batch_op.add_column(sa.Column(name, type_, nullable=True))
+    op.create_index("ix_projects_reminded_at", "projects", ["reminded_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_projects_reminded_at", table_name="projects")
     with op.batch_alter_table("projects") as batch_op:
         for name, _ in reversed(COLUMNS):
             batch_op.drop_column(name)
