@@ -174,6 +174,8 @@ def test_gibt_es_nicht_mehr_ends_it_everywhere(app, smtp, cli):
     assert response.status_code == 200
     ended = _get(app, project_id)
     assert ended.status == "ended" and ended.ended_at is not None
+    told = [m for m in smtp.mailbox.to("lg@arl.example") if "Projekt beendet" in m.subject]
+    assert len(told) == 1 and "/verwaltung/projekte?stand=ended" in told[0].body
     # Personal data gone as in a withdrawal: contact, private link, the project's mails.
     assert (ended.contact_email, ended.contact_name, ended.token_hash) == (None, None, None)
     with get_store(app).session() as s:

@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext
 from atlas.core import accounts, reminders, submissions
 from atlas.core import coverage as figures
 from atlas.geo import regions
-from atlas.store import Status, utcnow
+from atlas.store import Project, Status, utcnow
 from atlas.web import auth, freshness, mail
 from atlas.web.extensions import get_store
 from atlas.web.forms import CSRF_MESSAGE, ActionForm
@@ -163,8 +163,6 @@ def answer(project_id: str, token: str):
 
 def _set_consent(project_id: str) -> None:
     """An imported row's contact who answers the one mail with "Läuft noch" agrees to be asked."""
-    from atlas.store import Project
-
     with get_store().session.begin() as s:
         project = s.get(Project, project_id)
         if project is not None and project.ask_consent is None:
@@ -179,7 +177,7 @@ def _tell_office(project) -> None:
         f"Projekt beendet: {project.name}",
         f"Der Kontakt hat „{project.name}“ als beendet gemeldet. Es ist nicht mehr im Atlas "
         "und zählt in der Statistik Ihrer Region als beendet; die Kontaktdaten sind gelöscht.\n\n"
-        f"{mail.link('confirm.overdue')}\n",
+        f"{mail.link('moderation.projects', stand=Status.ENDED.value)}\n",
     )
 
 
