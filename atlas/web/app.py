@@ -19,7 +19,9 @@ from atlas.web import (
     assets,
     auth,
     coverage,
+    demand,
     errors,
+    feeds,
     moderation,
     pages,
     security,
@@ -65,7 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     auth.init_app(app)
     assets.local_assets(app.static_url_path)
-    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
+    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp, feeds.bp, demand.bp):
         app.register_blueprint(blueprint)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
     app.add_template_global(
