@@ -104,6 +104,11 @@ class Settings:
     #: Answer with the worker's process id (tests of multi-process serving).
     EXPOSE_WORKER: bool = _internal(False)
 
+    # Issue 22: reaching people where they are.
+    #: Sites that may frame the embeds /embed/karte and /embed/liste (origins separated by
+    #: spaces or commas, e.g. "https://www.celle.de"); empty: any site.
+    EMBED_ORIGINS: str = _user("")
+
     @classmethod
     def of(cls, config: Mapping) -> Settings:
         """The settings in a mapping such as the app's config; missing ones take their default."""

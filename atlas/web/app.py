@@ -20,6 +20,7 @@ from atlas.web import (
     auth,
     coverage,
     demand,
+    embed,
     errors,
     feeds,
     moderation,
@@ -67,7 +68,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     auth.init_app(app)
     assets.local_assets(app.static_url_path)
-    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp, feeds.bp, demand.bp):
+    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (feeds.bp, demand.bp, embed.bp):  # issue 22
         app.register_blueprint(blueprint)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
     app.add_template_global(
