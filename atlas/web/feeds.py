@@ -5,6 +5,7 @@ announce the feed of their current filters (`feed_url` in their templates)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -38,7 +39,8 @@ def search_args() -> dict:
 def _feed_link():
     if request.endpoint not in ANNOUNCING:
         return {}
-    return {"feed_url": url_for("feeds.feed", **search_args())}
+    args = search_args()
+    return {"feed_url": url_for("feeds.feed", **args), "search_query": urlencode(args)}
 
 
 def _title(query) -> str:
