@@ -108,6 +108,10 @@ class Settings:
     #: Sites that may frame the embeds /embed/karte and /embed/liste (origins separated by
     #: spaces or commas, e.g. "https://www.celle.de"); empty: any site.
     EMBED_ORIGINS: str = _user("")
+    #: Seconds between two rounds of the alert digests that `atlas serve` sends by itself
+    #: (each sign-up gets one a day or a week, only with something new); 0: only
+    #: `atlas alerts send`.
+    ALERTS_INTERVAL: int = _user(3600)
 
     @classmethod
     def of(cls, config: Mapping) -> Settings:

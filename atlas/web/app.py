@@ -15,6 +15,7 @@ from atlas import config
 from atlas.resources import STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
 from atlas.store import Store
 from atlas.web import (
+    alerts,
     api,
     assets,
     auth,
@@ -71,7 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.local_assets(app.static_url_path)
     for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (feeds.bp, demand.bp, embed.bp, handout.bp):  # issue 22
+    for blueprint in (feeds.bp, demand.bp, embed.bp, handout.bp, alerts.bp):  # issue 22
         app.register_blueprint(blueprint)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
     app.add_template_global(

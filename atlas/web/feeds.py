@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from atlas.core.alerts import aware
 from atlas.core.fields import FIELDS
 from atlas.web import pages
 
@@ -40,7 +42,12 @@ def _feed_link():
     if request.endpoint not in ANNOUNCING:
         return {}
     args = search_args()
-    return {"feed_url": url_for("feeds.feed", **args), "search_query": urlencode(args)}
+    return {
+        "feed_url": url_for("feeds.feed", **args),
+        "search_query": urlencode(args),
+        "alert_filters": args,
+        "current_locale": str(get_locale() or "de"),
+    }
 
 
 def _title(query) -> str:
@@ -89,9 +96,9 @@ def feed():
         entry.id(url)
         entry.title(project.name)
         entry.link(href=url, rel="alternate", type="text/html")
-        updated = _aware(project.updated_at)
+        updated = aware(project.updated_at)
         entry.updated(updated)
-        entry.published(_aware(project.decided_at or project.created_at))
+        entry.published(aware(project.decided_at or project.created_at))
         place = " ".join(x for x in (project.postcode, project.city) if x)
         summary = (project.description or "").strip()
         entry.summary(f"{place}: {summary}" if place and summary else place or summary or "–")
@@ -104,8 +111,3 @@ def feed():
     response = Response(fg.atom_str(pretty=True), mimetype="application/atom+xml")
     response.add_etag()
     return response.make_conditional(request)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back the stored UTC times without their zone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
