@@ -5,6 +5,7 @@ unsubscribe (RFC 8058) that deletes the address from the database at once."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -124,3 +125,37 @@ def test_alerts_send_dry_run_from_the_command_line(make_app):  # noqa: F811
     result = app.test_cli_runner().invoke(atlas_cli.group(), ["alerts", "send", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "1 alert(s) due, would send 0 digest(s)." in result.output
+
+
+def test_the_running_service_sends_due_digests_by_itself(make_app):  # noqa: F811
+    """The runner `atlas serve` starts: a confirmed sign-up and a new project, and the digest
+    arrives without anyone running `atlas alerts send`."""
+    from atlas.core.projects import clean_record
+    from atlas.web.alerts import start_runner
+    from tests.test_api import PROJECTS
+
+    with smtp_server() as smtp:
+        app = make_app(SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, ALERTS_INTERVAL=1)
+        store = get_store(app)
+        key = alerts.subscribe(store, READER, {"field": "sprache"}, "weekly", "de")
+        alerts.confirm(store, key, now=utcnow() - timedelta(days=8))
+        store.save_all([clean_record(PROJECTS[0], "test 0")])  # Sprachcafé Linden, new now
+        runner = start_runner(app)
+        try:
+            for _ in range(100):
+                if smtp.mailbox.to(READER):
+                    break
+                time.sleep(0.1)
+        finally:
+            runner.stop.set()
+        [digest] = smtp.mailbox.to(READER)
+        assert "Sprachcafé Linden" in digest.body
+
+
+def test_sign_ups_count_against_the_submission_limit(make_app):  # noqa: F811
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT="2 per hour")
+    client = app.test_client()
+    forged = client.post("/benachrichtigen", data=SIGN_UP, headers={"Sec-Fetch-Site": "cross-site"})
+    assert forged.status_code == 403  # posted from another site: refused, and not counted
+    codes = [client.post("/benachrichtigen", data=SIGN_UP).status_code for _ in range(3)]
+    assert codes == [303, 303, 429]

@@ -74,3 +74,32 @@ def test_listing_and_map_offer_the_handout(client):  # noqa: F811
 def test_a_bad_filter_is_a_german_400(client):  # noqa: F811
     response = client.get("/projekte/aushang.pdf?region=nirgendwo")
     assert response.status_code == 400
+
+
+def test_an_arabic_handout_is_set_right_to_left_with_the_names_as_text(
+    app,
+    client,  # noqa: F811
+    tools,
+    tmp_path,
+    monkeypatch,
+):
+    """With an Arabic interface (its catalogue stands in here), the page runs right to left
+    and an Arabic name comes out of the PDF as the text it is (Pango joined its letters)."""
+    from atlas.core.projects import clean_record
+    from atlas.web import handout
+    from atlas.web.extensions import get_store
+
+    name = "مقهى اللغة العربية"
+    get_store(app).save_all(
+        [clean_record({"name": name, "fields": "sprache", "lat": 52.62, "lon": 10.08}, "t")]
+    )
+    monkeypatch.setattr(handout, "languages", lambda: {"de", "ar"})
+    html = []
+    monkeypatch.setattr(handout.handout, "pdf", lambda page: html.append(page) or b"")
+    client.get("/projekte/aushang.pdf?district=03351&lang=ar")
+    assert '<html lang="ar" dir="rtl">' in html[0]
+    monkeypatch.undo()
+    monkeypatch.setattr(handout, "languages", lambda: {"de", "ar"})
+    _path, _info, text = _pdf(client, "?district=03351&lang=ar", tmp_path)
+    assert name in re.sub("[\u202a-\u202e]", "", text)
+    assert handout.handout.direction("fa") == "rtl" and handout.handout.direction("de") == "ltr"
