@@ -12,7 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from atlas.web.app import create_app
 from atlas.web.extensions import get_store
-from tests.support.accessibility import SMALL_PHONE, assert_no_sideways_scroll
+from tests.support.accessibility import (
+    SMALL_PHONE,
+    assert_no_sideways_scroll,
+    axe_violations,
+    describe,
+)
 from tests.test_api import client  # noqa: F401  (the fixture: the test projects stored)
 
 EMBEDS = ("/embed/karte?region=lueneburg", "/embed/liste?region=weser-ems&field=teilhabe")
@@ -129,3 +134,19 @@ def _check_embed(page, watched):
     assert inner.evaluate("document.documentElement.scrollWidth") <= 320
     assert inner.evaluate("document.cookie") == ""
     assert_no_sideways_scroll(page, "the host page with the embed")
+
+
+def test_the_builder_and_the_embedded_map_at_320_px(watched, server):
+    """/einbetten on a phone: no sideways scroll, no axe violation; its preview is the embedded
+    map, whose markers load (and whose popups' links lead to the atlas in a new tab)."""
+    page = watched.page
+    page.set_viewport_size(SMALL_PHONE)
+    page.goto(f"{server}/einbetten?art=karte&region=lueneburg")
+    frame = page.frame_locator("#embed-preview")
+    count = frame.locator("#map-status[data-count]")
+    count.wait_for()
+    assert int(count.get_attribute("data-count")) > 0
+    assert frame.locator("base").get_attribute("target") == "_blank"
+    assert_no_sideways_scroll(page, "/einbetten at 320 px")
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
