@@ -96,6 +96,7 @@ def test_double_opt_in_digest_and_one_click_unsubscribe(make_app):  # noqa: F811
         ]
         store = get_store(app)
         assert alerts.unsubscribe(store, _subscriptions(app)[0].key)  # the second sign-up
+        assert not alerts.unsubscribe(store, key)  # gone already: the same answer
         assert _subscriptions(app) == []
         if not store.is_postgres:
             data = b"".join(
@@ -106,7 +107,19 @@ def test_double_opt_in_digest_and_one_click_unsubscribe(make_app):  # noqa: F811
             assert READER.encode() not in data
 
 
-def test_unconfirmed_sign_ups_go_after_seven_days(make_app, cli=None):  # noqa: F811
+def test_one_address_confirming_the_same_search_twice_gets_one_digest(make_app):  # noqa: F811
+    store = get_store(make_app())
+    first = alerts.subscribe(store, READER, {"region": "lueneburg"}, "weekly", "de")
+    other = alerts.subscribe(store, READER, {"region": "weser-ems"}, "weekly", "de")
+    second = alerts.subscribe(store, READER, {"region": "lueneburg"}, "daily", "de")
+    for key in (first, other, second):
+        alerts.confirm(store, key)
+    with store.session() as s:
+        kept = {(x.filters["region"], x.frequency) for x in s.scalars(select(AlertSubscription))}
+    assert kept == {("lueneburg", "daily"), ("weser-ems", "weekly")}
+
+
+def test_unconfirmed_sign_ups_go_after_seven_days(make_app):  # noqa: F811
     app = make_app()
     store = get_store(app)
     alerts.subscribe(store, READER, {"region": "lueneburg"}, "weekly", "de")

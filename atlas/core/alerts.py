@@ -67,6 +67,14 @@ def confirm(store: Store, key: str, now: datetime | None = None) -> bool:
         if sub.confirmed_at is None:
             sub.confirmed_at = now
             sub.last_sent_at = now
+            # The same address signed up twice for the same search gets one digest, not two.
+            for twin in s.scalars(
+                select(AlertSubscription).where(
+                    AlertSubscription.email == sub.email, AlertSubscription.id != sub.id
+                )
+            ):
+                if twin.filters == sub.filters and twin.confirmed_at is not None:
+                    s.delete(twin)
     return True
 
 

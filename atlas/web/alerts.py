@@ -24,6 +24,7 @@ from atlas.core.fields import FIELDS
 from atlas.store import utcnow
 from atlas.web import mail
 from atlas.web.extensions import get_geocode, get_store, limiter
+from atlas.web.handout import languages
 
 bp = Blueprint("alerts", __name__)
 _log = logging.getLogger("atlas.alerts")
@@ -61,6 +62,8 @@ def sign_up():
     if error:
         return render_template("alerts_page.html", state="error", message=error), 400
     locale = request.form.get("locale") or str(get_locale() or "de")
+    if locale not in languages():
+        locale = "de"
     store = get_store()
     key = alerts.subscribe(store, email, filters, frequency, locale)
     with force_locale(locale):
