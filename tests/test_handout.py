@@ -31,7 +31,7 @@ def _pdf(client, query: str, tmp_path) -> tuple:  # noqa: F811
     text = subprocess.run(
         ["pdftotext", "-layout", path, "-"], capture_output=True, text=True, check=True
     ).stdout
-    return path, info, text
+    return path, info, " ".join(text.split())  # as read, whatever the line breaks
 
 
 def _qr(path, tmp_path) -> str:
