@@ -112,6 +112,14 @@ class Settings:
     CONFIRM_UNANSWERED_DAYS: int = _user(60)
     #: `atlas serve` sends due reminders by itself once a day (off: only `atlas reminders`).
     REMINDERS: bool = _user(True)
+    # Issue 22: reaching people where they are.
+    #: Sites that may frame the embeds /embed/karte and /embed/liste (origins separated by
+    #: spaces or commas, e.g. "https://www.celle.de"); empty: any site.
+    EMBED_ORIGINS: str = _user("")
+    #: Seconds between two rounds of the alert digests that `atlas serve` sends by itself
+    #: (each sign-up gets one a day or a week, only with something new); 0: only
+    #: `atlas alerts send`.
+    ALERTS_INTERVAL: int = _user(3600)
 
     @classmethod
     def of(cls, config: Mapping) -> Settings:

@@ -275,6 +275,9 @@ def serve_command(host: str, port: int, threads: int, workers: int):
         from atlas.web.confirm import start_daily
 
         start_daily(current_app._get_current_object())
+    from atlas.web.alerts import start_runner
+
+    start_runner(current_app._get_current_object())  # issue 22: the alert digests
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which would otherwise walk it all again during large searches.
     import gc
@@ -362,8 +365,31 @@ def purge_command(days: int | None):
     done = purge(store, days)
     click.echo(
         f"Purged (older than {days} days): contact data of {done['contacts']} rejected "
-        f"submission(s), {done['mails']} mail(s), {done['sessions']} ended session(s)."
+        f"submission(s), {done['mails']} mail(s), {done['sessions']} ended session(s), "
+        f"{done['alerts']} unconfirmed alert sign-up(s)."
     )
+
+
+@click.group("alerts")
+def alerts_group():
+    """E-mail alerts without an account (issue 22)."""
+
+
+@alerts_group.command("send")
+@click.option("--dry-run", is_flag=True, help="Only say what would be sent.")
+@with_appcontext
+def alerts_send_command(dry_run: bool):
+    """Send the due digests now: daily and weekly sign-ups with new projects (`atlas serve`
+    does it by itself every ATLAS_ALERTS_INTERVAL seconds)."""
+    from atlas.web.alerts import send_due
+
+    _store().create_schema()
+    report = send_due(current_app._get_current_object(), dry_run=dry_run)
+    digests = [r for r in report if r["projects"]]
+    for entry in digests:
+        click.echo(f"alert {entry['id']}: {len(entry['projects'])} new project(s)")
+    verb = "would send" if dry_run else "sent"
+    click.echo(f"{len(report)} alert(s) due, {verb} {len(digests)} digest(s).")
 
 
 @click.command("erase")
@@ -529,6 +555,7 @@ COMMANDS = [
     users_group,
     purge_command,
     reminders_command,
+    alerts_group,
     erase_command,
     serve_command,
     demo_data_command,

@@ -33,16 +33,19 @@ def queue(
     return messages
 
 
-def deliver(store: Store, messages: list[OutboxMessage], config: Mapping) -> None:
+def deliver(
+    store: Store, messages: list[OutboxMessage], config: Mapping, headers: Mapping | None = None
+) -> None:
     """Send committed outbox messages by SMTP, outside any transaction, so a slow mail server
     never holds the database's write lock; each outcome is recorded on its message.
 
-    `config` holds the SMTP_* and MAIL_FROM settings (the app's config)."""
+    `config` holds the SMTP_* and MAIL_FROM settings (the app's config); `headers` are added
+    to each message (the alerts' List-Unsubscribe)."""
     if not config.get("SMTP_HOST"):
         return
     for message in messages:
         try:
-            _deliver(config, message.recipient, message.subject, message.body)
+            _deliver(config, message.recipient, message.subject, message.body, headers)
             outcome = {"sent_at": utcnow()}
         except (OSError, smtplib.SMTPException) as exc:
             outcome = {"error": f"{type(exc).__name__}: {exc}"}
@@ -64,12 +67,16 @@ def send(
     deliver(store, messages, config)
 
 
-def _deliver(config: Mapping, recipient: str, subject: str, body: str) -> None:
+def _deliver(
+    config: Mapping, recipient: str, subject: str, body: str, headers: Mapping | None = None
+) -> None:
     settings = Settings.of(config)
     msg = EmailMessage()
     msg["From"] = settings.MAIL_FROM
     msg["To"] = recipient
     msg["Subject"] = subject
+    for name, value in (headers or {}).items():
+        msg[name] = value
     msg.set_content(body)
     with smtplib.SMTP(settings.SMTP_HOST, settings.SMTP_PORT, timeout=10) as smtp:
         if settings.SMTP_STARTTLS:

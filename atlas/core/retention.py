@@ -7,6 +7,7 @@
 - Mails in the outbox sent more than that many days ago are deleted (unsent ones stay: without
   a mail server the outbox is how administrators deliver them).
 - Login sessions that have ended are deleted.
+- E-mail alerts not confirmed within 7 days are deleted (atlas.core.alerts).
 
 A withdrawal deletes a submission's personal data at once (atlas.core.submissions.withdraw);
 `erase` (`atlas erase ID`) does the same for an administrator answering a request for erasure
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 
+from atlas.core.alerts import purge_unconfirmed
 from atlas.core.submissions import _erase_traces, _pseudonym
 from atlas.store import AuditEntry, LoginSession, OutboxMessage, Project, Status, Store, utcnow
 
@@ -68,6 +70,7 @@ def purge(store: Store, days: int, now: datetime | None = None) -> dict[str, int
             .values(contact_name=None, contact_email=None, publish_email=False)
         ).rowcount
         sessions = s.execute(delete(LoginSession).where(LoginSession.expires_at <= now)).rowcount
-    if mails or contacts:
+    alerts = purge_unconfirmed(store, now)
+    if mails or contacts or alerts:
         store.after_erasure()
-    return {"contacts": contacts, "mails": mails, "sessions": sessions}
+    return {"contacts": contacts, "mails": mails, "sessions": sessions, "alerts": alerts}

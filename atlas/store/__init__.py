@@ -4,6 +4,7 @@ from .cache import GeocodeCache, VersionedCache
 from .database import Store
 from .models import (
     STATUSES,
+    AlertSubscription,
     AuditEntry,
     Base,
     GeocodeAnswer,
@@ -11,12 +12,14 @@ from .models import (
     OutboxMessage,
     Project,
     Status,
+    UnmetDemand,
     User,
     utcnow,
 )
 
 __all__ = [
     "STATUSES",
+    "AlertSubscription",
     "AuditEntry",
     "Base",
     "GeocodeAnswer",
@@ -26,6 +29,7 @@ __all__ = [
     "Project",
     "Status",
     "Store",
+    "UnmetDemand",
     "User",
     "VersionedCache",
     "utcnow",

@@ -168,3 +168,37 @@ class GeocodeAnswer(Base):
     key: Mapped[str] = mapped_column(String(500), primary_key=True)
     answer: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Issue 22: reaching people where they are (migration 0013).
+
+
+class UnmetDemand(Base):
+    """Nearby searches that found nothing within their radius: a count per district of the
+    searched place, field ("" for all fields) and month ("2026-12"); nothing per person."""
+
+    __tablename__ = "unmet_demand"
+
+    district_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertSubscription(Base):
+    """An e-mail alert without an account: the filters of a search, sent daily or weekly in
+    the language of the sign-up once the address confirmed it (double opt-in)."""
+
+    __tablename__ = "alert_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Random; the confirmation and unsubscribe links carry it.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    frequency: Mapped[str] = mapped_column(String(10), default="weekly")
+    locale: Mapped[str] = mapped_column(String(10), default="de")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Projects published after this are new for the next digest (confirmation time at first).
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from atlas import search
 from atlas.core import coverage as figures
+from atlas.core import demand
 from atlas.core.projects import to_feature
 from atlas.geo import regions
 from atlas.store import Project, Status, VersionedCache, utcnow
@@ -45,6 +46,7 @@ def _feature(project, distance_km=None) -> dict:
 def projects():
     query = search.parse(request.args, geocode=get_geocode())
     result = search.run(get_store(), query)
+    demand.record(get_store(), query, result)
     body = {
         "type": "FeatureCollection",
         "features": [_feature(p, d) for p, d in result.items],

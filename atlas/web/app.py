@@ -15,12 +15,17 @@ from atlas import config
 from atlas.resources import STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
 from atlas.store import Store
 from atlas.web import (
+    alerts,
     api,
     assets,
     auth,
     confirm,
     coverage,
+    demand,
+    embed,
     errors,
+    feeds,
+    handout,
     moderation,
     pages,
     security,
@@ -67,6 +72,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     assets.local_assets(app.static_url_path)
     for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (feeds.bp, demand.bp, embed.bp, handout.bp, alerts.bp):  # issue 22
         app.register_blueprint(blueprint)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
     app.add_template_global(

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from atlas import search
+from atlas.core import demand
 from atlas.core.fields import FIELD_COLOURS, FIELDS
 from atlas.geo import geocoding, regions
 from atlas.store import Status
@@ -29,15 +30,22 @@ def _filters() -> dict:
     return {k: request.args.get(k, "").strip() for k in FILTER_KEYS}
 
 
-def _query(limit: int, offset: int = 0):
-    """Run the visitor's filters; a bad or unclear one becomes a message, never an error page."""
+def _query(limit: int, offset: int = 0, sort: str | None = None, count_unmet: bool = True):
+    """Run the visitor's filters; a bad or unclear one becomes a message, never an error page.
+    `sort` overrides the visitor's order (the feed: newest); a nearby search that finds
+    nothing is counted for the offices (atlas.core.demand) unless `count_unmet` is false."""
     args = {k: v for k, v in _filters().items() if v}
+    if sort:
+        args["sort"] = sort
     args.update(limit=limit, offset=offset)
     try:
         query = search.parse(args, geocode=get_geocode(), max_limit=limit)
     except search.BadQuery as exc:
         return None, None, exc
-    return query, search.run(get_store(), query), None
+    result = search.run(get_store(), query)
+    if count_unmet:
+        demand.record(get_store(), query, result)
+    return query, result, None
 
 
 def _link(endpoint_args: dict) -> str:

@@ -64,9 +64,22 @@ def _no_nul_bytes():
         raise BadRequest("the request contains a NUL or another control character")
 
 
+#: Pages other sites may frame (issue 22's embeds); every other page refuses framing.
+EMBED_PREFIX = "/embed/"
+
+
+def _frame_ancestors() -> str:
+    """Who may frame this page: nobody, or for the embeds ATLAS_EMBED_ORIGINS (any site if empty)."""
+    if not request.path.startswith(EMBED_PREFIX):
+        return "'none'"
+    return " ".join(current_app.config.get("EMBED_ORIGINS", "").replace(",", " ").split()) or "*"
+
+
 def _security_headers(response):
-    """No sniffing, no framing, no referrer beyond the origin, and scripts only from here."""
+    """No sniffing, no framing (but the embeds), no referrer beyond the origin, and scripts
+    only from here."""
     tile_origin = get_tiles().origin or ""
+    ancestors = _frame_ancestors()
     nonce = g.get("csp_nonce", "")
     response.headers.setdefault(
         "Content-Security-Policy",
@@ -82,12 +95,13 @@ def _security_headers(response):
                 "object-src 'none'",
                 "base-uri 'self'",
                 "form-action 'self'",
-                "frame-ancestors 'none'",
+                f"frame-ancestors {ancestors}",
             ]
         ),
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    if ancestors == "'none'":
+        response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     if request.path.startswith(PRIVATE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
