@@ -1,0 +1,192 @@
+"""OGC API – Features with clients nobody here wrote, against a real `atlas serve`: owslib's
+`Features`, GDAL's OAPIF driver through pyogrio, and pyproj for the EPSG:25832 coordinates.
+
+The instance holds the curated projects and 2,500 synthetic ones (atlas.core.demo), so paging
+takes several pages. Runs on SQLite and, in the PostgreSQL pass, on PostGIS (the `server`
+fixture uses the test database).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+import pytest
+from pyproj import Transformer
+from sqlalchemy import and_, func, select
+
+from atlas.search import has_field
+from atlas.store import Project, Store
+from tests.support.live_server import atlas_env, database_url, free_port, run_atlas, served
+
+owslib_features = pytest.importorskip("owslib.ogcapi.features")
+pyogrio = pytest.importorskip("pyogrio")
+
+SYNTHETIC = 2500
+UTM32 = "http://www.opengis.net/def/crs/EPSG/0/25832"
+#: A box around Hannover (CRS84).
+BOX = (9.5, 52.2, 10.0, 52.5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env = atlas_env(
+        tmp_path_factory.mktemp("ogc-instance"),
+        ATLAS_RATELIMIT_ENABLED="0",
+        ATLAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    run_atlas(["init"], env, check=True)
+    run_atlas(["demo-data", "--count", str(SYNTHETIC), "--seed", "3"], env, check=True)
+    store = Store(database_url(env))
+    with served(env, port=port, probe="/ogc/") as (_proc, base):
+        yield {"base": base, "ogc": base + "/ogc", "store": store}
+    store.engine.dispose()
+
+
+def _count(store: Store, *conditions) -> int:
+    with store.session() as s:
+        return s.scalar(
+            select(func.count())
+            .select_from(Project)
+            .where(and_(Project.status == "published", *conditions))
+        )
+
+
+def _get(url: str, headers: dict | None = None):
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def _all_pages(api, collection: str, **params) -> tuple[list[dict], int]:
+    """Every feature by following `next` links, as a client does; and the first numberMatched."""
+    page = api.collection_items(collection, **params)
+    matched = page["numberMatched"]
+    features = list(page["features"])
+    while nxt := [link for link in page["links"] if link["rel"] == "next"]:
+        query = dict(parse_qsl(urlsplit(nxt[0]["href"]).query))
+        page = api.collection_items(collection, **query)
+        features += page["features"]
+    return features, matched
+
+
+def test_owslib_reads_the_service(server):
+    api = owslib_features.Features(server["ogc"] + "/")
+    conformance = api.conformance()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conformance
+    ids = [c["id"] for c in api.collections()["collections"]]
+    assert ids == ["projects", "regions", "districts", "municipalities"]
+
+    total = _count(server["store"])
+    assert total > SYNTHETIC
+    features, matched = _all_pages(api, "projects", limit=1000)
+    assert matched == total
+    assert len(features) == total
+    assert len({f["id"] for f in features}) == total  # every project once, none twice
+
+    boxed, matched = _all_pages(api, "projects", bbox=list(BOX), limit=200)
+    inside = _count(
+        server["store"], Project.lon.between(BOX[0], BOX[2]), Project.lat.between(BOX[1], BOX[3])
+    )
+    assert matched == len(boxed) == inside > 0
+    for f in boxed:
+        lon, lat = f["geometry"]["coordinates"]
+        assert BOX[0] <= lon <= BOX[2] and BOX[1] <= lat <= BOX[3]
+
+    weser_ems, matched = _all_pages(api, "projects", region="weser-ems", field="sprache")
+    expected = _count(
+        server["store"],
+        Project.region == "weser-ems",
+        has_field("sprache"),
+    )
+    assert matched == len(weser_ems) == expected > 0
+    assert all(
+        f["properties"]["region"] == "weser-ems" and "sprache" in f["properties"]["fields"]
+        for f in weser_ems
+    )
+
+    one = api.collection_item("projects", features[0]["id"])
+    assert one["id"] == features[0]["id"]
+    assert one["properties"]["name"] == features[0]["properties"]["name"]
+
+
+def test_gdal_reads_every_layer(server):
+    source = f"OAPIF:{server['ogc']}/"
+    layers = [name for name, _geometry in pyogrio.list_layers(source)]
+    assert set(layers) == {"projects", "regions", "districts", "municipalities"}
+
+    total = _count(server["store"])
+    frame = pyogrio.read_dataframe(source, layer="projects", PAGE_SIZE=1000)
+    assert len(frame) == total
+
+    weser_ems = pyogrio.read_dataframe(
+        source, layer="projects", where="region = 'weser-ems'", PAGE_SIZE=1000
+    )
+    assert len(weser_ems) == _count(server["store"], Project.region == "weser-ems") > 0
+    assert set(weser_ems["region"]) == {"weser-ems"}
+
+    info = pyogrio.read_info(source, layer="districts")
+    assert info["geometry_type"] in ("MultiPolygon", "Polygon")
+    assert info["features"] == 45
+    types = dict(zip(info["fields"], info["dtypes"]))
+    for column in ("projects_per_100k", "sprache_per_100k", "arbeit_ausbildung_per_100k"):
+        assert types[column] == "float64", (column, types[column])
+    assert types["population"] in ("int32", "int64")
+    districts = pyogrio.read_dataframe(source, layer="districts")
+    assert districts["projects"].sum() == total  # every project lies in one district
+
+
+def test_utm32_output_matches_pyproj(server):
+    status, headers, body = _get(
+        f"{server['ogc']}/collections/projects/items?limit=50&crs={UTM32}"
+    )
+    assert status == 200
+    assert headers["Content-Crs"] == f"<{UTM32}>"
+    projected = json.loads(body)["features"]
+    _, _, body = _get(f"{server['ogc']}/collections/projects/items?limit=50")
+    plain = {f["id"]: f["geometry"]["coordinates"] for f in json.loads(body)["features"]}
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
+    lons, lats = np.array([plain[f["id"]] for f in projected]).T
+    east, north = to_utm.transform(lons, lats)
+    got = np.array([f["geometry"]["coordinates"] for f in projected])
+    assert np.abs(got[:, 0] - east).max() < 0.02
+    assert np.abs(got[:, 1] - north).max() < 0.02
+    assert 300_000 < got[:, 0].min() and got[:, 0].max() < 700_000  # Lower Saxony in UTM 32N
+
+    # EPSG:4326 has latitude first.
+    _, _, body = _get(
+        f"{server['ogc']}/collections/projects/items?limit=5"
+        "&crs=http://www.opengis.net/def/crs/EPSG/0/4326"
+    )
+    for f in json.loads(body)["features"]:
+        lat, lon = f["geometry"]["coordinates"]
+        assert plain[f["id"]] == pytest.approx([lon, lat], abs=1e-6)
+
+    # A bbox in EPSG:25832 selects what the same box in degrees selects, near enough.
+    (x0, x1), (y0, y1) = to_utm.transform([BOX[0], BOX[2]], [BOX[1], BOX[3]])
+    _, _, body = _get(
+        f"{server['ogc']}/collections/projects/items?limit=1"
+        f"&bbox={min(x0, x1)},{min(y0, y1)},{max(x0, x1)},{max(y0, y1)}&bbox-crs={UTM32}"
+    )
+    assert json.loads(body)["numberMatched"] > 0
+
+
+def test_http_caching_and_cors(server):
+    url = f"{server['ogc']}/collections/districts/items?limit=3"
+    status, headers, _ = _get(url)
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Content-Type"].startswith("application/geo+json")
+    etag = headers["ETag"]
+    status, headers, body = _get(url, {"If-None-Match": etag})
+    assert status == 304 and body == b""
+    # Another page is another answer.
+    status, other, _ = _get(url + "&offset=3", {"If-None-Match": etag})
+    assert status == 200 and other["ETag"] != etag
