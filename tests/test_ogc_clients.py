@@ -144,9 +144,7 @@ def test_gdal_reads_every_layer(server):
 
 
 def test_utm32_output_matches_pyproj(server):
-    status, headers, body = _get(
-        f"{server['ogc']}/collections/projects/items?limit=50&crs={UTM32}"
-    )
+    status, headers, body = _get(f"{server['ogc']}/collections/projects/items?limit=50&crs={UTM32}")
     assert status == 200
     assert headers["Content-Crs"] == f"<{UTM32}>"
     projected = json.loads(body)["features"]
