@@ -68,6 +68,12 @@ MAX_LIMIT = 10_000
 BOUNDARIES_YEAR = 2016
 
 
+def N_(text: str) -> str:
+    """Marks a German text for the translation catalogue (pybabel's default keyword); the web
+    layer translates it where it words an answer (no Flask here)."""
+    return text
+
+
 class OgcError(Exception):
     """An answer other than the features: 400 for a bad parameter, 404 for an unknown
     collection or feature; `code` and `description` as the standard's exception schema."""
@@ -302,8 +308,8 @@ COLLECTIONS: dict[str, Collection] = {
     for c in [
         Collection(
             "projects",
-            "Projekte",
-            "Die veröffentlichten Projekte und Initiativen des Projektatlas als Punkte.",
+            N_("Projekte"),
+            N_("Die veröffentlichten Projekte und Initiativen des Projektatlas als Punkte."),
             "Point",
             {
                 "region": REGION_ENUM,
@@ -315,9 +321,11 @@ COLLECTIONS: dict[str, Collection] = {
         ),
         Collection(
             "regions",
-            "Regionen (ÄrL)",
-            "Die vier Regionen der Ämter für regionale Landesentwicklung mit Projekten je "
-            "Handlungsfeld und je 100.000 Einwohner.",
+            N_("Regionen (ÄrL)"),
+            N_(
+                "Die vier Regionen der Ämter für regionale Landesentwicklung mit Projekten je "
+                "Handlungsfeld und je 100.000 Einwohner."
+            ),
             "MultiPolygon",
             {"region": REGION_ENUM},
             {
@@ -330,9 +338,12 @@ COLLECTIONS: dict[str, Collection] = {
         ),
         Collection(
             "districts",
-            "Landkreise und kreisfreie Städte",
-            "Die 45 Landkreise und kreisfreien Städte mit Einwohnern, Projekten und Projekten "
-            "je 100.000 Einwohner, auch je Handlungsfeld (die Abdeckungstabelle als Layer).",
+            N_("Landkreise und kreisfreie Städte"),
+            N_(
+                "Die 45 Landkreise und kreisfreien Städte mit Einwohnern, Projekten und "
+                "Projekten je 100.000 Einwohner, auch je Handlungsfeld (die Abdeckungstabelle "
+                "als Layer)."
+            ),
             "MultiPolygon",
             {"region": REGION_ENUM, "district_code": DISTRICT_CODE},
             {
@@ -346,9 +357,11 @@ COLLECTIONS: dict[str, Collection] = {
         ),
         Collection(
             "municipalities",
-            "Gemeinden",
-            "Die Gemeindemittelpunkte mit der Entfernung zum nächsten Projekt je Handlungsfeld "
-            "(die weißen Flecken).",
+            N_("Gemeinden"),
+            N_(
+                "Die Gemeindemittelpunkte mit der Entfernung zum nächsten Projekt je "
+                "Handlungsfeld (die weißen Flecken)."
+            ),
             "Point",
             {"region": REGION_ENUM, "district_code": DISTRICT_CODE},
             {

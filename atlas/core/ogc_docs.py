@@ -16,14 +16,15 @@ from sqlalchemy import func, select
 
 from atlas.core import coverage as figures
 from atlas.core import ogc, tables
+from atlas.core.ogc import N_
 from atlas.geo import regions
 from atlas.store import Project, Store
 
 #: Download format → (media type, title).
 DOWNLOADS = {
-    "geojson": ("application/geo+json", "Alle veröffentlichten Projekte als GeoJSON"),
-    "gpkg": ("application/geopackage+sqlite3", "Alle veröffentlichten Projekte als GeoPackage"),
-    "csv": ("text/csv", "Alle veröffentlichten Projekte als CSV"),
+    "geojson": ("application/geo+json", N_("Alle veröffentlichten Projekte als GeoJSON")),
+    "gpkg": ("application/geopackage+sqlite3", N_("Alle veröffentlichten Projekte als GeoPackage")),
+    "csv": ("text/csv", N_("Alle veröffentlichten Projekte als CSV")),
 }
 PUBLISHER = "Bündnis „Niedersachsen packt an“"
 

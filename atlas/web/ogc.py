@@ -158,7 +158,7 @@ def landing():
 
 def _enclosures() -> list[dict]:
     return [
-        _link(ogc_docs.download_url(base_url(), fmt), "enclosure", mimetype, title)
+        _link(ogc_docs.download_url(base_url(), fmt), "enclosure", mimetype, _(title))
         for fmt, (mimetype, title) in ogc_docs.DOWNLOADS.items()
     ]
 
@@ -181,17 +181,18 @@ def _collection(collection: ogc.Collection) -> dict:
     base = base_url()
     url = f"{base}/collections/{collection.id}"
     west, south, east, north = ogc.state_bounds()
+    title = _(collection.title)
     body = {
         "id": collection.id,
-        "title": collection.title,
-        "description": collection.description,
+        "title": title,
+        "description": _(collection.description),
         "itemType": "feature",
         "extent": {"spatial": {"bbox": [[west, south, east, north]], "crs": ogc.CRS84}},
         "crs": list(ogc.CRS_URIS),
         "storageCrs": ogc.CRS84,
         "links": [
-            _link(url, "self", JSON, collection.title),
-            _link(url + "?f=html", "alternate", HTML, collection.title),
+            _link(url, "self", JSON, title),
+            _link(url + "?f=html", "alternate", HTML, title),
             _link(url + "/items", "items", GEOJSON, _("Objekte als GeoJSON")),
             _link(url + "/items?f=html", "items", HTML, _("Objekte als HTML")),
             _link(
@@ -252,7 +253,7 @@ def items(collection_id: str):
         prev = {**rest, "limit": page.limit, "offset": max(0, page.offset - page.limit)}
         links.append(_link(f"{url}?{urlencode(prev)}", "prev", _json_or_html(), _("Zurück")))
     links.append(
-        _link(f"{base_url()}/collections/{collection_id}", "collection", JSON, found.title)
+        _link(f"{base_url()}/collections/{collection_id}", "collection", JSON, _(found.title))
     )
     body = {
         "type": "FeatureCollection",
@@ -281,7 +282,7 @@ def item(collection_id: str, feature_id: str):
     path = f"/collections/{collection_id}/items/{feature_id}"
     body["links"] = [
         *_self_links(path, GEOJSON, request.args.to_dict()),
-        _link(f"{base_url()}/collections/{collection_id}", "collection", JSON, found.title),
+        _link(f"{base_url()}/collections/{collection_id}", "collection", JSON, _(found.title)),
     ]
     return _with_crs(_answer(body, "ogc_item.html", GEOJSON, collection=found), target)
 
@@ -291,6 +292,7 @@ def queryables(collection_id: str):
     found = ogc.collection_or_404(collection_id)
     url = f"{base_url()}/collections/{collection_id}/queryables"
     body = ogc.queryables(found, url)
+    body["title"] = _(found.title)
     body["links"] = _self_links(f"/collections/{collection_id}/queryables")
     return _answer(body, "ogc_queryables.html", "application/schema+json", collection=found)
 
