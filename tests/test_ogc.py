@@ -244,6 +244,9 @@ def test_etag_and_cors(client):
 
 
 def test_downloads(client, tmp_path):
+    overview = client.get("/regionen").get_data(as_text=True)
+    for fmt in ("geojson", "gpkg", "csv"):
+        assert f'href="/ogc/downloads/projekte.{fmt}"' in overview
     geojson = _json(client.get("/ogc/downloads/projekte.geojson"))
     assert len(geojson["features"]) == 254
     csv = client.get("/ogc/downloads/projekte.csv").get_data(as_text=True)
