@@ -3,12 +3,15 @@
 
 The instance holds the curated projects and 2,500 synthetic ones (atlas.core.demo), so paging
 takes several pages. Runs on SQLite and, in the PostgreSQL pass, on PostGIS (the `server`
-fixture uses the test database).
+fixture uses the test database). With Debian's QGIS installed (python3-qgis), QGIS's own
+OAPIF provider opens the layers too.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import urllib.request
 from urllib.parse import parse_qsl, urlsplit
 
@@ -188,3 +191,53 @@ def test_http_caching_and_cors(server):
     # Another page is another answer.
     status, other, _ = _get(url + "&offset=3", {"If-None-Match": etag})
     assert status == 200 and other["ETag"] != etag
+
+
+#: Run by Debian's QGIS (python3-qgis, the system Python): the layers as QGIS's OAPIF provider
+#: sees them, printed as JSON.
+QGIS_SCRIPT = """
+import json, sys
+from qgis.core import QgsApplication, QgsVectorLayer, QgsWkbTypes
+app = QgsApplication([], False)
+app.initQgis()
+seen = {}
+for name in ("projects", "districts"):
+    layer = QgsVectorLayer(f"url='{sys.argv[1]}' typename='{name}'", name, "OAPIF")
+    fields = {f.name(): f.typeName() for f in layer.fields()}
+    seen[name] = {
+        "valid": layer.isValid(),
+        "features": sum(1 for _ in layer.getFeatures()),
+        "geometry": QgsWkbTypes.displayString(layer.wkbType()),
+        "fields": fields,
+    }
+layer = QgsVectorLayer(f"url='{sys.argv[1]}' typename='projects'", "p", "OAPIF")
+layer.setSubsetString("region = 'weser-ems'")
+seen["weser-ems"] = sum(1 for _ in layer.getFeatures())
+app.exitQgis()
+print("RESULT " + json.dumps(seen))
+"""
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def test_qgis_opens_the_layers(server, tmp_path):
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("QGIS is not installed: apt-get install python3-qgis")
+    script = tmp_path / "qgis_layers.py"
+    script.write_text(QGIS_SCRIPT)
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(script), server["ogc"] + "/"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)},
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    assert line, done.stdout[-2000:] + done.stderr[-2000:]
+    seen = json.loads(line[0].removeprefix("RESULT "))
+    assert seen["projects"]["valid"] and seen["projects"]["features"] == _count(server["store"])
+    assert seen["projects"]["geometry"] == "Point"
+    assert seen["districts"]["features"] == 45
+    assert seen["districts"]["geometry"] == "MultiPolygon"
+    assert seen["districts"]["fields"]["projects_per_100k"] == "Real"
+    assert seen["weser-ems"] == _count(server["store"], Project.region == "weser-ems")
