@@ -213,6 +213,8 @@ def test_openapi_declares_every_parameter(client):
     assert answer.mimetype == "application/vnd.oai.openapi+json"
     doc = json.loads(answer.get_data())
     assert doc["openapi"].startswith("3.0")
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(doc)  # a valid OpenAPI 3.0 document
     for cid, collection in ogc.COLLECTIONS.items():
         declared = {
             p["name"] for p in doc["paths"][f"/collections/{cid}/items"]["get"]["parameters"]

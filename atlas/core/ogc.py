@@ -293,7 +293,12 @@ PROJECT_SEARCH = {
         "projects within radius_km of it (each with distance_km).",
     },
     "radius_km": {
-        "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": search.MAX_RADIUS_KM},
+        "schema": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,  # OpenAPI 3.0's spelling
+            "maximum": search.MAX_RADIUS_KM,
+        },
         "description": "The radius around `near` in km (default 25).",
     },
     "sortby": {

@@ -171,7 +171,7 @@ def _param(name: str, schema: dict, description: str, where: str = "query") -> d
         "required": where == "path",
         "schema": schema,
         "description": description,
-        "style": "form",
+        "style": "form" if where == "query" else "simple",
         "explode": False,
     }
 
