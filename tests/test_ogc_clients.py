@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, select
 
 from atlas.search import has_field
 from atlas.store import Project, Store
+from tests.support.accessibility import PHONE, assert_no_sideways_scroll, axe_violations, describe
 from tests.support.live_server import atlas_env, database_url, free_port, run_atlas, served
 
 owslib_features = pytest.importorskip("owslib.ogcapi.features")
@@ -241,3 +242,30 @@ def test_qgis_opens_the_layers(server, tmp_path):
     assert seen["districts"]["geometry"] == "MultiPolygon"
     assert seen["districts"]["fields"]["projects_per_100k"] == "Real"
     assert seen["weser-ems"] == _count(server["store"], Project.region == "weser-ems")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ogc/",
+        "/ogc/collections",
+        "/ogc/collections/districts",
+        "/ogc/collections/projects/items?limit=20",
+        "/ogc/collections/districts/items/03241",
+        "/ogc/collections/projects/queryables",
+        "/ogc/api",
+    ],
+)
+def test_html_views_in_a_browser(browser, server, path):
+    """What a browser gets at /ogc/: the German HTML views, accessible (axe-core, WCAG 2.1 AA)
+    and without sideways scrolling on a phone."""
+    page = browser.new_page(viewport=PHONE, locale="de-DE")
+    try:
+        answer = page.goto(server["base"] + path)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("text/html")
+        assert page.locator("h1").count() == 1
+        violations = axe_violations(page)
+        assert violations == [], describe(violations)
+        assert_no_sideways_scroll(page, path)
+    finally:
+        page.close()
