@@ -273,7 +273,10 @@ def test_dcat_metadata(client):
     described = next(link for link in landing["links"] if link["rel"] == "describedby")
     doc = _json(client.get(described["href"].removeprefix(PUBLIC)))
     assert doc["@type"] == "dcat:Dataset"
-    assert doc["dct:license"] == "Datenlizenz Deutschland – Namensnennung – Version 2.0"
+    assert doc["dct:license"] == {
+        "@id": "http://dcat-ap.de/def/licenses/dl-by-de/2.0",
+        "dct:title": "Datenlizenz Deutschland – Namensnennung – Version 2.0",
+    }
     assert "GeoBasis-DE / BKG" in doc["dct:source"]
     formats = {d["dcat:mediaType"] for d in doc["dcat:distribution"]}
     assert {"application/geo+json", "text/csv", "application/geopackage+sqlite3"} <= formats
@@ -281,7 +284,8 @@ def test_dcat_metadata(client):
 
 
 def test_data_license_is_configurable(instance):
-    app = create_app({"TESTING": True, "DATA_LICENSE": "CC BY 4.0"})
+    app = create_app({"TESTING": True, "DATA_LICENSE": "Lizenz nach Absprache"})
     get_store(app).create_schema()
     doc = json.loads(app.test_client().get("/ogc/dataset.jsonld").get_data())
-    assert doc["dct:license"] == "CC BY 4.0"
+    assert doc["dct:license"] == {"dct:title": "Lizenz nach Absprache"}
+    assert doc["dcat:distribution"][0]["dct:license"] == {"dct:title": "Lizenz nach Absprache"}

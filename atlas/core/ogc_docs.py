@@ -27,6 +27,22 @@ DOWNLOADS = {
     "csv": ("text/csv", N_("Alle veröffentlichten Projekte als CSV")),
 }
 PUBLISHER = "Bündnis „Niedersachsen packt an“"
+#: Licence names → their URIs in DCAT-AP.de's licence vocabulary; ATLAS_DATA_LICENSE may also be
+#: such a URI itself.
+LICENSES = {
+    "Datenlizenz Deutschland – Namensnennung – Version 2.0": (
+        "http://dcat-ap.de/def/licenses/dl-by-de/2.0"
+    ),
+    "Datenlizenz Deutschland – Zero – Version 2.0": "http://dcat-ap.de/def/licenses/dl-zero-de/2.0",
+    "CC BY 4.0": "http://dcat-ap.de/def/licenses/cc-by/4.0",
+    "CC0 1.0": "http://dcat-ap.de/def/licenses/cc-zero",
+}
+
+
+def license_node(name: str) -> dict:
+    """The licence as DCAT-AP.de names it: its URI where the vocabulary has one, and its name."""
+    uri = LICENSES.get(name.strip()) or (name.strip() if name.startswith("http") else None)
+    return {"@id": uri, "dct:title": name} if uri else {"dct:title": name}
 
 
 def download_url(base: str, fmt: str) -> str:
@@ -102,7 +118,7 @@ def dcat(base: str, public_url: str, license_name: str, modified: datetime | Non
             "dcat:downloadURL": {"@id": download_url(base, fmt)},
             "dcat:accessURL": {"@id": download_url(base, fmt)},
             "dcat:mediaType": mimetype,
-            "dct:license": license_name,
+            "dct:license": license_node(license_name),
             "dcatde:licenseAttributionByText": PUBLISHER,
         }
         for fmt, (mimetype, title) in DOWNLOADS.items()
@@ -114,7 +130,7 @@ def dcat(base: str, public_url: str, license_name: str, modified: datetime | Non
             "dcat:accessURL": {"@id": base + "/"},
             "dct:conformsTo": {"@id": "http://www.opengis.net/spec/ogcapi-features-1/1.0"},
             "dcat:mediaType": "application/geo+json",
-            "dct:license": license_name,
+            "dct:license": license_node(license_name),
         }
     )
     return {
@@ -136,7 +152,7 @@ def dcat(base: str, public_url: str, license_name: str, modified: datetime | Non
         ),
         "dct:publisher": {"@type": "foaf:Organization", "foaf:name": PUBLISHER},
         "dcatde:maintainer": {"@type": "foaf:Organization", "foaf:name": PUBLISHER},
-        "dct:license": license_name,
+        "dct:license": license_node(license_name),
         "dcatde:licenseAttributionByText": PUBLISHER,
         "dcat:landingPage": {"@id": public_url + "/"},
         "dct:language": {"@id": "http://publications.europa.eu/resource/authority/language/DEU"},

@@ -57,7 +57,7 @@ def _self_links(path: str, json_type: str = JSON, args: dict | None = None) -> l
     url = base_url() + path
     here = _format()
     links = []
-    for f, type_, title in (("json", json_type, "als JSON"), ("html", HTML, "als HTML")):
+    for f, type_, title in (("json", json_type, _("als JSON")), ("html", HTML, _("als HTML"))):
         href = f"{url}?{urlencode({**rest, 'f': f})}"
         links.append(_link(href, "self" if f == here else "alternate", type_, title))
     return links
