@@ -64,9 +64,6 @@ _SHORT = {name: uri for uri, name in CRS_URIS.items()}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 
-#: Time of the data the boundaries stand for (BKG VG250 2016, Destatis 2018).
-BOUNDARIES_YEAR = 2016
-
 
 def N_(text: str) -> str:
     """Marks a German text for the translation catalogue (pybabel's default keyword); the web
@@ -172,25 +169,25 @@ def field_column(slug: str) -> str:
 #: one. A value comes from `public_properties` (atlas.core.projects) when it has the key, else
 #: from VALUES, else from the record's attribute of the same name.
 PROJECT_PROPERTIES: dict[str, dict] = {
-    "name": {**STRING, "title": "Name"},
-    "organisation": {**STRING, "title": "Träger"},
-    "description": {**STRING, "title": "Beschreibung"},
-    "fields": {"type": "array", "items": FIELD_ENUM, "title": "Handlungsfelder"},
-    "tags": {**STRINGS, "title": "Schlagworte"},
-    "city": {**STRING, "title": "Ort"},
-    "postcode": {"type": "string", "pattern": "^[0-9]{5}$", "title": "PLZ"},
-    "street": {**STRING, "title": "Straße"},
-    "website": {"type": "string", "format": "uri", "title": "Website"},
-    "source": {**STRINGS, "title": "Quelle"},
-    "precision": {"type": "string", "enum": list(Precision), "title": "Genauigkeit"},
-    "location_note": {**STRING, "title": "Hinweis zum Ort"},
-    "district_code": {**DISTRICT_CODE, "title": "Kreisschlüssel"},
-    "district": {**STRING, "title": "Landkreis"},
-    "region": {**REGION_ENUM, "title": "Region"},
-    "contact_email": {"type": "string", "format": "email", "title": "E-Mail"},
-    "synthetic": {"type": "boolean", "title": "Testdaten"},
-    "created": {**DATE_TIME, "title": "Aufgenommen"},
-    "updated": {**DATE_TIME, "title": "Geändert"},
+    "name": {**STRING, "title": N_("Name")},
+    "organisation": {**STRING, "title": N_("Träger")},
+    "description": {**STRING, "title": N_("Beschreibung")},
+    "fields": {"type": "array", "items": FIELD_ENUM, "title": N_("Handlungsfelder")},
+    "tags": {**STRINGS, "title": N_("Schlagworte")},
+    "city": {**STRING, "title": N_("Ort")},
+    "postcode": {"type": "string", "pattern": "^[0-9]{5}$", "title": N_("PLZ")},
+    "street": {**STRING, "title": N_("Straße")},
+    "website": {"type": "string", "format": "uri", "title": N_("Website")},
+    "source": {**STRINGS, "title": N_("Quelle")},
+    "precision": {"type": "string", "enum": list(Precision), "title": N_("Genauigkeit")},
+    "location_note": {**STRING, "title": N_("Hinweis zum Ort")},
+    "district_code": {**DISTRICT_CODE, "title": N_("Kreisschlüssel")},
+    "district": {**STRING, "title": N_("Landkreis")},
+    "region": {**REGION_ENUM, "title": N_("Region")},
+    "contact_email": {"type": "string", "format": "email", "title": N_("E-Mail")},
+    "synthetic": {"type": "boolean", "title": N_("Testdaten")},
+    "created": {**DATE_TIME, "title": N_("Aufgenommen")},
+    "updated": {**DATE_TIME, "title": N_("Geändert")},
     **{
         field_column(slug): {"type": "boolean", "title": f"Handlungsfeld {label}"}
         for slug, label in FIELDS.items()
@@ -274,10 +271,10 @@ def _per_field_columns(kind: str) -> dict[str, dict]:
 
 
 _FIGURES = {
-    "population": {"type": "integer", "title": "Einwohner"},
-    "area_km2": {"type": "number", "title": "Fläche (km²)"},
-    "projects": {"type": "integer", "title": "Projekte"},
-    "projects_per_100k": {"type": "number", "title": "Projekte je 100.000 Einwohner"},
+    "population": {"type": "integer", "title": N_("Einwohner")},
+    "area_km2": {"type": "number", "title": N_("Fläche (km²)")},
+    "projects": {"type": "integer", "title": N_("Projekte")},
+    "projects_per_100k": {"type": "number", "title": N_("Projekte je 100.000 Einwohner")},
     **_per_field_columns("counts"),
 }
 
@@ -375,8 +372,8 @@ COLLECTIONS: dict[str, Collection] = {
                 "district_code": DISTRICT_CODE,
                 "district": STRING,
                 "region": REGION_ENUM,
-                "population": {"type": "integer", "title": "Einwohner (GeoNames, Näherung)"},
-                "nearest_km": {"type": "number", "title": "Nächstes Projekt (km)"},
+                "population": {"type": "integer", "title": N_("Einwohner (GeoNames, Näherung)")},
+                "nearest_km": {"type": "number", "title": N_("Nächstes Projekt (km)")},
                 **_per_field_columns("nearest"),
             },
         ),
@@ -411,8 +408,8 @@ def queryables(collection: Collection, url: str) -> dict:
         for name, schema in collection.filters.items()
     }
     if collection.id == "projects":
-        props["field"] = {**FIELD_ENUM, "title": "Handlungsfeld (eines der Handlungsfelder)"}
-        props["updated"] = {**DATE_TIME, "title": "Geändert (Parameter datetime)"}
+        props["field"] = {**FIELD_ENUM, "title": N_("Handlungsfeld (eines der Handlungsfelder)")}
+        props["updated"] = {**DATE_TIME, "title": N_("Geändert (Parameter datetime)")}
     props["geometry"] = {"$ref": f"https://geojson.org/schema/{collection.geometry}.json"}
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
