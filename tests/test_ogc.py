@@ -129,6 +129,8 @@ def test_unknown_things_answer_404_as_json(client):
         answer = client.get(url)
         assert answer.status_code == 404, url
         assert json.loads(answer.get_data())["code"] == "NotFound"
+    page = client.get("/ogc/collections/rivers?f=html")
+    assert page.status_code == 404 and "Seite nicht gefunden" in page.get_data(as_text=True)
     pending = client.get("/ogc/collections/projects/items/wartet-noch-hannover")
     assert pending.status_code == 404  # only published projects are features
 

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from atlas.core import ogc, ogc_docs
 from atlas.core.fields import FIELDS
 from atlas.store import VersionedCache
+from atlas.web.errors import ERROR_TEXTS
 from atlas.web.extensions import get_geocode, get_store, heavy
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -115,7 +116,8 @@ def _error(status: int, code: str, description: str):
         "f" not in request.args
         and request.accept_mimetypes.best_match([JSON, HTML], default=JSON) == HTML
     ):
-        return render_template("error.html", title=code, message=description), status
+        title = ERROR_TEXTS.get(status, (code,))[0]
+        return render_template("error.html", title=title, message=description), status
     body = json.dumps({"code": code, "description": description}, ensure_ascii=False)
     return Response(body, status, mimetype=JSON)
 
