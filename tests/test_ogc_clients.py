@@ -1,7 +1,7 @@
 """OGC API – Features with clients nobody here wrote, against a real `atlas serve`: owslib's
 `Features`, GDAL's OAPIF driver through pyogrio, and pyproj for the EPSG:25832 coordinates.
 
-The instance holds the curated projects and 2,500 synthetic ones (atlas.core.demo), so paging
+The instance holds the curated projects and 1,500 synthetic ones (atlas.core.demo), so paging
 takes several pages. Runs on SQLite and, in the PostgreSQL pass, on PostGIS (the `server`
 fixture uses the test database). With Debian's QGIS installed (python3-qgis), QGIS's own
 OAPIF provider opens the layers too.
@@ -28,7 +28,7 @@ from tests.support.live_server import atlas_env, database_url, free_port, run_at
 owslib_features = pytest.importorskip("owslib.ogcapi.features")
 pyogrio = pytest.importorskip("pyogrio")
 
-SYNTHETIC = 2500
+SYNTHETIC = 1500
 UTM32 = "http://www.opengis.net/def/crs/EPSG/0/25832"
 #: A box around Hannover (CRS84).
 BOX = (9.5, 52.2, 10.0, 52.5)
@@ -90,7 +90,7 @@ def test_owslib_reads_the_service(server):
 
     total = _count(server["store"])
     assert total > SYNTHETIC
-    features, matched = _all_pages(api, "projects", limit=1000)
+    features, matched = _all_pages(api, "projects", limit=500)
     assert matched == total
     assert len(features) == total
     assert len({f["id"] for f in features}) == total  # every project once, none twice
@@ -127,11 +127,11 @@ def test_gdal_reads_every_layer(server):
     assert set(layers) == {"projects", "regions", "districts", "municipalities"}
 
     total = _count(server["store"])
-    frame = pyogrio.read_dataframe(source, layer="projects", PAGE_SIZE=1000)
+    frame = pyogrio.read_dataframe(source, layer="projects", PAGE_SIZE=500)
     assert len(frame) == total
 
     weser_ems = pyogrio.read_dataframe(
-        source, layer="projects", where="region = 'weser-ems'", PAGE_SIZE=1000
+        source, layer="projects", where="region = 'weser-ems'", PAGE_SIZE=500
     )
     assert len(weser_ems) == _count(server["store"], Project.region == "weser-ems") > 0
     assert set(weser_ems["region"]) == {"weser-ems"}
