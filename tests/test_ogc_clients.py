@@ -20,6 +20,7 @@ import pytest
 from pyproj import Transformer
 from sqlalchemy import and_, func, select
 
+from atlas.geo import regions
 from atlas.search import has_field
 from atlas.store import Project, Store
 from tests.support.accessibility import PHONE, assert_no_sideways_scroll, axe_violations, describe
@@ -145,6 +146,14 @@ def test_gdal_reads_every_layer(server):
     assert types["population"] in ("int32", "int64")
     districts = pyogrio.read_dataframe(source, layer="districts")
     assert districts["projects"].sum() == total  # every project lies in one district
+
+    # GDAL asks for EPSG:25832 itself (Part 2) and gets the same polygons as pyproj makes.
+    utm = pyogrio.read_dataframe(source, layer="districts", CRS="EPSG:25832")
+    assert utm.crs.to_epsg() == 25832
+    expected = regions.districts().set_index("district_code").to_crs("EPSG:25832").geometry
+    got = utm.set_index("district_code").geometry
+    for code in ("03101", "03241", "03452"):
+        assert np.allclose(got[code].bounds, expected[code].bounds, atol=0.05), code
 
 
 def test_utm32_output_matches_pyproj(server):
