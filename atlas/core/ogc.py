@@ -101,6 +101,7 @@ def _transformer(source: str, target: str) -> Transformer:
     return Transformer.from_crs(CRS(CRS_URIS[source]), CRS(CRS_URIS[target]))
 
 
+@cache
 def _digits(uri: str) -> int:
     """Decimals kept: 7 for degrees (about a centimetre), 2 for metres."""
     return 7 if CRS(CRS_URIS[uri]).is_geographic else 2
@@ -198,9 +199,9 @@ PROJECT_PROPERTIES: dict[str, dict] = {
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
 
 
 #: Properties that are not a public property nor a record attribute of the same name.
@@ -224,17 +225,29 @@ def project_properties(project) -> dict:
     return props
 
 
-def project_feature(project, target: str = CRS84, distance_km: float | None = None) -> dict:
-    x, y = transform_coords([project.lon], [project.lat], target)
-    props = project_properties(project)
-    if distance_km is not None:
-        props["distance_km"] = round(distance_km, 2)
-    return {
-        "type": "Feature",
-        "id": project.id,
-        "geometry": {"type": "Point", "coordinates": [float(x[0]), float(y[0])]},
-        "properties": props,
-    }
+def project_features(found, target: str = CRS84) -> list[dict]:
+    """Features of (project, distance in km or None) pairs, the coordinates transformed at
+    once."""
+    found = list(found)
+    xs, ys = transform_coords([p.lon for p, _ in found], [p.lat for p, _ in found], target)
+    features = []
+    for (project, distance_km), x, y in zip(found, xs.tolist(), ys.tolist()):
+        props = project_properties(project)
+        if distance_km is not None:
+            props["distance_km"] = round(distance_km, 2)
+        features.append(
+            {
+                "type": "Feature",
+                "id": project.id,
+                "geometry": {"type": "Point", "coordinates": [x, y]},
+                "properties": props,
+            }
+        )
+    return features
+
+
+def project_feature(project, target: str = CRS84) -> dict:
+    return project_features([(project, None)], target)[0]
 
 
 # --- collections --------------------------------------------------------------------------------
@@ -530,7 +543,7 @@ def project_query(args: Mapping, geocode) -> tuple[search.Query, tuple]:
 def project_items(store: Store, args: Mapping, geocode, target: str) -> Page:
     query, _ = project_query(args, geocode)
     result = search.run(store, query)
-    features = [project_feature(p, target, d) for p, d in result.items]
+    features = project_features(result.items, target)
     return Page(features, result.total, query.limit, query.offset)
 
 

@@ -76,7 +76,7 @@ def _flat(row: dict) -> dict:
 def download(store: Store, fmt: str) -> bytes:
     """Every published project, in id order, as GeoJSON, GeoPackage or CSV bytes."""
     if fmt == "geojson":
-        features = [ogc.project_feature(p) for p in ogc.published_projects(store)]
+        features = ogc.project_features((p, None) for p in ogc.published_projects(store))
         doc = {"type": "FeatureCollection", "features": features}
         return json.dumps(doc, ensure_ascii=False).encode()
     rows = _rows(store)
