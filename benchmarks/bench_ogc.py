@@ -9,7 +9,8 @@ serve`, waitress) runs on a free local port. Timed over HTTP on 127.0.0.1:
   1,000 and 10,000, and the `districts` layer;
 - for comparison, the same projects paged through /api/projects (limit 1,000, its maximum);
 - one items page (limit 100, and limit 10,000), p50/p95 of repeated requests;
-- the statewide downloads, first request (built) and again (cached per data version).
+- the statewide downloads: the first request builds all three formats (kept per data
+  version), so only the first format asked for (GeoJSON) shows the build.
 
 Writes the figures into benchmarks/RESULTS.md under "## OGC API – Features (issue 15)".
 
@@ -141,7 +142,7 @@ def main() -> None:
                 again, _ = fetch(link)
                 rows.append(
                     (
-                        f"download `projekte.{fmt}`: first (built) / again (cached)",
+                        f"download `projekte.{fmt}`: first request / again",
                         f"{first:.2f} s / {ms(again)}; {len(body) / 1e6:.1f} MB",
                     )
                 )

@@ -59,12 +59,11 @@ def attribution() -> str:
 COLUMNS = ["id", *ogc.PROJECT_PROPERTIES, "lat", "lon"]
 
 
-def _rows(store: Store) -> list[dict]:
+def _rows(features: list[dict]) -> list[dict]:
     rows = []
-    for p in ogc.published_projects(store):
-        row = {"id": p.id, **ogc.project_properties(p)}
-        row["lat"], row["lon"] = round(p.lat, 7), round(p.lon, 7)
-        rows.append(row)
+    for f in features:
+        lon, lat = f["geometry"]["coordinates"]
+        rows.append({"id": f["id"], **f["properties"], "lat": lat, "lon": lon})
     return rows
 
 
@@ -73,20 +72,21 @@ def _flat(row: dict) -> dict:
     return {k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()}
 
 
-def download(store: Store, fmt: str) -> bytes:
-    """Every published project, in id order, as GeoJSON, GeoPackage or CSV bytes."""
-    if fmt == "geojson":
-        features = ogc.project_features((p, None) for p in ogc.published_projects(store))
-        doc = {"type": "FeatureCollection", "features": features}
-        return json.dumps(doc, ensure_ascii=False).encode()
-    rows = _rows(store)
-    if fmt == "csv":
-        out = io.StringIO()
-        table = tables.Table(out, COLUMNS, tables.CSV)
-        table.records(_flat(r) for r in rows)
-        return out.getvalue().encode()
+def downloads(store: Store) -> dict[str, bytes]:
+    """Every published project, in id order, as GeoJSON, GeoPackage and CSV bytes: built
+    together from one read of the store (the caller keeps them per data version)."""
+    features = ogc.project_features((p, None) for p in ogc.published_projects(store))
+    geojson = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    rows = [_flat(r) for r in _rows(features)]
+    del features
+    out = io.StringIO()
+    tables.Table(out, COLUMNS, tables.CSV).records(rows)
+    return {"geojson": geojson.encode(), "gpkg": _geopackage(rows), "csv": out.getvalue().encode()}
+
+
+def _geopackage(rows: list[dict]) -> bytes:
     frame = gpd.GeoDataFrame(
-        [_flat(r) for r in rows] or None,
+        rows or None,
         columns=COLUMNS,
         geometry=shapely.points([[r["lon"], r["lat"]] for r in rows]) if rows else [],
         crs="EPSG:4326",

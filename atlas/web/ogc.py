@@ -314,15 +314,15 @@ def dataset():
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/ld+json")
 
 
-#: The statewide downloads per data version (3 formats).
-_DOWNLOADS = VersionedCache(3)
+#: The statewide downloads per data version: the three formats, built together.
+_DOWNLOADS = VersionedCache(1)
 
 
 @bp.get("/downloads/projekte.<any(geojson, gpkg, csv):fmt>")
 @heavy
 def download(fmt: str):
     store = get_store()
-    body = _DOWNLOADS.get(store, ("projects", fmt), lambda: ogc_docs.download(store, fmt))
+    body = _DOWNLOADS.get(store, ("projects",), lambda: ogc_docs.downloads(store))[fmt]
     mimetype, _title = ogc_docs.DOWNLOADS[fmt]
     return Response(
         body,
