@@ -88,6 +88,10 @@ class Settings:
     #: Days after which `atlas purge` deletes the contact data of rejected submissions and
     #: sent mails (atlas.core.retention).
     RETENTION_DAYS: int = _user(90)
+    # Issue 15 (OGC API – Features):
+    #: The licence of the project records, named in the DCAT-AP.de metadata and the downloads'
+    #: descriptions; the alliance decides it.
+    DATA_LICENSE: str = _user("Datenlizenz Deutschland – Namensnennung – Version 2.0")
 
     #: Flask's request size cap: a submission is a few KB of text.
     MAX_CONTENT_LENGTH: int = _internal(256 * 1024)

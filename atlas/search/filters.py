@@ -47,6 +47,14 @@ def attributes(query: Query) -> list:
         cond.append(Project.district_code == query.district)
     if query.field:
         cond.append(has_field(query.field))
+    if query.precision:
+        cond.append(Project.precision == query.precision)
+    if query.updated:
+        start, end = query.updated
+        if start is not None:
+            cond.append(Project.updated_at >= start)
+        if end is not None:
+            cond.append(Project.updated_at <= end)
     if query.q:
         for word in normalize(query.q).split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -71,7 +71,15 @@ class PostgisBackend:
         plain = (
             query.sort == "distance"
             and k <= _WALK_UP_TO
-            and not (query.region or query.district or query.field or query.q or query.bbox)
+            and not (
+                query.region
+                or query.district
+                or query.field
+                or query.q
+                or query.bbox
+                or query.precision
+                or query.updated
+            )
         )
         if plain:
             with store.reader() as s:

@@ -73,6 +73,10 @@ class Query:
     sort: str = "name"
     limit: int = 100
     offset: int = 0
+    #: Filters only the OGC API sets (atlas.core.ogc): a precision, and (start, end) of
+    #: `updated_at` (either end may be None).
+    precision: str | None = None
+    updated: tuple | None = None
     args: dict = dataclass_field(default_factory=dict)
 
 

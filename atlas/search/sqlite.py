@@ -180,7 +180,8 @@ class SqliteBackend:
         self._indexes = VersionedCache(2)
 
     def run(self, store: Store, query: Query) -> Result:
-        if query.q:
+        if query.q or query.precision or query.updated:
+            # Filters the point index does not hold: in SQL.
             return listing(store, query) if query.near is None else _near_in_sql(store, query)
         index = self._indexes.get(store, ("points",), lambda: PointIndex.build(store))
         found = index.select(query)
