@@ -18,6 +18,7 @@ from atlas.web import (
     api,
     assets,
     auth,
+    caching,
     coverage,
     errors,
     moderation,
@@ -82,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     wording.init_app(app)
+    caching.init_app(app)
     return app
 
 
