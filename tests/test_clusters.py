@@ -16,7 +16,7 @@ from atlas import search
 from atlas.core.demo import synthetic_projects
 from atlas.core.fields import FIELDS
 from atlas.core.projects import clean_record
-from atlas.search.clusters import MAX_ZOOM, MIN_ZOOM, ClusterIndex
+from atlas.search.clusters import MAX_ZOOM, MIN_ZOOM, build_index
 from atlas.search.postgis import PostgisBackend
 from atlas.search.sqlite import SqliteBackend
 from atlas.store import Project
@@ -136,7 +136,7 @@ def test_both_back_ends_give_the_same_clusters(store):
         query = _query(args)
         views = []
         for backend in backends:
-            index = ClusterIndex(backend.markers(store, query))
+            index = build_index(store, query, backend)
             views.append([index.view(WORLD, z) for z in range(MIN_ZOOM, MAX_ZOOM + 2)])
         views.append([search.clusters(store, query).view(WORLD, z) for z in range(18)])
         assert all(v == views[0] for v in views[1:]), args

@@ -253,11 +253,19 @@ def filter_key(query: Query) -> tuple:
 _INDEXES = VersionedCache(8)
 
 
+def build_index(store: Store, query: Query, backend: Backend) -> ClusterIndex:
+    """The cluster index of a query's matches (its box left out: the view is not a filter),
+    built anew."""
+    rows = backend.markers(store, dataclasses.replace(query, bbox=None, offset=0))
+    if query.field:
+        # Filtered by a field, every match is shown in that field's colour (the legend's),
+        # whichever field its record names first.
+        rows = [[r[0], r[1], r[2], query.field, r[4]] for r in rows]
+    return ClusterIndex(rows)
+
+
 def index_for(store: Store, query: Query, backend: Backend) -> ClusterIndex:
-    """The cluster index of a query's matches (its box left out: the view is not a filter)."""
-    matches = dataclasses.replace(query, bbox=None, offset=0)
+    """`build_index`, once per store, data version and filter set."""
     return _INDEXES.get(
-        store,
-        ("clusters", filter_key(query)),
-        lambda: ClusterIndex(backend.markers(store, matches)),
+        store, ("clusters", filter_key(query)), lambda: build_index(store, query, backend)
     )

@@ -1,7 +1,8 @@
 """Folium maps of the atlas: the overview of Lower Saxony and the small map of one project.
 
-The overview never embeds projects: its markers come from /api/markers and are clustered in
-the browser (static/atlas.js), so the page stays the same size for 10 or 100,000 projects.
+The overview never embeds projects: static/atlas.js asks /api/clusters for the clusters and
+projects of each view (computed on the server), so the page stays the same size for 10 or
+100,000 projects.
 """
 
 from __future__ import annotations
