@@ -28,10 +28,12 @@
 
     function load() {
       var mine = ++asked;
+      status.setAttribute("aria-busy", "true");
       fetch(viewUrl(), { headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
         .then(function (res) {
           if (mine !== asked) { return; }  // a later view is on its way
+          status.removeAttribute("aria-busy");
           // The API's German wording (`de`); its `error` is English, for programs.
           if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
           draw(res.body);
@@ -39,7 +41,11 @@
           status.textContent = n === 1 ? "1 Projekt auf der Karte" : n + " Projekte auf der Karte";
           status.dataset.count = String(n);
         })
-        .catch(function () { if (mine === asked) { status.textContent = "Die Projekte konnten nicht geladen werden."; } });
+        .catch(function () {
+          if (mine !== asked) { return; }
+          status.removeAttribute("aria-busy");
+          status.textContent = "Die Projekte konnten nicht geladen werden.";
+        });
     }
 
     // The view's box with a margin (a pan shows what lies beside it at once), clamped to the
