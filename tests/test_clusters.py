@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import numpy as np
 import pytest
@@ -195,3 +196,16 @@ def test_answers_are_compressed_and_downloads_still_stream(store, app):
     assert download.status_code == 200 and download.is_streamed
     assert "Content-Encoding" not in download.headers
     assert download.headers["Content-Length"] == str(len(download.data))
+
+
+def test_vendored_files_are_fingerprinted_and_kept_for_a_year(store, app):
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    leaflet = re.search(r'src="(/static/vendor/leaflet/[^"]+\.js\?v=[0-9a-f]+)"', page)[1]
+    answer = client.get(leaflet, headers={"Accept-Encoding": "gzip"})
+    assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+    assert "max-age=31536000" in answer.headers["Cache-Control"]
+    assert "immutable" in answer.headers["Cache-Control"]
+    # Without the fingerprint (or with an old one), the file is checked again each time.
+    stale = client.get(leaflet.split("?")[0] + "?v=000000000000")
+    assert "immutable" not in stale.headers.get("Cache-Control", "")

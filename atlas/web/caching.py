@@ -14,6 +14,7 @@ from functools import wraps
 from flask import Flask, Response, make_response, request
 from flask_compress import Compress
 
+from atlas.web.assets import fingerprint
 from atlas.web.extensions import get_store
 
 
@@ -56,8 +57,8 @@ COMPRESSED_TYPES = [
     "application/geo+json",
     "image/svg+xml",
 ]
-#: A year: vendored files are asked for with their package's version (`?v=`), so a new
-#: version is a new URL.
+#: A year: vendored files are asked for with their content's fingerprint (`?v=`), so new
+#: content is a new URL.
 IMMUTABLE_SECONDS = 365 * 24 * 3600
 
 compress = Compress()
@@ -66,7 +67,7 @@ compress = Compress()
 def init_app(app: Flask) -> None:
     """gzip for HTML, JSON, GeoJSON, scripts and styles above a small size; streamed answers
     (the downloads, sent by the server's file wrapper) stay streamed and uncompressed; vendored
-    files asked for by version are cached for a year."""
+    files asked for by fingerprint are cached for a year."""
     app.config.setdefault("COMPRESS_ALGORITHM", ["gzip"])
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
@@ -78,15 +79,14 @@ def init_app(app: Flask) -> None:
 
 def _static_in_memory(response: Response) -> Response:
     """A static file read into the answer (they are small), so Flask-Compress compresses it;
-    a vendored file asked for by its version is cached for a year."""
+    a vendored file asked for by its fingerprint is cached for a year."""
     if request.endpoint != "static" or response.status_code != 200:
         return response
     if response.is_streamed and response.mimetype in COMPRESSED_TYPES:
         response.direct_passthrough = False
         response.set_data(response.get_data())
-    if request.args.get("v") and (request.view_args or {}).get("filename", "").startswith(
-        "vendor/"
-    ):
+    filename = (request.view_args or {}).get("filename", "")
+    if filename.startswith("vendor/") and request.args.get("v") == fingerprint(filename):
         response.cache_control.public = True
         response.cache_control.max_age = IMMUTABLE_SECONDS
         response.cache_control.immutable = True
