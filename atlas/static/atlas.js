@@ -26,11 +26,25 @@
     var shown = {};  // "c<id>" / "p<id>" → the marker on the map
     var asked = 0;
 
+    // The answer for a view: the last one asked for when it holds this view at this zoom (a
+    // small pan, or the zoom that the animation's start already asked for), else a new one.
+    var last = null;
+    function request(center, zoom) {
+      zoom = Math.floor(zoom);
+      var view = boundsAt(center, zoom);
+      if (last && last.zoom === zoom && last.box.contains(view)) { return last.answer; }
+      var box = view.pad(0.3);
+      var answer = fetch(viewUrl(box, zoom), { headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
+      last = { zoom: zoom, box: box, answer: answer };
+      answer.catch(function () { if (last && last.answer === answer) { last = null; } });
+      return answer;
+    }
+
     function load() {
       var mine = ++asked;
       status.setAttribute("aria-busy", "true");
-      fetch(viewUrl(), { headers: { "Accept": "application/json" } })
-        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      request(map.getCenter(), map.getZoom())
         .then(function (res) {
           if (mine !== asked) { return; }  // a later view is on its way
           status.removeAttribute("aria-busy");
@@ -50,15 +64,20 @@
         });
     }
 
-    // The view's box with a margin (a pan shows what lies beside it at once), clamped to the
-    // range the API accepts.
-    function viewUrl() {
-      var b = map.getBounds().pad(0.3);
+    // The map's bounds at a centre and zoom (where a zoom animation is going).
+    function boundsAt(center, zoom) {
+      var half = map.getSize().divideBy(2), c = map.project(center, zoom);
+      return L.latLngBounds(map.unproject(c.subtract(half), zoom), map.unproject(c.add(half), zoom));
+    }
+
+    // The box (the view with a margin, so a pan shows what lies beside it at once), clamped to
+    // the range the API accepts.
+    function viewUrl(b, zoom) {
       var clamp = function (v, lo, hi) { return Math.max(lo, Math.min(hi, v)).toFixed(4); };
       var box = [clamp(b.getWest(), -180, 179.9), clamp(b.getSouth(), -85, 84.9),
                  clamp(b.getEast(), -179.9, 180), clamp(b.getNorth(), -84.9, 85)].join(",");
       var base = config.dataset.clusters;
-      return base + (base.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box + "&zoom=" + Math.floor(map.getZoom());
+      return base + (base.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box + "&zoom=" + zoom;
     }
 
     function draw(body) {
@@ -117,6 +136,8 @@
       return marker;
     }
 
+    // A zoom asks for its view as its animation starts; the view is drawn when it ends.
+    map.on("zoomanim", function (e) { request(e.center, e.zoom); });
     map.on("moveend", load);
     load();
   }
