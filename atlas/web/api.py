@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
@@ -143,7 +144,7 @@ def _zoom(raw) -> float:
         zoom = float("nan")
     if not 0 <= zoom <= 30:
         raise search.BadQuery(
-            f"zoom '{raw}' must be a number from 0 to 30", de="Die Zoomstufe ist ungültig."
+            f"zoom '{raw}' must be a number from 0 to 30", de=gettext("Die Zoomstufe ist ungültig.")
         )
     return zoom
 
