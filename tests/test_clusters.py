@@ -190,6 +190,13 @@ def test_answers_are_compressed_and_downloads_still_stream(store, app):
     assert page.headers["Content-Encoding"] == "gzip"
     plain = client.get("/api/markers")
     assert "Content-Encoding" not in plain.headers
+    # The compressed answer's ETag ("<tag>:gzip") is as good as the plain one for a 304.
+    tag = answer.headers["ETag"].strip('"')
+    assert tag.endswith(":gzip")
+    again = client.get(
+        "/api/markers", headers={"Accept-Encoding": "gzip", "If-None-Match": f'"{tag}"'}
+    )
+    assert again.status_code == 304 and not again.data
     with app.test_request_context():
         csv_url = url_for("coverage.download_projects", slug="lueneburg", fmt="csv")
     download = client.get(csv_url, headers={"Accept-Encoding": "gzip"})
