@@ -411,7 +411,7 @@ def test_region_page_shows_map_table_gaps_white_spots_chart_and_downloads(client
     assert response.status_code == 200
     html = text(response)
     assert 'class="folium-map"' in html and remote_urls(html) == []
-    assert 'data-markers="/api/markers?region=lueneburg&amp;field=sprache"' in html
+    assert 'data-clusters="/api/clusters?region=lueneburg&amp;field=sprache"' in html
     # The choropleth's legend and the switch name the chosen field.
     assert "Projekte je 100.000 Einwohner – Sprache" in html
     assert re.search(r'data-field="sprache" aria-current="true">Sprache</a>', html)

@@ -44,7 +44,7 @@ def test_map_page_serves_every_asset_itself(client):
 
 def test_map_page_keeps_the_filter_state_in_the_url(client):
     html = text(client.get("/?field=sprache&region=leine-weser&q=linden"))
-    assert 'data-markers="/api/markers?field=sprache&amp;region=leine-weser&amp;q=linden"' in html
+    assert 'data-clusters="/api/clusters?field=sprache&amp;region=leine-weser&amp;q=linden"' in html
     assert '<option value="sprache" selected>' in html
     assert '<option value="leine-weser" selected>' in html
     assert "Sprachcafé Linden" in html and "Werkstatt Meppen" not in html

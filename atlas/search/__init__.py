@@ -5,6 +5,7 @@
 - `backend`: the Result of a search, and the interface every back end offers.
 - `sqlite`: the back end for SQLite, an in-memory point index.
 - `postgis`: the back end for PostgreSQL, PostGIS's indexes.
+- `clusters`: the map's clusters for a view, from either back end's matches.
 
 Distances come from `atlas.geo.geodesy` (pyproj, WGS84), re-exported here as `distances_km`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from atlas.geo.geodesy import distances_km
 from atlas.search.backend import Backend, Result
+from atlas.search.clusters import ClusterIndex, index_for
 from atlas.search.filters import has_field
 from atlas.search.postgis import PostgisBackend
 from atlas.search.query import (
@@ -35,10 +37,12 @@ __all__ = [
     "SORTS",
     "Backend",
     "BadQuery",
+    "ClusterIndex",
     "Near",
     "Query",
     "Result",
     "backend_for",
+    "clusters",
     "distances_km",
     "has_field",
     "markers",
@@ -64,3 +68,9 @@ def markers(store: Store, query: Query) -> list[list]:
     """Every match as [id, lat, lon, first field, name]: the compact feed for the clustered map
     (the name is each marker's accessible name)."""
     return backend_for(store).markers(store, query)
+
+
+def clusters(store: Store, query: Query) -> ClusterIndex:
+    """The cluster hierarchy of a query's matches (its bbox is the view, not a filter), built
+    once per data version and filter set and shared by the threads of a worker."""
+    return index_for(store, query, backend_for(store))

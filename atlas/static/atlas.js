@@ -1,5 +1,6 @@
-/* The atlas map: markers from /api/markers, clustered in the browser; popups built as DOM nodes
-   (textContent only), so nothing a submitter typed can become markup. */
+/* The atlas map: clusters and single projects of the current view from /api/clusters (computed
+   on the server for the view's box and zoom, with the page's filters); popups built as DOM
+   nodes (textContent only), so nothing a submitter typed can become markup. */
 (function () {
   "use strict";
   var config = document.getElementById("atlas-map-config");
@@ -10,56 +11,148 @@
   function initMap(config) {
     var map = window[config.dataset.map];
     var fields = JSON.parse(config.dataset.fields);
+    var colours = JSON.parse(config.dataset.colours || "{}");
     var status = document.getElementById("map-status");
     if (!map) { return; }
     var span = document.createElement("span");
     span.textContent = config.dataset.attribution;
     map.attributionControl.addAttribution(span.innerHTML);
 
-    // No marker feed: the page could not use a filter, and the status line says why.
-    if (!config.dataset.markers) { return; }
-    // Without a basemap (ATLAS_TILES=none) nothing sets a zoom limit, and clustering needs one.
+    // No cluster feed: the page could not use a filter, and the status line says why.
+    if (!config.dataset.clusters) { return; }
+    // Without a basemap (ATLAS_TILES=none) nothing sets a zoom limit; clusters need one.
     if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(18); }
-    var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false,
-                                         iconCreateFunction: clusterIcon });
-    map.addLayer(cluster);
-    fetch(config.dataset.markers, { headers: { "Accept": "application/json" } })
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
-      .then(function (res) {
-        // The API's German wording (`de`); its `error` is English, for programs.
-        if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
-        var markers = res.body.rows.map(function (row) {
-          var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none") + (row[5] ? " unconfirmed" : ""), iconSize: [16, 16] });
-          // The project's name is the marker's accessible name (and its tooltip).
-          var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || "Projekt", alt: row[4] || "Projekt" });
-          marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });
-          return marker;
+    var layer = L.layerGroup().addTo(map);
+    var shown = {};  // "c<id>" / "p<id>" → the marker on the map
+    var asked = 0;
+
+    // The answer for a view: the last one asked for when it holds this view at this zoom (a
+    // small pan, or the zoom that the animation's start already asked for), else a new one.
+    var last = null;
+    function request(center, zoom) {
+      zoom = Math.floor(zoom);
+      var view = boundsAt(center, zoom);
+      if (last && last.zoom === zoom && last.box.contains(view)) { return last.answer; }
+      var box = view.pad(0.3);
+      var answer = fetch(viewUrl(box, zoom), { headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
+      last = { zoom: zoom, box: box, answer: answer };
+      answer.catch(function () { if (last && last.answer === answer) { last = null; } });
+      return answer;
+    }
+
+    function load() {
+      var mine = ++asked;
+      status.setAttribute("aria-busy", "true");
+      request(map.getCenter(), map.getZoom())
+        .then(function (res) {
+          if (mine !== asked) { return; }  // a later view is on its way
+          status.removeAttribute("aria-busy");
+          // The API's German wording (`de`); its `error` is English, for programs.
+          if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
+          draw(res.body);
+          var n = res.body.total;
+          status.textContent = n === 1 ? "1 Projekt auf der Karte" : n + " Projekte auf der Karte";
+          status.dataset.count = String(n);
+          // How many views were drawn (for the benchmarks and tests: a new view has arrived).
+          status.dataset.views = String(+(status.dataset.views || 0) + 1);
+        })
+        .catch(function () {
+          if (mine !== asked) { return; }
+          status.removeAttribute("aria-busy");
+          status.textContent = "Die Projekte konnten nicht geladen werden.";
         });
-        cluster.addLayers(markers);
-        status.textContent = markers.length === 1 ? "1 Projekt auf der Karte" : markers.length + " Projekte auf der Karte";
-        status.dataset.count = String(markers.length);
-      })
-      .catch(function () { status.textContent = "Die Projekte konnten nicht geladen werden."; });
+    }
+
+    // The map's bounds at a centre and zoom (where a zoom animation is going).
+    function boundsAt(center, zoom) {
+      var half = map.getSize().divideBy(2), c = map.project(center, zoom);
+      return L.latLngBounds(map.unproject(c.subtract(half), zoom), map.unproject(c.add(half), zoom));
+    }
+
+    // The box (the view with a margin, so a pan shows what lies beside it at once), clamped to
+    // the range the API accepts.
+    function viewUrl(b, zoom) {
+      var clamp = function (v, lo, hi) { return Math.max(lo, Math.min(hi, v)).toFixed(4); };
+      var box = [clamp(b.getWest(), -180, 179.9), clamp(b.getSouth(), -85, 84.9),
+                 clamp(b.getEast(), -179.9, 180), clamp(b.getNorth(), -84.9, 85)].join(",");
+      var base = config.dataset.clusters;
+      return base + (base.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box + "&zoom=" + zoom;
+    }
+
+    function draw(body) {
+      var next = {};
+      body.clusters.forEach(function (c) {
+        var key = "c" + c[0];
+        next[key] = shown[key] || clusterMarker(c, body.fields);
+      });
+      body.projects.forEach(function (row) {
+        var key = "p" + row[0];
+        next[key] = shown[key] || projectMarker(row);
+      });
+      Object.keys(shown).forEach(function (key) { if (!next[key]) { layer.removeLayer(shown[key]); } });
+      Object.keys(next).forEach(function (key) { if (!shown[key]) { layer.addLayer(next[key]); } });
+      shown = next;
+    }
+
+    function clusterMarker(c, order) {
+      var n = c[3];
+      var marker = L.marker([c[1], c[2]], {
+        icon: new ClusterIcon({
+          html: "<div><span>" + n + "</span></div>",
+          className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
+          iconSize: L.point(40, 40),
+          label: n + " Projekte – vergrößern",
+          ring: ring(c[5], order, n)
+        }),
+        // In front of single markers, as a cluster of a denser area is.
+        zIndexOffset: 1000
+      });
+      // Zoom to where the cluster splits, centred on it.
+      marker.on("click", function () {
+        map.setView([c[1], c[2]], Math.min(c[4], map.getMaxZoom()));
+      });
+      return marker;
+    }
+
+    // The ring's colours: each field's share of the cluster (by its projects' first field).
+    function ring(counts, order, n) {
+      var parts = [], at = 0;
+      counts.forEach(function (k, i) {
+        if (!k) { return; }
+        var to = at + 100 * k / n;
+        parts.push((colours[order[i]] || "#777") + " " + at.toFixed(2) + "% " + to.toFixed(2) + "%");
+        at = to;
+      });
+      if (at < 99.99) { parts.push("#999 " + at.toFixed(2) + "% 100%"); }
+      return "conic-gradient(" + parts.join(", ") + ")";
+    }
+
+    function projectMarker(row) {
+      var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none") + (row[5] ? " unconfirmed" : ""), iconSize: [16, 16] });
+      // The project's name is the marker's accessible name (and its tooltip).
+      var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || "Projekt", alt: row[4] || "Projekt" });
+      marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });
+      return marker;
+    }
+
+    // A zoom asks for its view as its animation starts; the view is drawn when it ends.
+    map.on("zoomanim", function (e) { request(e.center, e.zoom); });
+    map.on("moveend", load);
+    load();
   }
 
-  // A cluster reads as "12 Projekte – vergrößern" (its visible number first), not just "12".
+  // A cluster reads as "12 Projekte – vergrößern" (its visible number first), not just "12";
+  // its ring shows the fields of its projects.
   var ClusterIcon = window.L && L.DivIcon.extend({
     createIcon: function (old) {
       var div = L.DivIcon.prototype.createIcon.call(this, old);
       div.setAttribute("aria-label", this.options.label);
+      div.setAttribute("role", "button");
+      if (this.options.ring) { div.style.background = this.options.ring; }
       return div;
     }
   });
-
-  function clusterIcon(group) {
-    var n = group.getChildCount();
-    return new ClusterIcon({
-      html: "<div><span>" + n + "</span></div>",
-      className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
-      iconSize: L.point(40, 40),
-      label: n + " Projekte – vergrößern"
-    });
-  }
 
   function el(tag, text, className) {
     var node = document.createElement(tag);
@@ -81,7 +174,6 @@
         if (p.organisation) { box.appendChild(el("p", p.organisation, "org")); }
         var place = [p.postcode, p.city].filter(Boolean).join(" ");
         box.appendChild(el("p", [place, p.district].filter(Boolean).join(" · ")));
-        if (p.freshness) { box.appendChild(el("p", p.freshness, "freshness")); }
         box.appendChild(el("p", (p.fields || []).map(function (f) { return fields[f] || f; }).join(", ")));
         var link = el("a", "Details ansehen");
         link.href = "/projekte/" + encodeURIComponent(p.id);

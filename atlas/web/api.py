@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from atlas import search
 from atlas.core import coverage as figures
 from atlas.core import demand
+from atlas.core.fields import FIELDS
 from atlas.core.projects import to_feature
 from atlas.geo import regions
 from atlas.store import Project, Status, VersionedCache, utcnow
 from atlas.web import freshness
+from atlas.web.caching import data_versioned
 from atlas.web.errors import error
 from atlas.web.extensions import get_geocode, get_store, heavy
 
@@ -43,6 +46,7 @@ def _feature(project, distance_km=None) -> dict:
 
 
 @bp.get("/projects")
+@data_versioned
 def projects():
     query = search.parse(request.args, geocode=get_geocode())
     result = search.run(get_store(), query)
@@ -87,6 +91,7 @@ def _marker_key(query: search.Query) -> tuple:
 
 @bp.get("/markers")
 @heavy
+@data_versioned
 def markers():
     """Compact rows for the map's client-side clusters; popups fetch details by id."""
     query = search.parse(request.args, geocode=get_geocode())
@@ -108,7 +113,50 @@ def markers():
     return Response(body, mimetype="application/json")
 
 
+#: Parameters of /api/clusters that say what the map shows, not which projects.
+_VIEW_PARAMETERS = ("bbox", "zoom")
+
+
+@bp.get("/clusters")
+@data_versioned
+def clusters():
+    """The clusters and single projects of a map view: `bbox` (minlon,minlat,maxlon,maxlat)
+    and `zoom`, with the listing's filters. Clusters are [id, lat, lon, count, zoom at which
+    it splits, counts per field (in the order of `fields`)], projects [id, lat, lon, first
+    field, name, 1 if unconfirmed]; `total` counts every match, `in_view` those in the box."""
+    filters = {k: v for k, v in request.args.items() if k not in _VIEW_PARAMETERS}
+    query = search.parse(filters, geocode=get_geocode())
+    bbox = search.parse({"bbox": request.args.get("bbox") or "-180,-85,180,85"}, geocode=None)
+    zoom = _zoom(request.args.get("zoom"))
+    index = search.clusters(get_store(), query)
+    view = index.view(bbox.bbox, zoom)
+    body = {
+        "zoom": view.zoom,
+        "total": index.total,
+        "in_view": view.in_view,
+        "fields": list(FIELDS),
+        "clusters": view.clusters,
+        "projects": view.projects,
+    }
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
+    )
+
+
+def _zoom(raw) -> float:
+    try:
+        zoom = float(raw) if raw not in (None, "") else 7.0
+    except ValueError:
+        zoom = float("nan")
+    if not 0 <= zoom <= 30:
+        raise search.BadQuery(
+            f"zoom '{raw}' must be a number from 0 to 30", de=gettext("Die Zoomstufe ist ungültig.")
+        )
+    return zoom
+
+
 @bp.get("/projects/<project_id>")
+@data_versioned
 def project(project_id: str):
     found = get_store().get(project_id)
     if found is not None and found.status == Status.ENDED:
@@ -132,6 +180,7 @@ def _counts(column) -> dict[str, int]:
 
 
 @bp.get("/regions")
+@data_versioned
 def regions_():
     counts = _counts(Project.region)
     frame = regions.regions()
@@ -148,6 +197,7 @@ def regions_():
 
 
 @bp.get("/districts")
+@data_versioned
 def districts():
     counts = _counts(Project.district_code)
     rows = [
@@ -172,6 +222,7 @@ _COVERAGE = VersionedCache(16)
 
 @bp.get("/coverage")
 @heavy
+@data_versioned
 def coverage():
     """A region's districts with counts per field and per 100,000 inhabitants, its gaps and
     white spots (atlas.core.coverage)."""

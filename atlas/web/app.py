@@ -19,6 +19,7 @@ from atlas.web import (
     api,
     assets,
     auth,
+    caching,
     confirm,
     coverage,
     demand,
@@ -78,10 +79,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
     app.add_template_global(
-        lambda pkg: [url_for("static", filename=f) for f in assets.VENDOR[pkg]["js"]], "vendor_js"
+        lambda pkg: [
+            url_for("static", filename=f, v=assets.fingerprint(f)) for f in assets.VENDOR[pkg]["js"]
+        ],
+        "vendor_js",
     )
     app.add_template_global(
-        lambda pkg: [url_for("static", filename=f) for f in assets.VENDOR[pkg]["css"]], "vendor_css"
+        lambda pkg: [
+            url_for("static", filename=f, v=assets.fingerprint(f))
+            for f in assets.VENDOR[pkg]["css"]
+        ],
+        "vendor_css",
     )
     # API answers as written: UTF-8 instead of \u escapes, keys in the order the code put them
     # (sorting every feature's keys on each answer buys nothing a client needs).
@@ -92,6 +100,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     wording.init_app(app)
     confirm.init_app(app)  # issue 21
+    caching.init_app(app)
     return app
 
 

@@ -8,9 +8,11 @@ code.jquery.com or netdna, which is what Folium's default links do. The packages
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
+from functools import lru_cache
 from html.parser import HTMLParser
 
 from atlas.resources import STATIC_DIR
@@ -39,6 +41,19 @@ def _load_vendor() -> dict[str, dict]:
 
 #: ``VENDOR["leaflet.markercluster"]["js"]`` → ``["vendor/leaflet.markercluster/dist/leaflet.markercluster.js"]``
 VENDOR: dict[str, dict] = _load_vendor()
+
+
+@lru_cache(maxsize=256)
+def fingerprint(path: str) -> str:
+    """A short hash of a static file's content (path relative to STATIC_DIR): asked for with
+    `?v=<fingerprint>`, a vendored file may be cached for good (atlas.web.caching), since
+    new content is a new URL."""
+    return hashlib.blake2b((STATIC_DIR / path).read_bytes(), digest_size=6).hexdigest()
+
+
+def versioned(path: str) -> str:
+    """`path?v=<fingerprint>` for a vendored file, else the path as it is."""
+    return f"{path}?v={fingerprint(path)}" if path.startswith("vendor/") else path
 
 
 def _folium_links() -> dict[str, dict[str, str]]:
@@ -97,7 +112,7 @@ def local_assets(static_url: str = "/static") -> None:
                     f"{dotted}.{attr}: no vendored file for {missing}; add it to manifest.json"
                 )
             # A fresh list: Folium's add_js_link/add_css_link mutate these lists in place.
-            setattr(cls, attr, [(name, f"{base}/{files[name]}") for name, _ in current])
+            setattr(cls, attr, [(name, f"{base}/{versioned(files[name])}") for name, _ in current])
 
 
 _URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"]*?))\s*\)""")

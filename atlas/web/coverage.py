@@ -119,7 +119,7 @@ def region_page(slug: str):
             return link(sort=key, order="desc" if order == "asc" else "asc") + TABLE_ANCHOR
         return link(sort=key, order="asc" if key in ("code", "name") else "desc") + TABLE_ANCHOR
 
-    markers = url_for("api.markers", region=slug, **_field_args(params.field))
+    clusters = url_for("api.clusters", region=slug, **_field_args(params.field))
     downloads_args = {"field": params.field, "distance_km": params.distance_km}
     return render_template(
         "coverage_region.html",
@@ -138,7 +138,7 @@ def region_page(slug: str):
         sort_link=sort_link,
         field_links={s: link(field=s) for s in [None, *FIELDS]},
         distance_choices=DISTANCE_CHOICES_KM,
-        markers_url=markers,
+        clusters_url=clusters,
         distance_text=_distance_text(params.distance_km),
         de_number=de_number,
         de_rate=de_rate,

@@ -47,7 +47,7 @@ def embed_map():
         query=query,
         problem=problem,
         map=maps.render(view, g.csp_nonce),
-        markers_url="" if problem else url_for("api.markers", **filters),
+        clusters_url="" if problem else url_for("api.clusters", **filters),
         atlas_url=public(url_for("pages.index", **_args())),
     )
 

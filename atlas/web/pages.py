@@ -161,7 +161,7 @@ def index():
         problem=problem,
         map=maps.render(view, g.csp_nonce),
         # With a filter that cannot be used, the status line says why instead of loading markers.
-        markers_url="" if problem else "/api/markers" + _link(api_args),
+        clusters_url="" if problem else "/api/clusters" + _link(api_args),
         list_url="/projekte" + _link(filters),
     )
 

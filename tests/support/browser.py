@@ -112,10 +112,11 @@ def watched(browser, server):
 
 
 def settle(page) -> None:
-    """Wait out Leaflet's zoom and markercluster's animations (250 ms each, CSS-driven)."""
+    """Wait out Leaflet's zoom and markercluster's animations (250 ms each, CSS-driven), and
+    the atlas map's request for the view's clusters (its status line is busy meanwhile)."""
     page.wait_for_timeout(50)  # let a just-triggered animation begin
     page.wait_for_function("""() => !document.querySelector(
-        '.leaflet-zoom-anim, .leaflet-cluster-anim, .leaflet-pan-anim')""")
+        '.leaflet-zoom-anim, .leaflet-cluster-anim, .leaflet-pan-anim, [aria-busy=true]')""")
 
 
 def zoom_to_a_single_marker(page):
