@@ -268,7 +268,10 @@ def _locate_stream(lines) -> None:
 def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
     from atlas.core.retention import purge
+    from atlas.web.instances import startup_checks
 
+    for notice in startup_checks(current_app, workers):
+        click.echo(notice, err=True)
     _store().create_schema()
     purge(_store(), current_app.config["RETENTION_DAYS"])
     # Everything loaded so far lives as long as the process: keep it out of the collector's
@@ -531,4 +534,11 @@ def group() -> FlaskGroup:
 
 
 def main() -> None:
-    group()(prog_name="atlas")
+    from atlas.config import ConfigurationProblem
+
+    try:
+        group()(prog_name="atlas")
+    except ConfigurationProblem as problem:
+        # Bad configuration: one line saying what to change, not a traceback.
+        click.echo(f"atlas: {problem}", err=True)
+        sys.exit(2)
