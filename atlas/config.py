@@ -94,6 +94,16 @@ class Settings:
     TRUSTED_PROXIES: int = _user(0)
     #: A file holding the secret key (e.g. a systemd credential); used when SECRET_KEY is unset.
     SECRET_KEY_FILE: str | None = _user(None)
+    #: Hours after which the outbox stops trying a mail that could not be sent (it stays there,
+    #: marked as given up, for an officer to send again).
+    OUTBOX_GIVE_UP_HOURS: float = _user(26.0)
+    #: Seconds before the first retry of a failed mail; later pauses grow from it (atlas.core.
+    #: outbox.backoff).
+    OUTBOX_FIRST_RETRY: float = _internal(30.0)
+    #: How long a process's claim on a mail it is sending lasts (then another may send it).
+    OUTBOX_CLAIM_SECONDS: float = _internal(120.0)
+    #: Seconds between two looks at the outbox by each process's background sender.
+    OUTBOX_POLL_SECONDS: float = _internal(10.0)
 
     #: Flask's request size cap: a submission is a few KB of text.
     MAX_CONTENT_LENGTH: int = _internal(256 * 1024)

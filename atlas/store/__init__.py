@@ -11,6 +11,8 @@ from .models import (
     OutboxMessage,
     Project,
     Status,
+    SubmissionFingerprint,
+    Throttle,
     User,
     utcnow,
 )
@@ -26,6 +28,8 @@ __all__ = [
     "Project",
     "Status",
     "Store",
+    "SubmissionFingerprint",
+    "Throttle",
     "User",
     "VersionedCache",
     "utcnow",

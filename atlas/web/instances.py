@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from limits.errors import ConfigurationError
 
 from atlas import config
+from atlas.web import outbox_worker
 from atlas.web.extensions import get_store, limiter
 
 log = logging.getLogger("atlas.instances")
@@ -142,3 +143,4 @@ def schema_ready() -> None:
     if not state.usable:
         abort(503, _NOT_READY())
     app.extensions["atlas.schema_ready"] = True
+    outbox_worker.start(current_app._get_current_object())
