@@ -240,3 +240,24 @@ def test_a_database_that_is_down_answers_503_not_500_and_recovers(tmp_path, monk
     assert "Die Datenbank ist gerade nicht bereit" in page.get_data(as_text=True)
     health = client.get("/healthz")
     assert health.status_code == 503 and health.json["database"] is False
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+def test_a_logout_on_one_instance_ends_the_session_on_every_instance(instance):
+    from atlas.core.accounts import add_user
+    from tests.test_submissions import PASSWORD, login
+
+    shared = {"TESTING": True, "SECRET_KEY": "one-key-for-both-instances"}
+    first, second = create_app(dict(shared)), create_app(dict(shared))
+    store = get_store(first)
+    store.create_schema()
+    add_user(store, "admin@land.example", PASSWORD, None, True)
+    here, there = first.test_client(), second.test_client()
+    assert login(here, "admin@land.example").status_code == 303
+    there.set_cookie("session", here.get_cookie("session").value)
+    assert there.get("/verwaltung/postausgang").status_code == 200  # one login, both instances
+    here.post("/verwaltung/logout")
+    # The copy of the cookie on the other instance is refused now, too.
+    assert there.get("/verwaltung/postausgang").status_code in (302, 303)

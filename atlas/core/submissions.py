@@ -236,7 +236,8 @@ def _claim_fingerprint(s, key: str, project_id: str) -> bool:
         set_={"project_id": project_id, "created_at": now},
         where=SubmissionFingerprint.created_at < now - DUPLICATE_WINDOW,
     )
-    return s.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: through the ORM session the driver's count is not always given.
+    return s.execute(stmt.returning(SubmissionFingerprint.fingerprint)).first() is not None
 
 
 def create(store: Store, values: dict, placement: Placement, compose=None) -> tuple[str, str, list]:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 from ..core.text import search_text
-from .cache import GeocodeCache
+from .cache import GeocodeCache, SharedThrottle
 from .models import Project, Status
 from .schema import SchemaState, migrate, state
 
@@ -217,3 +217,7 @@ class Store:
 
     def cache(self) -> GeocodeCache:
         return GeocodeCache(self)
+
+    def throttle(self, name: str, interval: float) -> SharedThrottle:
+        """Pacing of requests to an outside service shared by every process (issue 20)."""
+        return SharedThrottle(self, name, interval)
