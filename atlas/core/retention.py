@@ -20,16 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 
 from atlas.core.submissions import DUPLICATE_WINDOW, _erase_traces, _pseudonym
-from atlas.store import (
-    AuditEntry,
-    LoginSession,
-    OutboxMessage,
-    Project,
-    Status,
-    Store,
-    SubmissionFingerprint,
-    utcnow,
-)
+from atlas.store import AuditEntry, LoginSession, OutboxMessage, Project, Status, Store, utcnow
+from atlas.store.models import SubmissionFingerprint
 
 
 def erase(store: Store, project_id: str, actor: str) -> bool:
