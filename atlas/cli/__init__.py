@@ -63,8 +63,14 @@ def _safe_url(url: str) -> str:
 def migrate_command():
     """Apply the schema migrations (Alembic) to the configured database."""
     store = _store()
-    store.create_schema()
-    click.echo(f"Schema of {_safe_url(store.url)} is up to date.")
+    state = store.create_schema()
+    if state.status == "newer":
+        click.echo(
+            f"Schema of {_safe_url(store.url)} is at revision {state.revision}, newer than this "
+            f"release knows ({state.head}); left as it is."
+        )
+        return
+    click.echo(f"Schema of {_safe_url(store.url)} is up to date (revision {state.head}).")
 
 
 @click.command("import")
