@@ -261,3 +261,14 @@ def test_a_logout_on_one_instance_ends_the_session_on_every_instance(instance):
     here.post("/verwaltung/logout")
     # The copy of the cookie on the other instance is refused now, too.
     assert there.get("/verwaltung/postausgang").status_code in (302, 303)
+
+
+def test_an_unreachable_database_stops_serve_with_one_line(tmp_path):
+    env = atlas_env(
+        tmp_path / "instance",
+        f"postgresql+psycopg://nobody:secret@127.0.0.1:{closed_port()}/atlas",
+    )
+    done = run_atlas(["serve", "--port", str(free_port())], env, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "cannot reach the database" in line and "secret" not in line

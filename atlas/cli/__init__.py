@@ -273,12 +273,22 @@ def _locate_stream(lines) -> None:
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
+    from sqlalchemy.exc import OperationalError
+
+    from atlas.config import ConfigurationProblem
     from atlas.core.retention import purge
     from atlas.web.instances import startup_checks
 
     for notice in startup_checks(current_app, workers):
         click.echo(notice, err=True)
-    _store().create_schema()
+    try:
+        _store().create_schema()
+    except OperationalError as exc:
+        # An unreachable database: one line, not a traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigurationProblem(
+            f"ATLAS_DATABASE_URL={_safe_url(_store().url)}: cannot reach the database ({reason})"
+        ) from None
     purge(_store(), current_app.config["RETENTION_DAYS"])
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which would otherwise walk it all again during large searches.
