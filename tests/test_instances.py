@@ -238,6 +238,7 @@ def test_a_database_that_is_down_answers_503_not_500_and_recovers(tmp_path, monk
     page = client.get("/projekte")
     assert page.status_code == 503
     assert "Die Datenbank ist gerade nicht bereit" in page.get_data(as_text=True)
+    assert "Vorübergehend nicht verfügbar" in page.get_data(as_text=True)
     health = client.get("/healthz")
     assert health.status_code == 503 and health.json["database"] is False
 
