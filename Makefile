@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test,postgres]'
+	$(VENV)/bin/pip install --quiet -e '.[test,postgres,redis]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 .PHONY: run test

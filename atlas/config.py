@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import secrets
+import tempfile
 import typing
 from collections.abc import Mapping
 from datetime import timedelta
@@ -77,9 +78,6 @@ class Settings:
     #: Failed logins per e-mail address (whoever tries): an account is locked for the rest of
     #: the window, and told so in German with the time to wait.
     RATELIMIT_LOGIN_ACCOUNT: str = _user("5 per 15 minutes")
-    #: Behind reverse proxies: how many of them to trust for X-Forwarded-For/-Proto (werkzeug's
-    #: ProxyFix); 0 takes the connection's address.
-    PROXY_FIX: int = _user(0)
     #: Every account must log in with a TOTP code too; one without is sent to enrol first.
     REQUIRE_TOTP: bool = _user(False)
     #: Where the limiter counts; several workers share counters only in a shared store.
@@ -92,6 +90,24 @@ class Settings:
     #: The licence of the project records, named in the DCAT-AP.de metadata and the downloads'
     #: descriptions; the alliance decides it.
     DATA_LICENSE: str = _user("Datenlizenz Deutschland – Namensnennung – Version 2.0")
+
+    # --- issue 20: several instances ---------------------------------------------------------
+    #: Behind reverse proxies: how many of them to trust for X-Forwarded-For/-Proto (werkzeug's
+    #: ProxyFix); 0 takes the connection's address and ignores the headers. (The old name
+    #: ATLAS_PROXY_FIX is still read.)
+    TRUSTED_PROXIES: int = _user(0)
+    #: A file holding the secret key (e.g. a systemd credential); used when SECRET_KEY is unset.
+    SECRET_KEY_FILE: str | None = _user(None)
+    #: Hours after which the outbox stops trying a mail that could not be sent (it stays there,
+    #: marked as given up, for an officer to send again).
+    OUTBOX_GIVE_UP_HOURS: float = _user(26.0)
+    #: Seconds before the first retry of a failed mail; later pauses grow from it (atlas.core.
+    #: outbox.backoff).
+    OUTBOX_FIRST_RETRY: float = _internal(30.0)
+    #: How long a process's claim on a mail it is sending lasts (then another may send it).
+    OUTBOX_CLAIM_SECONDS: float = _internal(120.0)
+    #: Seconds between two looks at the outbox by each process's background sender.
+    OUTBOX_POLL_SECONDS: float = _internal(10.0)
 
     #: Flask's request size cap: a submission is a few KB of text.
     MAX_CONTENT_LENGTH: int = _internal(256 * 1024)
@@ -210,12 +226,44 @@ def _kinds(name: str) -> frozenset[type]:
     return frozenset(t for t in (typing.get_args(hint) or (hint,)) if t is not type(None))
 
 
+class ConfigurationProblem(Exception):
+    """A setting that keeps the atlas from starting; its text is the one line the operator
+    reads (the CLI prints it without a traceback)."""
+
+
 def instance_secret(instance: Path) -> str:
     """A secret generated once per instance, so sessions survive restarts without configuration;
-    readable by its owner only from the moment it exists."""
+    readable by its owner only from the moment it exists.
+
+    Processes starting at once share one key: each writes its candidate to a private temporary
+    file and links it to the final name, which succeeds for exactly one of them (link(2) never
+    replaces a file); the others read the winner's, which is complete from the moment it exists.
+    """
     path = instance / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
+        fd, tmp = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as out:  # mkstemp makes it 0600
+                out.write(secrets.token_urlsafe(48))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
+
+
+def secret_from_file(name: str) -> str:
+    """The secret key in the file SECRET_KEY_FILE names."""
+    try:
+        key = Path(name).read_text().strip()
+    except OSError as exc:
+        raise ConfigurationProblem(
+            f"ATLAS_SECRET_KEY_FILE={name}: cannot read it ({exc.strerror})"
+        ) from None
+    if not key:
+        raise ConfigurationProblem(f"ATLAS_SECRET_KEY_FILE={name}: the file is empty")
+    return key

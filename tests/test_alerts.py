@@ -160,7 +160,7 @@ def test_the_running_service_sends_due_digests_by_itself(make_app):  # noqa: F81
                     break
                 time.sleep(0.1)
         finally:
-            runner.stop.set()
+            runner.stop()
         [digest] = smtp.mailbox.to(READER)
         assert "Sprachcafé Linden" in digest.body
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from atlas.core import reminders
+from atlas.core.periodic import Periodic
 from atlas.core.projects import clean_record
 from atlas.store import OutboxMessage, Project, utcnow
 from atlas.web.confirm import ask_consent, send_due
@@ -345,7 +346,7 @@ def test_the_daily_runner_repeats_and_survives_a_failure():
         if len(calls) >= 3:
             done.set()
 
-    runner = reminders.Periodic(job, interval=0.01, delay=0).start()
+    runner = Periodic(job, interval=0.01, delay=0).start()
     try:
         assert done.wait(5)
     finally:

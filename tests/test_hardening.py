@@ -204,14 +204,14 @@ def test_colleagues_behind_one_address_do_not_lock_each_other_out(instance):
 
 
 def test_behind_a_proxy_the_limits_see_the_real_client(instance):
-    behind = make_app(RATELIMIT_LOGIN="2 per minute", PROXY_FIX=1)
+    behind = make_app(RATELIMIT_LOGIN="2 per minute", TRUSTED_PROXIES=1)
     first = {"headers": {"X-Forwarded-For": "198.51.100.1"}}
     second = {"headers": {"X-Forwarded-For": "198.51.100.2"}}
     for _ in range(2):
         assert login(behind.test_client(), "we@arl.example", "falsch", **first).status_code == 400
     assert login(behind.test_client(), **first).status_code == 429
     assert login(behind.test_client(), **second).status_code == 303
-    # Without PROXY_FIX the header is the client's own word and is ignored.
+    # Without TRUSTED_PROXIES the header is the client's own word and is ignored.
     direct = create_app({"TESTING": True, "RATELIMIT_LOGIN": "2 per minute"})
     for _ in range(2):
         assert login(direct.test_client(), "we@arl.example", "falsch", **first).status_code == 400

@@ -141,7 +141,8 @@ def test_with_the_mail_server_down_the_submission_succeeds_and_the_outbox_keeps_
 
     login(client, "admin@land.example")
     page = client.get("/verwaltung/postausgang").get_data(as_text=True)
-    assert page.count("nicht versandt: ConnectionRefusedError") == 3
+    assert page.count("nicht zugestellt nach 1 Versuch: ConnectionRefusedError") == 3
+    assert page.count("nächster Versuch um") == 3
     assert f"Ihre Einreichung: {VALID['name']}" in page and SUBMITTER in page
 
 

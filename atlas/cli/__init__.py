@@ -63,8 +63,14 @@ def _safe_url(url: str) -> str:
 def migrate_command():
     """Apply the schema migrations (Alembic) to the configured database."""
     store = _store()
-    store.create_schema()
-    click.echo(f"Schema of {_safe_url(store.url)} is up to date.")
+    state = store.create_schema()
+    if state.status == "newer":
+        click.echo(
+            f"Schema of {_safe_url(store.url)} is at revision {state.revision}, newer than this "
+            f"release knows ({state.head}); left as it is."
+        )
+        return
+    click.echo(f"Schema of {_safe_url(store.url)} is up to date (revision {state.head}).")
 
 
 @click.command("import")
@@ -267,9 +273,22 @@ def _locate_stream(lines) -> None:
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, workers: int):
     """Serve the atlas with a production WSGI server (waitress; gunicorn for several workers)."""
-    from atlas.core.retention import purge
+    from sqlalchemy.exc import OperationalError
 
-    _store().create_schema()
+    from atlas.config import ConfigurationProblem
+    from atlas.core.retention import purge
+    from atlas.web.instances import startup_checks
+
+    for notice in startup_checks(current_app, workers):
+        click.echo(notice, err=True)
+    try:
+        _store().create_schema()
+    except OperationalError as exc:
+        # An unreachable database: one line, not a traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigurationProblem(
+            f"ATLAS_DATABASE_URL={_safe_url(_store().url)}: cannot reach the database ({reason})"
+        ) from None
     purge(_store(), current_app.config["RETENTION_DAYS"])
     if workers == 1:  # issue 21: due reminders once a day (several workers: `atlas reminders`)
         from atlas.web.confirm import start_daily
@@ -578,4 +597,11 @@ def group() -> FlaskGroup:
 
 
 def main() -> None:
-    group()(prog_name="atlas")
+    from atlas.config import ConfigurationProblem
+
+    try:
+        group()(prog_name="atlas")
+    except ConfigurationProblem as problem:
+        # Bad configuration: one line saying what to change, not a traceback.
+        click.echo(f"atlas: {problem}", err=True)
+        sys.exit(2)

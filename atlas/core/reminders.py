@@ -12,13 +12,12 @@ one-click link in the reminder.
 - The link in the mail is signed for one project and expires after LINK_DAYS; opening it changes
   nothing, the buttons on its page do (atlas.web.confirm).
 
-`Periodic` runs a job once a day in a background thread of the serving process.
+`atlas.core.periodic.Periodic` runs `send_reminders` once a day in the serving process.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -222,32 +221,3 @@ def ask_consent(store: Store, project_id: str, config: Mapping, compose: Compose
         messages = outbox.queue(s, recipients, subject, body, project.id)
     outbox.deliver(store, messages, config)
     return True
-
-
-# --- once a day --------------------------------------------------------------------------------
-
-
-class Periodic:
-    """Runs `job()` every `interval` seconds in a daemon thread, the first time after `delay`;
-    an exception is logged and the next run comes as planned. `stop()` ends it."""
-
-    def __init__(self, job: Callable[[], object], interval: float = 86400, delay: float = 60):
-        self.job, self.interval, self.delay = job, interval, delay
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="atlas-periodic", daemon=True)
-
-    def start(self) -> Periodic:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        wait = self.delay
-        while not self._stop.wait(wait):
-            try:
-                self.job()
-            except Exception:  # a failed run must not end the thread
-                _log.exception("periodic job failed")
-            wait = self.interval

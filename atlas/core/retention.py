@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 
 from atlas.core.alerts import purge_unconfirmed
-from atlas.core.submissions import _erase_traces, _pseudonym
+from atlas.core.submissions import DUPLICATE_WINDOW, _erase_traces, _pseudonym
 from atlas.store import AuditEntry, LoginSession, OutboxMessage, Project, Status, Store, utcnow
+from atlas.store.models import SubmissionFingerprint
 
 
 def erase(store: Store, project_id: str, actor: str) -> bool:
@@ -58,7 +59,11 @@ def purge(store: Store, days: int, now: datetime | None = None) -> dict[str, int
         expired = select(Project.id).where(rejected)
         mails = s.execute(
             delete(OutboxMessage).where(
-                or_(OutboxMessage.sent_at < cutoff, OutboxMessage.project_id.in_(expired))
+                or_(
+                    OutboxMessage.sent_at < cutoff,
+                    OutboxMessage.gave_up_at < cutoff,
+                    OutboxMessage.project_id.in_(expired),
+                )
             )
         ).rowcount
         contacts = s.execute(
@@ -70,6 +75,12 @@ def purge(store: Store, days: int, now: datetime | None = None) -> dict[str, int
             .values(contact_name=None, contact_email=None, publish_email=False)
         ).rowcount
         sessions = s.execute(delete(LoginSession).where(LoginSession.expires_at <= now)).rowcount
+        # Fingerprints of submissions only matter within the double-click window (issue 20).
+        s.execute(
+            delete(SubmissionFingerprint).where(
+                SubmissionFingerprint.created_at < now - DUPLICATE_WINDOW
+            )
+        )
     alerts = purge_unconfirmed(store, now)
     if mails or contacts or alerts:
         store.after_erasure()

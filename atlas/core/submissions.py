@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from types import SimpleNamespace
 
 from rapidfuzz import fuzz
@@ -27,7 +28,15 @@ from atlas.core.projects import public_properties, slugify
 from atlas.core.text import normalize, search_text
 from atlas.geo.geocoding import Precision
 from atlas.search import distances_km
-from atlas.store import AuditEntry, OutboxMessage, Project, Status, Store, utcnow
+from atlas.store import (
+    AuditEntry,
+    OutboxMessage,
+    Project,
+    Status,
+    Store,
+    SubmissionFingerprint,
+    utcnow,
+)
 
 #: Same name (fuzzy) within this distance counts as a likely duplicate.
 DUPLICATE_RADIUS_KM = 5.0
@@ -190,14 +199,62 @@ def _public_changes(old: dict, new: dict) -> dict:
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v and k not in skip}
 
 
+#: Identical submissions (name, place, contact address) within this time are one submission.
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+class AlreadySubmitted(Exception):
+    """The same submission (name, place, contact address) arrived moments ago and is stored."""
+
+
+def fingerprint(values: dict) -> str:
+    """What makes two submissions the same one sent twice: the name, the place (postcode and
+    town) and the contact address, normalised as people retype them; hashed, so the key holds
+    no personal data in the clear."""
+    parts = [
+        normalize(values.get("name") or ""),
+        normalize(values.get("postcode") or ""),
+        normalize(values.get("city") or ""),
+        (values.get("contact_email") or "").strip().lower(),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _claim_fingerprint(s, key: str, project_id: str) -> bool:
+    """Within the storing transaction, before the project: take the submission's fingerprint,
+    unless an identical one took it within DUPLICATE_WINDOW. The database decides: an INSERT
+    that on conflict updates only an older row; a concurrent identical INSERT waits for the
+    first transaction (PostgreSQL's unique index; SQLite's single writer) and then finds its
+    row recent, so it changes nothing. True when this submission may be stored."""
+    now = utcnow()
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(SubmissionFingerprint).values(
+        fingerprint=key, project_id=project_id, created_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={"project_id": project_id, "created_at": now},
+        where=SubmissionFingerprint.created_at < now - DUPLICATE_WINDOW,
+    )
+    # RETURNING, not rowcount: through the ORM session the driver's count is not always given.
+    return s.execute(stmt.returning(SubmissionFingerprint.fingerprint)).first() is not None
+
+
 def create(store: Store, values: dict, placement: Placement, compose=None) -> tuple[str, str, list]:
     """Store a pending submission; returns (project id, private token, queued messages).
 
     `compose(project_id, token)` gives the notifications as (recipients, subject, body); they
     enter the outbox in the same transaction, so a crash cannot keep a stored submission from
-    its submitter's private link.
+    its submitter's private link. Raises AlreadySubmitted when the same submission was stored
+    within DUPLICATE_WINDOW (a double click, or a second tab), on any instance.
     """
     from atlas.core import outbox
+
+    key = fingerprint(values)
 
     token = secrets.token_urlsafe(32)
     base = slugify(" ".join(filter(None, [values["name"], values.get("city")]))) or "projekt"
@@ -225,6 +282,8 @@ def create(store: Store, values: dict, placement: Placement, compose=None) -> tu
         record["id"] = f"{base[:110]}{suffix}"
         try:
             with store.session.begin() as s:
+                if not _claim_fingerprint(s, key, record["id"]):
+                    raise AlreadySubmitted(record["id"])
                 s.add(Project(**record))
                 s.flush()
                 _audit(s, "Einreichung", "submitted", record, {"region": [None, record["region"]]})
@@ -561,6 +620,7 @@ def _erase_traces(s, project: Project, token: str | None) -> None:
     texts) go, the project id is replaced by a pseudonym; when, who on the office side, what
     kind of event and the region stay."""
     _erase_mails(s, project, token)
+    s.execute(delete(SubmissionFingerprint).where(SubmissionFingerprint.project_id == project.id))
     s.execute(
         update(AuditEntry)
         .where(AuditEntry.project_id == project.id)

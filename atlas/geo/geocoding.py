@@ -690,6 +690,7 @@ class CachedNominatim(Geocoder):
         min_delay_seconds: float = 1.0,
         cache=None,
         timeout: float = 10.0,
+        throttle=None,
     ):
         if not user_agent or not user_agent.strip():
             raise ValueError(
@@ -704,14 +705,25 @@ class CachedNominatim(Geocoder):
             scheme=parts.scheme,
             timeout=timeout,
         )
+        #: Shared pacing across processes: wait() blocks until a request may go, done() after.
+        self.throttle = throttle
         self._search = RateLimiter(
-            self.nominatim.geocode,
+            self._paced_geocode,
             min_delay_seconds=min_delay_seconds,
             max_retries=1,
             error_wait_seconds=min(5.0, 2 * min_delay_seconds),
             swallow_exceptions=False,
         )
         self.cache = cache
+
+    def _paced_geocode(self, *args, **kwargs):
+        if self.throttle is None:
+            return self.nominatim.geocode(*args, **kwargs)
+        self.throttle.wait()
+        try:
+            return self.nominatim.geocode(*args, **kwargs)
+        finally:
+            self.throttle.done()
 
     def _raw_results(self, query: str) -> list[dict]:
         key = f"nominatim|{self.base_url}|{' '.join(query.split()).casefold()}"
@@ -770,11 +782,18 @@ def online_geocoder(
     min_delay_seconds: float = 1.0,
     cache=None,
     timeout: float = 10.0,
+    throttle=None,
 ) -> CachedNominatim:
     """A Nominatim geocoder for `resolve(query, geocoder=...)`; base_url is scheme and host,
-    e.g. "http://127.0.0.1:8088" for a self-hosted instance."""
+    e.g. "http://127.0.0.1:8088" for a self-hosted instance. `throttle` (wait() blocks until a
+    request may go) paces the requests of all processes together."""
     return CachedNominatim(
-        base_url, user_agent, min_delay_seconds=min_delay_seconds, cache=cache, timeout=timeout
+        base_url,
+        user_agent,
+        min_delay_seconds=min_delay_seconds,
+        cache=cache,
+        timeout=timeout,
+        throttle=throttle,
     )
 
 

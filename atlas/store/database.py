@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 from ..core.text import search_text
-from .cache import GeocodeCache
+from .cache import GeocodeCache, SharedThrottle
 from .models import Project, Status
+from .schema import SchemaState, migrate, state
 
 #: Ids per `IN (…)` when an import looks up which records exist (below SQLite's variable limit).
 _ID_CHUNK = 500
@@ -89,16 +90,13 @@ class Store:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    def create_schema(self) -> None:
-        """Bring the schema to the newest migration (Alembic); a current schema is left alone."""
-        from alembic import command
-        from alembic.config import Config
+    def create_schema(self) -> SchemaState:
+        """Bring the schema to the newest migration (Alembic), one process at a time; a current
+        schema, or one newer than this release, is left alone (atlas.store.schema)."""
+        return migrate(self.engine)
 
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    def schema_state(self) -> SchemaState:
+        return state(self.engine)
 
     def get(self, project_id: str) -> Project | None:
         with self.session() as s:
@@ -219,3 +217,7 @@ class Store:
 
     def cache(self) -> GeocodeCache:
         return GeocodeCache(self)
+
+    def throttle(self, name: str, interval: float) -> SharedThrottle:
+        """Pacing of requests to an outside service shared by every process (issue 20)."""
+        return SharedThrottle(self, name, interval)

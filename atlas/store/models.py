@@ -158,6 +158,18 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     #: The submission a mail is about, so withdrawing it deletes its mails too (migration 0007).
     project_id: Mapped[str | None] = mapped_column(String(120), index=True)
+    # Delivery by the running service, retried with backoff (issue 20, migration 0011).
+    #: What the mail is ("submission", "reminder", …), for the outbox page and filters.
+    kind: Mapped[str | None] = mapped_column(String(40))
+    #: Extra mail headers as a JSON object.
+    headers: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int | None] = mapped_column(Integer, default=0)
+    #: When the next try is due; None once sent or given up (or queued before 0011).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    #: The instance sending it now, until when (a killed sender's claim runs out).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    gave_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class GeocodeAnswer(Base):
@@ -202,3 +214,25 @@ class AlertSubscription(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Projects published after this are new for the next digest (confirmation time at first).
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SubmissionFingerprint(Base):
+    """A recent submission's hashed name, place and contact address: the database's unique key
+    stores one of two identical submissions sent at the same moment (issue 20, migration 0011).
+    """
+
+    __tablename__ = "submission_fingerprints"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str | None] = mapped_column(String(120), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Throttle(Base):
+    """Shared pacing of requests to an outside service across all processes: the earliest
+    time (epoch seconds) the next one may go (issue 20, migration 0011)."""
+
+    __tablename__ = "throttles"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)

@@ -10,7 +10,6 @@ the same per-client limit as submissions.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -21,6 +20,7 @@ from flask_babel import gettext as _
 from atlas import search
 from atlas.core import alerts, outbox
 from atlas.core.fields import FIELDS
+from atlas.core.periodic import Periodic
 from atlas.store import utcnow
 from atlas.web import mail
 from atlas.web.extensions import get_geocode, get_store, limiter
@@ -169,35 +169,19 @@ def _send_digest(app: Flask, store, digest: alerts.Digest) -> None:
             search_url=mail.link("pages.listing", **sub.filters),
             unsubscribe_url=mail.link("alerts.unsubscribe_page", key=sub.key),
         )
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
     with store.session.begin() as s:
-        messages = outbox.queue(s, [sub.email], subject, body)
-    outbox.deliver(
-        store,
-        messages,
-        app.config,
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    )
+        messages = outbox.enqueue(s, "alert", [sub.email], subject, body, headers=headers)
+    outbox.deliver(store, messages, app.config)
 
 
-def start_runner(app: Flask) -> threading.Thread | None:
+def start_runner(app: Flask) -> Periodic | None:
     """A daemon thread that sends due digests every ATLAS_ALERTS_INTERVAL seconds (0: never);
     `atlas serve` starts it once, in the serving process."""
     interval = app.config.get("ALERTS_INTERVAL", 0)
     if not interval:
         return None
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(interval):
-            try:
-                send_due(app)
-            except Exception:  # noqa: BLE001  the runner must survive a bad round
-                _log.exception("sending alert digests failed")
-
-    thread = threading.Thread(target=loop, name="atlas-alerts", daemon=True)
-    thread.stop = stop  # type: ignore[attr-defined]
-    thread.start()
-    return thread
+    return Periodic(lambda: send_due(app), interval=interval, delay=interval).start()

@@ -27,6 +27,7 @@ from atlas.web import (
     errors,
     feeds,
     handout,
+    instances,
     moderation,
     ogc,
     pages,
@@ -34,7 +35,7 @@ from atlas.web import (
     submit,
     wording,
 )
-from atlas.web.extensions import babel, get_store, limiter, select_locale
+from atlas.web.extensions import babel, select_locale
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -56,16 +57,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config.from_environ())
     if test_config:
         app.config.update(test_config)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config.instance_secret(instance)
+    instances.configure_secret(app, instance)
     app.extensions["atlas.store"] = Store(app.config["DATABASE_URL"])
-    if app.config["PROXY_FIX"]:
-        # Behind that many reverse proxies: the client's address (rate limits) and scheme come
-        # from their X-Forwarded-For/-Proto headers, which only those proxies may set.
-        hops = app.config["PROXY_FIX"]
+    hops = instances.trusted_proxies(app.config)
+    if hops:
+        # Behind that many reverse proxies: the client's address (rate limits, logs) and scheme
+        # come from their X-Forwarded-For/-Proto headers, which only those proxies may set.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    limiter.init_app(app)
+    instances.init_limiter(app)
     babel.init_app(
         app,
         locale_selector=select_locale,
@@ -96,6 +96,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.before_request(_schema_ready)
+    app.register_blueprint(instances.bp)
     security.init_app(app)
     errors.init_app(app)
     wording.init_app(app)
@@ -109,9 +110,8 @@ _SCHEMA_LOCK = threading.Lock()
 
 def _schema_ready():
     """Migrate once per process before the first request, so `flask run` on a fresh instance
-    serves an empty atlas instead of failing (`atlas init` also loads the curated data)."""
+    serves an empty atlas instead of failing (`atlas init` also loads the curated data); with
+    several processes one migrates at a time (atlas.web.instances)."""
     if not current_app.extensions.get("atlas.schema_ready"):
         with _SCHEMA_LOCK:
-            if not current_app.extensions.get("atlas.schema_ready"):
-                get_store().create_schema()
-                current_app.extensions["atlas.schema_ready"] = True
+            instances.schema_ready()

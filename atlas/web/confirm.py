@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext
 
 from atlas.core import accounts, reminders, submissions
 from atlas.core import coverage as figures
+from atlas.core.periodic import Periodic
 from atlas.geo import regions
 from atlas.store import Project, Status, utcnow
 from atlas.web import auth, freshness, mail
@@ -110,11 +111,11 @@ def ask_consent(store, project_id: str) -> bool:
         return reminders.ask_consent(store, project_id, app.config, consent_mail)
 
 
-def start_daily(app: Flask) -> reminders.Periodic | None:
+def start_daily(app: Flask) -> Periodic | None:
     """Send due reminders once a day in a background thread of this process."""
     if not app.config.get("REMINDERS"):
         return None
-    return reminders.Periodic(lambda: send_due(app)).start()
+    return Periodic(lambda: send_due(app)).start()
 
 
 # --- the page behind the reminder's link -------------------------------------------------------

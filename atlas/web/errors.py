@@ -33,6 +33,7 @@ ERROR_TEXTS = {
     413: ("Zu groß", "Die gesendeten Daten sind zu groß."),
     429: ("Zu viele Anfragen", "Bitte warten Sie einen Moment und versuchen Sie es erneut."),
     500: ("Fehler", "Etwas ist schiefgegangen. Der Fehler wurde protokolliert."),
+    503: ("Vorübergehend nicht verfügbar", "Bitte versuchen Sie es gleich noch einmal."),
 }
 
 #: A rate limit's unit in German: (singular, plural).

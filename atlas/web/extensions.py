@@ -58,6 +58,8 @@ def get_geocode(app: Flask | None = None):
                 app.config["NOMINATIM_USER_AGENT"],
                 min_delay_seconds=app.config["NOMINATIM_MIN_DELAY"],
                 cache=get_store(app).cache(),
+                # At most one request per NOMINATIM_MIN_DELAY across all processes (issue 20).
+                throttle=get_store(app).throttle("nominatim", app.config["NOMINATIM_MIN_DELAY"]),
             )
             app.extensions["atlas.geocode"] = lambda q: geocoding.resolve(q, geocoder=online)
     return app.extensions["atlas.geocode"]

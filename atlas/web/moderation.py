@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -16,9 +17,11 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from atlas.core import accounts, submissions
 from atlas.core.outbox import outbox as outbox_messages
+from atlas.core.outbox import resend as resend_mail
 from atlas.geo import regions
 from atlas.store import Status
 from atlas.web import auth, mail, maps, wording
@@ -529,4 +532,19 @@ def outbox():
         user=auth.current_user(),
         messages=outbox_messages(get_store()),
         logout_form=ActionForm(),
+        resend_form=ActionForm(),
+        smtp=bool(current_app.config.get("SMTP_HOST")),
     )
+
+
+@bp.post("/postausgang/<int:message_id>/erneut")
+@auth.admin_required
+def resend(message_id: int):
+    """Send a mail again (one that failed, was given up, or should go once more)."""
+    if not ActionForm().validate():
+        abort(400)
+    if not resend_mail(get_store(), message_id):
+        abort(404)
+    mail.deliver_again(get_store(), message_id)
+    flash(_("Die Nachricht ist erneut zum Versand vorgemerkt."))
+    return redirect(url_for("moderation.outbox"), 303)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import folium
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -288,7 +289,19 @@ def submit():
             ),
         ]
 
-    _, token, messages = submissions.create(store, data, placement, compose)
+    try:
+        _project_id, token, messages = submissions.create(store, data, placement, compose)
+    except submissions.AlreadySubmitted:
+        return render_template(
+            "error.html",
+            title=_("Bereits eingegangen"),
+            message=_(
+                "Diese Einreichung ist gerade eben schon bei uns eingegangen (vielleicht wurde "
+                "das Formular zweimal abgeschickt). Sie wurde nur einmal gespeichert. Den "
+                "persönlichen Link zu Ihrer Einreichung finden Sie auf der Bestätigungsseite "
+                "und in der E-Mail, die wir Ihnen geschickt haben."
+            ),
+        ), 409
     mail.deliver(store, messages)
     return redirect(url_for("submit.status", token=token, neu=1), 303)
 

@@ -34,10 +34,18 @@ def free_port() -> int:
 
 
 def atlas_env(instance: Path, database_url: str | None = TEST_DATABASE, **extra: str) -> dict:
-    """The environment of an instance: its own folder, no basemap, and as its database
-    `database_url`: by default the test database (a fresh PostgreSQL schema when
+    """The environment of an instance: its own folder, no basemap, a secret key, and as its
+    database `database_url`: by default the test database (a fresh PostgreSQL schema when
     ATLAS_TEST_DATABASE_URL is set, else the SQLite file), None for the SQLite file."""
-    env = {**os.environ, "ATLAS_INSTANCE_PATH": str(instance), "ATLAS_TILES": "none", **extra}
+    env = {
+        **os.environ,
+        "ATLAS_INSTANCE_PATH": str(instance),
+        "ATLAS_TILES": "none",
+        # One key for every process of the instance, as `atlas serve` requires on PostgreSQL
+        # and with several workers (a test of the refusal pops it).
+        "ATLAS_SECRET_KEY": "test-only-secret-key-shared-by-the-instances",
+        **extra,
+    }
     if database_url == TEST_DATABASE:
         database_url = fresh_database_url()
     if database_url:
@@ -188,13 +196,13 @@ def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers", worke
         yield base
 
 
-def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, str]:
-    """One submitter over HTTP: the form (CSRF token, session cookie), then the confirmed
-    submission of a synthetic project. Returns the status and the Location (private link)."""
+def post_form(base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
+    """A client filling in the form at `path` over HTTP: the page (CSRF token, session cookie),
+    then the post of `fields`. Returns the status and the Location."""
     host = urlsplit(base)
     conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
     try:
-        conn.request("GET", "/einreichen")
+        conn.request("GET", path)
         page = conn.getresponse()
         token = csrf_token(page.read().decode())
         cookie = page.getheader("Set-Cookie", "").split(";")[0]
@@ -202,8 +210,8 @@ def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, 
             return page.status, ""
         conn.request(
             "POST",
-            "/einreichen",
-            body=urlencode({"csrf_token": token, **submission(name, email)}),
+            path,
+            body=urlencode({"csrf_token": token, **fields}),
             headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
         )
         answer = conn.getresponse()
@@ -211,3 +219,9 @@ def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, 
         return answer.status, answer.getheader("Location", "")
     finally:
         conn.close()
+
+
+def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, str]:
+    """One submitter over HTTP: the confirmed submission of a synthetic project. Returns the
+    status and the Location (private link)."""
+    return post_form(base, "/einreichen", submission(name, email))

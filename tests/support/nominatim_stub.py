@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -172,7 +173,7 @@ class NominatimStub:
 
     def __init__(self, canned: dict[str, list[dict]] | None = None):
         self.canned = CANNED if canned is None else canned
-        self.requests: list[dict] = []  # {"path", "params", "user_agent"} per request
+        self.requests: list[dict] = []  # {"path", "params", "user_agent", "at"} per request
         self._lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -199,6 +200,7 @@ class NominatimStub:
                             "path": url.path,
                             "params": params,
                             "user_agent": self.headers.get("User-Agent"),
+                            "at": time.time(),
                         }
                     )
                 if url.path != "/search":

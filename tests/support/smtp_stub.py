@@ -80,10 +80,14 @@ class SmtpServer:
 
 
 @contextmanager
-def smtp_server(refuse: set[str] | frozenset[str] = frozenset()):
-    """Run an SMTP server on 127.0.0.1 until the block ends."""
+def smtp_server(refuse: set[str] | frozenset[str] = frozenset(), port: int | None = None):
+    """Run an SMTP server on 127.0.0.1 until the block ends; on `port` if given (a mail server
+    that was down and comes back where the atlas expects it)."""
     mailbox = Mailbox(refuse=set(refuse))
-    controller = _EphemeralController(mailbox, hostname="127.0.0.1")
+    if port is None:
+        controller = _EphemeralController(mailbox, hostname="127.0.0.1")
+    else:
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield SmtpServer("127.0.0.1", controller.port, mailbox)
