@@ -73,6 +73,8 @@ class RowError(Exception):
 
     where: str
     reasons: list[str] = field(default_factory=list)
+    #: The geocoder's placement of the row's address (its candidates when ambiguous), if asked.
+    found: placement.Placement | None = None
 
     def __str__(self) -> str:
         return f"{self.where}: " + "; ".join(self.reasons)
@@ -191,6 +193,7 @@ def _finish(
     rec: dict, reasons: list[str], point, located: placement.Placement | None, where: str
 ) -> dict:
     """The located record, or RowError with every reason."""
+    found = rec.pop("_geocoded", None)
     if point is not None:
         lat, lon = point
         if located.problem is Problem.INVALID:
@@ -200,7 +203,7 @@ def _finish(
         else:
             rec.update(lat=lat, lon=lon, district_code=located.district_code, region=located.region)
     if reasons:
-        raise RowError(where, reasons)
+        raise RowError(where, reasons, found)
     rec["id"] = rec["id"] or slugify(" ".join(filter(None, [rec["name"], rec["city"]])))
     return rec
 
@@ -211,6 +214,7 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
         reasons.append("no coordinates and no address (street, postcode, city) to geocode")
         return None, None
     found = placement.geocode_address(query, geocode)
+    rec["_geocoded"] = found
     if found.problem is Problem.AMBIGUOUS:
         reasons.append(
             f"place '{query}' is ambiguous, add a postcode: {placement.options(found.candidates)}"
@@ -299,6 +303,14 @@ def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
 
 def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     """Clean every row; return (records, errors). Duplicate ids within one file are errors."""
+    records, errors = [], []
+    for outcome in clean_each(rows, progress=progress, geocode=geocode):
+        (errors if isinstance(outcome, RowError) else records).append(outcome)
+    return records, errors
+
+
+def clean_each(rows: list[tuple[str, dict]], *, progress=None, geocode=None) -> list:
+    """Each row cleaned, in order: its record, or the RowError with every reason."""
     # One answer per distinct query within the file: files repeat their places.
     geocode = cache(geocode or geocoding.resolve)
     checked = []
@@ -310,7 +322,7 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     # All points of the file located at once; then each row finished as clean_record would.
     points = [c[2] for _, c in checked if not isinstance(c, RowError) and c[2] is not None]
     places = iter(placement.locate([placement.Placement(lat=lat, lon=lon) for lat, lon in points]))
-    records, errors, seen = [], [], {}
+    outcomes, seen = [], {}
     for where, c in checked:
         try:
             if isinstance(c, RowError):
@@ -320,10 +332,10 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
             if rec["id"] in seen:
                 raise RowError(where, [f"id '{rec['id']}' already used by {seen[rec['id']]}"])
             seen[rec["id"]] = where
-            records.append(rec)
+            outcomes.append(rec)
         except RowError as exc:
-            errors.append(exc)
-    return records, errors
+            outcomes.append(exc)
+    return outcomes
 
 
 # --- writing files -------------------------------------------------------------------------
