@@ -82,6 +82,10 @@ def _store_check(env: dict) -> dict:
             facts["pending_ids"] = [
                 r[0] for r in db.execute(text("SELECT id FROM projects WHERE status = 'pending'"))
             ]
+            facts["imports"] = db.execute(text("SELECT count(*) FROM imports")).scalar()
+            facts["import_entries"] = db.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'import'")
+            ).scalar()
     finally:
         engine.dispose()
     return facts
@@ -225,6 +229,8 @@ def test_import_killed_mid_transaction_leaves_nothing_and_rerun_adds_each_row_on
     assert facts["integrity"] == "ok" and facts["foreign_keys"] == []
     stored = sum(p["name"] in names for p in _export(env))
     assert stored in (0, ROWS), f"part of an import is stored: {stored} of {ROWS} rows"
+    # The import's log entry and audit entry are in the same transaction as its rows.
+    assert facts["imports"] == facts["import_entries"] == attempt + (1 if stored else 0)
     print(f"import killed {'before' if not stored else 'after'} its commit")
 
     rerun = run_atlas(["import", str(big)], env)
