@@ -32,7 +32,7 @@ from atlas.core.fields import FIELDS
 from atlas.core.placement import Problem
 from atlas.core.text import normalize
 from atlas.store import Project
-from atlas.store.models import AuditEntry, ImportLog
+from atlas.store.models import AuditEntry, ImportLog, PendingImport
 
 #: Formats read, by file name ending.
 FORMATS = (".xlsx", ".ods", ".csv", ".txt", ".tsv", ".geojson", ".json", ".gpkg")
@@ -108,6 +108,64 @@ def field_slugs(value) -> list[str]:
     return [_FIELD_SLUGS.get(_field_key(v), v.strip()) for v in items if str(v).strip()]
 
 
+#: How the example row of the empty templates starts its name: such a row is never imported.
+EXAMPLE_MARK = "BEISPIEL"
+#: The templates' columns, with German headers, and their example row.
+TEMPLATE_COLUMNS = [
+    ("name", "Name"),
+    ("organisation", "Träger"),
+    ("description", "Beschreibung"),
+    ("fields", "Handlungsfelder"),
+    ("tags", "Schlagworte"),
+    ("street", "Straße"),
+    ("postcode", "PLZ"),
+    ("city", "Ort"),
+    ("website", "Webseite"),
+    ("id", "Kennung"),
+]
+TEMPLATE_EXAMPLE = {
+    "name": f"{EXAMPLE_MARK} (wird nicht importiert): Sprachcafé am Markt",
+    "organisation": "Beispielverein e. V.",
+    "description": "Offener Treff zum Deutschsprechen, dienstags 16–18 Uhr.",
+    "fields": "Sprache; Gesellschaftliche Teilhabe",
+    "tags": "Frauen",
+    "street": "Am Markt 1",
+    "postcode": "21335",
+    "city": "Lüneburg",
+    "website": "https://example.org",
+    "id": "",
+}
+
+
+def template_csv(out) -> None:
+    """The empty list as CSV for German spreadsheets (`;`, byte order mark): headers, example."""
+    table = tables.Table(
+        out, [k for k, _ in TEMPLATE_COLUMNS], tables.EXCEL, dict(TEMPLATE_COLUMNS)
+    )
+    table.record(TEMPLATE_EXAMPLE)
+
+
+def template_xlsx() -> bytes:
+    """The empty list as an .xlsx workbook: headers, the example row in grey italics."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Projekte"
+    ws.append([label for _, label in TEMPLATE_COLUMNS])
+    ws.append([TEMPLATE_EXAMPLE[k] for k, _ in TEMPLATE_COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for cell in ws[2]:
+        cell.font = Font(italic=True, color="777777")
+    for column, width in zip("ABCDEFGHIJ", (40, 25, 50, 30, 15, 25, 8, 18, 30, 15)):
+        ws.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 class FileError(Exception):
     """A file that cannot be read as a list at all (the message says why)."""
 
@@ -169,7 +227,7 @@ def _table(file_name: str, sheet: str | None, table: list[list], first: int = 1)
     rows = []
     for n, row in enumerate(table[start + 1 :], start=start + first + 1):
         values = {prop: _cell(row[i]) if i < len(row) else None for i, prop in by_index.items()}
-        if not any(values.values()):
+        if not any(values.values()) or (values.get("name") or "").startswith(EXAMPLE_MARK):
             continue
         rows.append((n, _tidy(values)))
     return Sheet(file_name, sheet, columns, unknown, rows)
@@ -510,7 +568,7 @@ def apply(
                 action="import",
                 project_id=f"import:{import_id}",
                 region=region,
-                changes={"file": file_name, "sheet": sheet, **summary},
+                changes=_as_changes({"file": file_name, "sheet": sheet, **summary}),
             )
         )
 
@@ -568,10 +626,15 @@ def undo(store, import_id: str, actor: str, *, now: datetime | None = None) -> d
                 action="import_undone",
                 project_id=f"import:{import_id}",
                 region=entry.region,
-                changes={"file": entry.file_name, **counts},
+                changes=_as_changes({"file": entry.file_name, **counts}),
             )
         )
     return counts
+
+
+def _as_changes(facts: dict) -> dict:
+    """An import's facts in the audit log's shape (column → [before, after])."""
+    return {k: [None, v] for k, v in facts.items() if v is not None}
 
 
 def imports(store, region: str | None = None, limit: int = 20) -> list[ImportLog]:
@@ -581,6 +644,11 @@ def imports(store, region: str | None = None, limit: int = 20) -> list[ImportLog
         stmt = stmt.where(ImportLog.region == region)
     with store.session() as s:
         return list(s.scalars(stmt))
+
+
+def import_entry(store, import_id: str) -> ImportLog | None:
+    with store.session() as s:
+        return s.get(ImportLog, import_id)
 
 
 def provenance(store, project) -> dict | None:
@@ -599,3 +667,49 @@ def provenance(store, project) -> dict | None:
         "row": project.import_row,
         "date": entry.created_at,
     }
+
+
+# --- lists checked in the browser, kept between the preview and the import ----------------------
+
+PENDING_KEPT = timedelta(hours=24)
+
+
+def keep_pending(store, *, user_id: int, region: str | None, sheet: Sheet, planned) -> str:
+    """Keep a checked list for its officer (older ones of a day ago go); returns its id."""
+    pending_id = uuid.uuid4().hex
+    with store.session.begin() as s:
+        s.execute(
+            delete(PendingImport).where(PendingImport.created_at < datetime.now(UTC) - PENDING_KEPT)
+        )
+        s.add(
+            PendingImport(
+                id=pending_id,
+                user_id=user_id,
+                region=region,
+                file_name=sheet.file_name[:255],
+                sheet=sheet.sheet,
+                unknown_columns=sheet.unknown,
+                rows=[p.as_json() for p in planned],
+            )
+        )
+    return pending_id
+
+
+def pending(store, pending_id: str, user_id: int) -> tuple[PendingImport, list[PlannedRow]] | None:
+    """An officer's checked list and its rows (None: not theirs, or gone)."""
+    with store.session() as s:
+        entry = s.get(PendingImport, pending_id)
+    if entry is None or entry.user_id != user_id:
+        return None
+    return entry, [PlannedRow.from_json(r) for r in entry.rows]
+
+
+def replace_pending_row(store, pending_id: str, row: PlannedRow) -> None:
+    with store.session.begin() as s:
+        entry = s.get(PendingImport, pending_id, with_for_update=True)
+        entry.rows = [row.as_json() if r["row"] == row.row else r for r in entry.rows]
+
+
+def drop_pending(store, pending_id: str) -> None:
+    with store.session.begin() as s:
+        s.execute(delete(PendingImport).where(PendingImport.id == pending_id))

@@ -20,6 +20,7 @@ from atlas.web import (
     auth,
     coverage,
     errors,
+    imports,
     moderation,
     pages,
     security,
@@ -65,7 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     auth.init_app(app)
     assets.local_assets(app.static_url_path)
-    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp):
+    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp, imports.bp):
         app.register_blueprint(blueprint)
     app.add_template_filter(lambda d: urlencode({k: v for k, v in d.items() if v}), "query_string")
     app.add_template_global(
