@@ -206,7 +206,7 @@ def test_undo_removes_added_and_restores_updated_records(cli, app, tmp_path):
     changed.append(["Neu im Ort", "", "", "29525", "Uelzen", "Sprache", "", ""])
     second = cli("import", write_xlsx(tmp_path / "b.xlsx", rows=changed))
     assert "1 added, 1 updated, 2 unchanged" in second.stdout
-    import_id = second.stdout.split("atlas import-undo ")[1].split(")")[0]
+    import_id = second.stdout.split("atlas import-undo ")[1].split()[0]
     assert store.get("sprachcafe-am-sande-lueneburg").fields == ["sprache", "engagement"]
     undone = cli("import-undo", import_id)
     assert undone.exit_code == 0, undone.output

@@ -143,15 +143,15 @@ def import_command(
                 f"{file.name}, row {p.row}: {result.outcomes[p.record['id']]} ({p.record['id']})"
             )
     counts = result.counts
+    if result.import_id:
+        click.echo(
+            f"Import {result.import_id}; undo it within 24 hours with: "
+            f"atlas import-undo {result.import_id}"
+        )
     click.echo(
         f"{'Dry run, nothing changed' if dry_run else 'Imported'} {file.name}: "
         f"{counts['added']} added, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged, {len(refused)} skipped as invalid."
-        + (
-            f" Import {result.import_id} (undo within 24 h: atlas import-undo {result.import_id})."
-            if result.import_id
-            else ""
-        )
     )
 
 
