@@ -11,18 +11,15 @@ bench_import.main in the same run as the CSV import; not run on its own.
 from __future__ import annotations
 
 import csv
-import http.cookiejar
 import io
 import subprocess
 import time
-import urllib.parse
-import urllib.request
-import uuid
 from pathlib import Path
 
 from common import ATLAS, served, tail
 
 from tests.support.forms import csrf_token
+from tests.support.http_client import Browser
 
 PASSWORD = "Benchmark-Passwort 123"
 ADMIN = "bench-admin@land.example"
@@ -59,46 +56,6 @@ def write_xlsx(csv_text: str, path: Path) -> None:
     book.save(path)
 
 
-class Browser:
-    """Just enough of a browser: cookies, forms, a multipart upload, redirects followed."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=300) as answer:
-            return answer.read().decode()
-
-    def post(self, path: str, fields: dict, upload: tuple[str, bytes] | None = None) -> str:
-        if upload is None:
-            body = urllib.parse.urlencode(fields).encode()
-            kind = "application/x-www-form-urlencoded"
-        else:
-            boundary = uuid.uuid4().hex
-            parts = [
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                for k, v in fields.items()
-            ]
-            name, data = upload
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="datei"; '
-                f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-                + data
-                + b"\r\n"
-            )
-            body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-            kind = f"multipart/form-data; boundary={boundary}"
-        request = urllib.request.Request(
-            self.base + path, data=body, headers={"Content-Type": kind}, method="POST"
-        )
-        with self.opener.open(request, timeout=300) as answer:
-            self.last_url = answer.url
-            return answer.read().decode()
-
-
 def browser_import(env: dict, xlsx: Path, folder: Path) -> dict:
     """Preview and import of `xlsx` through a real server on a migrated, empty store."""
     subprocess.run(
@@ -120,7 +77,9 @@ def browser_import(env: dict, xlsx: Path, folder: Path) -> dict:
             token = csrf_token(browser.get("/verwaltung/import"))
             data = xlsx.read_bytes()
             t0 = time.perf_counter()
-            page = browser.post("/verwaltung/import", {"csrf_token": token}, (xlsx.name, data))
+            page = browser.post(
+                "/verwaltung/import", {"csrf_token": token}, ("datei", xlsx.name, data)
+            )
             t1 = time.perf_counter()
             ready = page.count('class="import-ok"')
             token = csrf_token(page)

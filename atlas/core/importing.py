@@ -534,9 +534,11 @@ def apply(
     region: str | None,
     actor: str,
     dry_run: bool = False,
+    pending_id: str | None = None,
 ) -> Result:
     """The good rows of a plan stored in ONE transaction with the import's log entry and one
-    audit entry; an import that changes nothing leaves no trace."""
+    audit entry (and the checked list `pending_id` dropped); an import that changes nothing
+    leaves no trace."""
     import_id = uuid.uuid4().hex
     records = [
         dict(p.record, import_id=import_id, import_row=p.row) for p in planned if p.status == OK
@@ -544,6 +546,8 @@ def apply(
     outcomes: dict = {}
 
     def log(s, counts):
+        if pending_id:
+            s.execute(delete(PendingImport).where(PendingImport.id == pending_id))
         if not counts["added"] and not counts["updated"]:
             return
         changes = {
@@ -708,8 +712,3 @@ def replace_pending_row(store, pending_id: str, row: PlannedRow) -> None:
     with store.session.begin() as s:
         entry = s.get(PendingImport, pending_id, with_for_update=True)
         entry.rows = [row.as_json() if r["row"] == row.row else r for r in entry.rows]
-
-
-def drop_pending(store, pending_id: str) -> None:
-    with store.session.begin() as s:
-        s.execute(delete(PendingImport).where(PendingImport.id == pending_id))

@@ -233,8 +233,8 @@ def apply(pending_id: str):
         sheet=entry.sheet,
         region=entry.region,
         actor=auth.current_user().email,
+        pending_id=pending_id,
     )
-    importing.drop_pending(get_store(), pending_id)
     c = result.counts
     flash(
         _(
