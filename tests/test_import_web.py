@@ -171,3 +171,20 @@ def test_templates_to_download(app):
 
     sheet = importing.read_file(client.get("/verwaltung/import/vorlage.xlsx").data, "v.xlsx")
     assert sheet.rows == [] and sheet.unknown == []
+
+
+def test_a_list_larger_than_other_forms_is_taken_up_to_its_own_limit(app, tmp_path):
+    client = app.test_client()
+    login(client)
+    rows = [
+        [f"Projekt {i}", "Träger " + "x" * 100, "", "21335", "Lüneburg", "Sprache", "", ""]
+        for i in range(300)
+    ]
+    path = write_xlsx(tmp_path / "gross.xlsx", rows=rows)
+    app.config["MAX_CONTENT_LENGTH"] = path.stat().st_size // 2  # the limit of other forms
+    answer = upload(client, path)
+    assert answer.status_code == 303
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "300 bereite Zeilen importieren" in page, re.findall(r"\d+ Zeilen:[^.]*", page)
+    app.config["IMPORT_MAX_BYTES"] = path.stat().st_size - 1
+    assert upload(client, path).status_code == 413

@@ -41,9 +41,16 @@ STATUS_LABELS = {
 COLOURS = {importing.OK: "#1b7837", importing.OUTSIDE_REGION: "#d95f02"}
 
 
-@bp.before_request
 def _larger_uploads():
-    request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+    """Lists are larger than other requests: their own limit, set before anything (the app's
+    own checks of every form) reads the body."""
+    if request.blueprint == bp.name:
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+
+
+@bp.record_once
+def _first_of_all(state):
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _larger_uploads)
 
 
 @bp.app_template_global("import_source")
