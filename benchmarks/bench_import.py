@@ -201,7 +201,7 @@ def baseline(env: dict) -> float:
 def in_process(csv_text: str, url: str, profile: bool = False) -> tuple[dict, str]:
     """The phases of `atlas import` timed in one warm process (gazetteer and boundaries loaded),
     optionally under cProfile; the store at url must be empty."""
-    from atlas.core.projects import clean_rows, read_rows
+    from atlas.core import importing
     from atlas.geo.geocoding import resolve
     from atlas.store import Store
 
@@ -211,11 +211,15 @@ def in_process(csv_text: str, url: str, profile: bool = False) -> tuple[dict, st
     if profiler:
         profiler.enable()
     t0 = time.perf_counter()
-    rows = read_rows(csv_text, "bench.csv")
+    sheet = importing.read_file(csv_text.encode(), "bench.csv")
+    rows = sheet.rows
     t1 = time.perf_counter()
-    records, errors = clean_rows(rows, geocode=resolve)
+    planned = importing.plan(rows, geocode=resolve)
+    errors = [p for p in planned if p.status != importing.OK]
     t2 = time.perf_counter()
-    counts = store.save_all(records)
+    counts = importing.apply(
+        store, planned, file_name="bench.csv", sheet=None, region=None, actor="bench"
+    ).counts
     t3 = time.perf_counter()
     if profiler:
         profiler.disable()

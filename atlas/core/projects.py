@@ -7,8 +7,6 @@ every way into the store checks the same things and explains a refusal the same 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -233,14 +231,12 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
 
 
 def read_rows(data: str, filename: str) -> list[tuple[str, dict]]:
-    """Raw rows of a GeoJSON or CSV text, each with where it stood ("line 7", "feature 3").
+    """Raw rows of a GeoJSON text, each with where it stood ("feature 3"): the curated data.
+    The offices' lists in every format (CSV too) are read by atlas.core.importing.
 
     A file that cannot be parsed at all raises RowError naming the place of the fault.
     """
-    data = data.removeprefix(tables.BOM)
-    if filename.lower().endswith((".geojson", ".json")) or data.lstrip().startswith("{"):
-        return _geojson_rows(data, filename)
-    return _csv_rows(data, filename)
+    return _geojson_rows(data.removeprefix(tables.BOM), filename)
 
 
 def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
@@ -278,26 +274,6 @@ def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
             props["lon"], props["lat"] = coords[0], coords[1]
         where = f"feature {i}" + (f" ({props['name']})" if props.get("name") else "")
         rows.append((where, props))
-    return rows
-
-
-def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
-    try:
-        reader = csv.DictReader(io.StringIO(data, newline=""), strict=True)
-        rows = []
-        for row in reader:
-            where = f"line {reader.line_num}"
-            if None in row:
-                rows.append((where, {"__error__": "has more cells than the header"}))
-            else:
-                # Cells the atlas neutralised on export ('=…) read back as they were.
-                rows.append(
-                    (where, {k: v if v is None else tables.restore(v) for k, v in row.items()})
-                )
-    except csv.Error as exc:
-        raise RowError(filename, [f"not valid CSV at line {reader.line_num}: {exc}"]) from None
-    if reader.fieldnames is None or "name" not in reader.fieldnames:
-        raise RowError(filename, ["CSV has no header row with a 'name' column"])
     return rows
 
 
@@ -398,8 +374,8 @@ GERMAN_HEADERS = {
 
 
 def write_csv(projects, out, flavour: tables.Flavour = tables.CSV) -> None:
-    """The projects as CSV (see atlas.core.tables: neutralised cells, byte order mark); the
-    plain flavour is what `read_rows` reads back."""
+    """The projects as CSV (see atlas.core.tables: neutralised cells, byte order mark); both
+    flavours are what `atlas import` (atlas.core.importing) reads back."""
     table = tables.Table(out, PROPERTIES + ["lat", "lon"], flavour, GERMAN_HEADERS)
     for p in projects:
         row = public_properties(p)
