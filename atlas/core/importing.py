@@ -3,7 +3,7 @@ row (the import plan), then apply the plan in one transaction, or undo an import
 
 The one implementation behind `atlas import` and the officers' page /verwaltung/import.
 
-- Files as offices have them: .xlsx (openpyxl), .ods (odfpy), CSV in any common dialect
+- Files as offices have them: .xlsx and .ods (calamine), CSV in any common dialect
   (delimiter `,` `;` or tab sniffed; UTF-8 with or without byte order mark, else Windows-1252),
   GeoJSON and GeoPackage (pyogrio). The first sheet or layer, or the one named.
 - Column headers in German or English with their common variants, case and umlauts aside
@@ -249,8 +249,8 @@ def read_file(data: bytes, file_name: str, sheet: str | None = None) -> Sheet:
     if data[:4] == b"PK\x03\x04" and ending not in (".ods", ".xlsx"):
         ending = ".ods" if b"opendocument" in data[:200] else ".xlsx"
     readers = {
-        ".xlsx": _xlsx,
-        ".ods": _ods,
+        ".xlsx": _spreadsheet,
+        ".ods": _spreadsheet,
         ".gpkg": _gpkg,
         ".geojson": _geojson,
         ".json": _geojson,
@@ -261,18 +261,22 @@ def read_file(data: bytes, file_name: str, sheet: str | None = None) -> Sheet:
     return (reader or _csv)(data, file_name, sheet)
 
 
-def _xlsx(data: bytes, file_name: str, sheet: str | None) -> Sheet:
-    import openpyxl
+def _spreadsheet(data: bytes, file_name: str, sheet: str | None) -> Sheet:
+    """An .xlsx or .ods workbook, read by calamine (Rust): a 10,000-row list in a fraction of a
+    second, where openpyxl takes seconds."""
+    from python_calamine import CalamineWorkbook
 
+    kind = "an .ods spreadsheet" if file_name.lower().endswith(".ods") else "an .xlsx workbook"
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # a damaged or foreign file: say so, whatever openpyxl raises
-        raise FileError(f"{file_name}: not a readable .xlsx workbook ({exc})") from None
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # a damaged or foreign file: say so, whatever calamine raises
+        raise FileError(f"{file_name}: not a readable {kind} ({exc})") from None
+    name = _pick(book.sheet_names, sheet, file_name, book.sheet_names)
     try:
-        ws = _pick(book.sheetnames, sheet, file_name, book.worksheets)
-        return _table(file_name, ws.title, [list(r) for r in ws.iter_rows(values_only=True)])
-    finally:
-        book.close()
+        cells = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:  # a sheet calamine cannot read
+        raise FileError(f"{file_name}: sheet '{name}' cannot be read ({exc})") from None
+    return _table(file_name, name, cells)
 
 
 def _pick(names: list[str], wanted: str | None, file_name: str, items: list):
@@ -284,38 +288,6 @@ def _pick(names: list[str], wanted: str | None, file_name: str, items: list):
         if name == wanted or name.strip().lower() == wanted.strip().lower():
             return item
     raise FileError(f"{file_name}: no sheet '{wanted}'; sheets: {', '.join(names)}")
-
-
-def _ods(data: bytes, file_name: str, sheet: str | None) -> Sheet:
-    from odf import opendocument, table, teletype, text
-
-    try:
-        doc = opendocument.load(io.BytesIO(data))
-    except Exception as exc:  # a damaged or foreign file
-        raise FileError(f"{file_name}: not a readable .ods spreadsheet ({exc})") from None
-    sheets = doc.spreadsheet.getElementsByType(table.Table)
-    chosen = _pick([t.getAttribute("name") for t in sheets], sheet, file_name, sheets)
-    cells: list[list] = []
-    for row in chosen.getElementsByType(table.TableRow):
-        values = []
-        for cell in row.childNodes:
-            if cell.qname[1] not in ("table-cell", "covered-table-cell"):
-                continue
-            kind = cell.getAttribute("valuetype")
-            if kind in ("float", "percentage", "currency"):
-                value = float(cell.getAttribute("value"))
-            elif kind == "boolean":
-                value = cell.getAttribute("booleanvalue") == "true"
-            else:
-                value = "\n".join(teletype.extractText(p) for p in cell.getElementsByType(text.P))
-            repeat = int(cell.getAttribute("numbercolumnsrepeated") or 1)
-            values.extend([value] * min(repeat, 200))
-        repeat = int(row.getAttribute("numberrowsrepeated") or 1)
-        if any(_cell(v) for v in values):
-            cells.extend([values] * min(repeat, 100_000))
-        else:
-            cells.append(values)  # trailing empty rows repeated to the sheet's end: once
-    return _table(file_name, chosen.getAttribute("name"), cells)
 
 
 def decode(data: bytes) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-import folium
 from flask import (
     Blueprint,
     Response,
@@ -133,7 +132,7 @@ def _pending_or_404(pending_id: str):
 @auth.login_required
 def preview(pending_id: str):
     entry, rows = _pending_or_404(pending_id)
-    rendered = maps.render(_preview_map(rows), g.csp_nonce)
+    rendered = maps.render(maps.overview(get_tiles()), g.csp_nonce)
     counts = {s: sum(r.status == s for r in rows) for s in STATUS_LABELS}
     return render_template(
         "import_preview.html",
@@ -142,47 +141,37 @@ def preview(pending_id: str):
         form=ActionForm(),
         entry=entry,
         rows=rows,
+        table=[(r, _address(r.values), _district_name(r.record)) for r in rows],
         counts=counts,
-        labels=STATUS_LABELS,
+        labels={k: _(v) for k, v in STATUS_LABELS.items()},
         region=regions.REGIONS.get(entry.region),
         map=rendered,
+        points=_points(rows),
     )
 
 
-def _preview_map(rows) -> folium.Map:
-    """Every placed row as a point (green: ready, orange: outside the region) and the candidates
-    of ambiguous rows (blue), labelled with their row numbers."""
-    m = maps.overview(get_tiles())
-    features = []
+def _address(values: dict) -> str:
+    town = " ".join(filter(None, [values.get("postcode"), values.get("city")]))
+    return ", ".join(filter(None, [values.get("street"), town]))
+
+
+def _district_name(record: dict | None) -> str:
+    info = regions.district(record["district_code"]) if record else None
+    return info["name"] if info else ""
+
+
+def _points(rows) -> list:
+    """Every placed row as [lat, lon, colour, row, place or null] (green: ready, orange: outside
+    the region) and the candidates of ambiguous rows (blue, with their place): drawn by
+    import.js, as a server-rendered layer of thousands of rows would be slow."""
+    points = []
     for r in rows:
         if r.record:
-            features.append(_point(r.record["lat"], r.record["lon"], r.row, r.status))
+            colour = COLOURS.get(r.status, "#2166ac")
+            points.append([r.record["lat"], r.record["lon"], colour, r.row, None])
         for c in r.candidates:
-            features.append(_point(c["lat"], c["lon"], r.row, "candidate", c["label"]))
-    if features:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": features},
-            name=_("Zeilen der Liste"),
-            marker=folium.CircleMarker(radius=6, weight=1, fill_opacity=0.8),
-            style_function=lambda f: {
-                "color": f["properties"]["colour"],
-                "fillColor": f["properties"]["colour"],
-            },
-            tooltip=folium.GeoJsonTooltip(["label"], labels=False),
-        ).add_to(m)
-        lats = [f["geometry"]["coordinates"][1] for f in features]
-        lons = [f["geometry"]["coordinates"][0] for f in features]
-        m.fit_bounds([[min(lats) - 0.05, min(lons) - 0.05], [max(lats) + 0.05, max(lons) + 0.05]])
-    return m
-
-
-def _point(lat, lon, row: int, status: str, label: str | None = None) -> dict:
-    text = _("Zeile %(row)s", row=row) + (f": {label}" if label else "")
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-        "properties": {"label": text, "colour": COLOURS.get(status, "#2166ac")},
-    }
+            points.append([c["lat"], c["lon"], "#2166ac", r.row, c["label"]])
+    return points
 
 
 @bp.post("/<pending_id>/zeile/<int:row>")
