@@ -188,3 +188,17 @@ def test_a_list_larger_than_other_forms_is_taken_up_to_its_own_limit(app, tmp_pa
     assert "300 bereite Zeilen importieren" in page, re.findall(r"\d+ Zeilen:[^.]*", page)
     app.config["IMPORT_MAX_BYTES"] = path.stat().st_size - 1
     assert upload(client, path).status_code == 413
+
+
+def test_a_file_that_is_no_list_is_explained_in_german(app, tmp_path):
+    client = app.test_client()
+    login(client)
+    path = write_xlsx(tmp_path / "falsch.xlsx", header=["Was", "Ort"], rows=[["x", "y"]])
+    answer = upload(client, path)
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert "fehlt eine Spalte für den Namen" in page and "Was, Ort" in page
+    assert upload(client, path, blatt="Gibtsnicht").status_code == 400
+    broken = tmp_path / "kaputt.xlsx"
+    broken.write_bytes(b"PK\x03\x04 kein Arbeitsbuch")
+    assert "Die Datei lässt sich nicht lesen" in upload(client, broken).get_data(as_text=True)

@@ -167,7 +167,13 @@ def template_xlsx() -> bytes:
 
 
 class FileError(Exception):
-    """A file that cannot be read as a list at all (the message says why)."""
+    """A file that cannot be read as a list at all: the message says why (in English, for the
+    command line); `code` and `details` let the web pages word it in German."""
+
+    def __init__(self, message: str, code: str = "unreadable", **details):
+        super().__init__(message)
+        self.code = code
+        self.details = details
 
 
 @dataclass
@@ -217,12 +223,15 @@ def _table(file_name: str, sheet: str | None, table: list[list], first: int = 1)
     """A sheet from its cells: the first non-empty row is the header."""
     start = next((i for i, row in enumerate(table) if any(_cell(c) for c in row)), None)
     if start is None:
-        raise FileError(f"{file_name}: the sheet is empty")
+        raise FileError(f"{file_name}: the sheet is empty", "empty")
     by_index, columns, unknown = map_columns(table[start])
     if "name" not in by_index.values():
+        found = ", ".join(str(h) for h in table[start] if h not in (None, ""))
         raise FileError(
             f"{file_name}: no column for the name of a project (a header 'Name' or 'Projekt'); "
-            f"headers found: {', '.join(str(h) for h in table[start] if h not in (None, ''))}"
+            f"headers found: {found}",
+            "no_name",
+            headers=found,
         )
     rows = []
     for n, row in enumerate(table[start + 1 :], start=start + first + 1):
@@ -282,12 +291,17 @@ def _spreadsheet(data: bytes, file_name: str, sheet: str | None) -> Sheet:
 def _pick(names: list[str], wanted: str | None, file_name: str, items: list):
     if wanted is None:
         if not items:
-            raise FileError(f"{file_name}: the workbook has no sheet")
+            raise FileError(f"{file_name}: the workbook has no sheet", "empty")
         return items[0]
     for name, item in zip(names, items):
         if name == wanted or name.strip().lower() == wanted.strip().lower():
             return item
-    raise FileError(f"{file_name}: no sheet '{wanted}'; sheets: {', '.join(names)}")
+    raise FileError(
+        f"{file_name}: no sheet '{wanted}'; sheets: {', '.join(names)}",
+        "no_sheet",
+        wanted=wanted,
+        sheets=", ".join(names),
+    )
 
 
 def decode(data: bytes) -> str:
@@ -357,7 +371,9 @@ def _gpkg(data: bytes, file_name: str, sheet: str | None) -> Sheet:
             raise FileError(f"{file_name}: not a readable GeoPackage ({exc})") from None
     crs = (meta.get("crs") or "").upper()
     if crs and crs not in ("EPSG:4326", "OGC:CRS84"):
-        raise FileError(f"{file_name}: coordinates in {crs}; please save the layer in EPSG:4326")
+        raise FileError(
+            f"{file_name}: coordinates in {crs}; please save the layer in EPSG:4326", "crs", crs=crs
+        )
     names = list(meta["fields"])
     features = []
     for i in range(len(geometry) if geometry is not None else len(values[0]) if values else 0):

@@ -112,13 +112,43 @@ def upload():
     try:
         sheet = importing.read_file(upload.read(), name, request.form.get("blatt") or None)
     except importing.FileError as exc:
-        return index(_("Die Datei lässt sich nicht lesen: %(why)s", why=str(exc)), 400)
+        return index(_file_problem(exc), 400)
     region = _region_of(user)
     planned = importing.plan(sheet.rows, geocode=get_geocode(), region=region)
     pending_id = importing.keep_pending(
         get_store(), user_id=user.id, region=region, sheet=sheet, planned=planned
     )
     return redirect(url_for("imports.preview", pending_id=pending_id), 303)
+
+
+def _file_problem(exc: importing.FileError) -> str:
+    """Why a file cannot be read, in German."""
+    d = exc.details
+    if exc.code == "empty":
+        return _("Die Datei enthält keine Zeilen.")
+    if exc.code == "no_name":
+        return _(
+            "In der ersten Zeile fehlt eine Spalte für den Namen der Projekte (Überschrift "
+            "„Name“ oder „Projekt“). Gefundene Überschriften: %(headers)s",
+            headers=d["headers"],
+        )
+    if exc.code == "no_sheet":
+        return _(
+            "Ein Tabellenblatt „%(wanted)s“ gibt es nicht; die Datei hat: %(sheets)s",
+            wanted=d["wanted"],
+            sheets=d["sheets"],
+        )
+    if exc.code == "crs":
+        return _(
+            "Die Koordinaten sind in %(crs)s angegeben; bitte die Ebene in EPSG:4326 (WGS 84) "
+            "speichern.",
+            crs=d["crs"],
+        )
+    return _(
+        "Die Datei lässt sich nicht lesen. Möglich sind .xlsx, .ods, CSV, GeoJSON und "
+        "GeoPackage. (%(why)s)",
+        why=str(exc),
+    )
 
 
 def _pending_or_404(pending_id: str):
