@@ -202,3 +202,14 @@ def test_a_file_that_is_no_list_is_explained_in_german(app, tmp_path):
     broken = tmp_path / "kaputt.xlsx"
     broken.write_bytes(b"PK\x03\x04 kein Arbeitsbuch")
     assert "Die Datei lässt sich nicht lesen" in upload(client, broken).get_data(as_text=True)
+
+
+def test_an_import_is_one_entry_in_the_audit_log(app, cli, tmp_path):
+    assert (
+        cli("import", write_xlsx(tmp_path / "liste.xlsx"), "--region", "lueneburg").exit_code == 0
+    )
+    client = app.test_client()
+    login(client, "admin@land.example")
+    page = client.get("/verwaltung/protokoll").get_data(as_text=True)
+    assert page.count("Liste importiert") == 1
+    assert "Liste (Import)" in page and "liste.xlsx" in page and "gelöscht <span" not in page
