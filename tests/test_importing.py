@@ -252,3 +252,20 @@ def test_geojson_and_geopackage(cli, app, tmp_path):
     assert result.exit_code == 0, result.output
     project = get_store(app).get("punkt-zwei")
     assert (project.region, project.fields) == ("leine-weser", ["teilhabe"])
+
+
+def test_an_import_older_than_a_day_cannot_be_undone(cli, app, tmp_path):
+    from datetime import timedelta
+
+    result = cli("import", write_xlsx(tmp_path / "a.xlsx"))
+    import_id = result.stdout.split("atlas import-undo ")[1].split()[0]
+    store = get_store(app)
+    created = importing.import_entry(store, import_id).created_at
+    with pytest.raises(importing.UndoError) as refused:
+        importing.undo(store, import_id, "test", now=created + timedelta(hours=25))
+    assert refused.value.code == "too_late"
+    assert set(ids_and_fields(store)) == set(EXPECTED)
+    assert importing.undo(store, import_id, "test", now=created + timedelta(hours=23)) == {
+        "removed": 3,
+        "restored": 0,
+    }

@@ -591,6 +591,7 @@ def undo(store, import_id: str, actor: str, *, now: datetime | None = None) -> d
     updated ones get their previous values back (each only while this import is the last that
     wrote it). Returns counts of removed and restored records."""
     now = now or datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)  # SQLite gives times without a zone
     with store.session.begin() as s:
         entry = s.get(ImportLog, import_id, with_for_update=True)
         if entry is None:
