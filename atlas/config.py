@@ -123,6 +123,9 @@ class Settings:
     RATELIMIT_PREVIEW: str = _internal("300 per hour")
     #: Answer with the worker's process id (tests of multi-process serving).
     EXPOSE_WORKER: bool = _internal(False)
+    # --- issue 18: the offices' lists ---
+    #: Largest list an officer may upload at /verwaltung/import (bytes).
+    IMPORT_MAX_BYTES: int = _user(20 * 1024 * 1024)
 
     # Issue 21: entries stay true.
     #: Days after its last confirmation that a project's contact is asked whether it still runs

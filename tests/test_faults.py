@@ -29,6 +29,8 @@ from sqlalchemy import create_engine, text
 
 from atlas.geo import geocoding
 from tests.support.databases import drop_database
+from tests.support.forms import csrf_token
+from tests.support.http_client import Browser
 from tests.support.live_server import ATLAS, atlas_env, database_url, run_atlas, served, submit
 
 pytestmark = pytest.mark.database  # the `env` fixture's instance
@@ -82,6 +84,10 @@ def _store_check(env: dict) -> dict:
             facts["pending_ids"] = [
                 r[0] for r in db.execute(text("SELECT id FROM projects WHERE status = 'pending'"))
             ]
+            facts["imports"] = db.execute(text("SELECT count(*) FROM imports")).scalar()
+            facts["import_entries"] = db.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'import'")
+            ).scalar()
     finally:
         engine.dispose()
     return facts
@@ -225,6 +231,8 @@ def test_import_killed_mid_transaction_leaves_nothing_and_rerun_adds_each_row_on
     assert facts["integrity"] == "ok" and facts["foreign_keys"] == []
     stored = sum(p["name"] in names for p in _export(env))
     assert stored in (0, ROWS), f"part of an import is stored: {stored} of {ROWS} rows"
+    # The import's log entry and audit entry are in the same transaction as its rows.
+    assert facts["imports"] == facts["import_entries"] == attempt + (1 if stored else 0)
     print(f"import killed {'before' if not stored else 'after'} its commit")
 
     rerun = run_atlas(["import", str(big)], env)
@@ -312,3 +320,96 @@ def test_server_killed_in_a_burst_of_submissions_loses_nothing_it_accepted(env):
     facts = _store_check(env)
     assert Counter(facts["pending"]) == stored + Counter(after)
     assert facts["integrity"] == "ok"
+
+
+# --- the server killed while it stores an office's list (the browser import) ------------------
+
+ADMIN = "abbruch-admin@land.example"
+ADMIN_PASSWORD = "Abbruchtest-Passwort 123"
+
+
+def _big_xlsx(path: Path, prefix: str) -> list[str]:
+    """The big import's rows as an .xlsx workbook (openpyxl), German headers."""
+    import openpyxl
+
+    names = _big_csv(path.with_suffix(".csv"), prefix)
+    with path.with_suffix(".csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    book = openpyxl.Workbook(write_only=True)
+    ws = book.create_sheet("Projekte")
+    ws.append(["Name", "Handlungsfelder", "PLZ", "Beschreibung", "Schlagworte", "Testdaten"])
+    for row in rows[1:]:
+        ws.append(row)
+    book.save(path)
+    return names
+
+
+def _logged_in(base: str):
+    browser = Browser(base)
+    token = csrf_token(browser.get("/verwaltung/login"))
+    browser.post(
+        "/verwaltung/login", {"email": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token}
+    )
+    return browser
+
+
+def _preview(base: str, xlsx: Path):
+    """Log in as the administrator and upload the list: (browser, preview path, its token)."""
+    browser = _logged_in(base)
+    token = csrf_token(browser.get("/verwaltung/import"))
+    page = browser.post(
+        "/verwaltung/import", {"csrf_token": token}, ("datei", xlsx.name, xlsx.read_bytes())
+    )
+    assert f"{ROWS} bereite Zeilen importieren" in page
+    return browser, browser.last_url[len(base) :], csrf_token(page)
+
+
+def test_server_killed_while_storing_a_list_leaves_nothing_and_the_list_waits(env, tmp_path):
+    added = run_atlas(["users", "add", ADMIN, "--admin"], env, input=ADMIN_PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    for attempt in range(3):  # a finished import stays; the next list is new
+        xlsx = tmp_path / f"liste{attempt}.xlsx"
+        names = set(_big_xlsx(xlsx, f"Listentest {attempt}"))
+        with served(env) as (proc, base):
+            browser, preview, token = _preview(base, xlsx)
+            outcome: list = []
+
+            def go(browser=browser, preview=preview, token=token, outcome=outcome):
+                try:
+                    outcome.append(browser.post(f"{preview}/importieren", {"csrf_token": token}))
+                except (OSError, http.client.HTTPException) as exc:
+                    outcome.append(exc)
+
+            with _write_probe(env) as probe:
+                request = threading.Thread(target=go)
+                request.start()
+                deadline = time.monotonic() + 60
+                while not _midway(*probe()) and request.is_alive():
+                    assert time.monotonic() < deadline, "the import never began writing"
+                    time.sleep(0.005)
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            request.join(30)
+        if isinstance(outcome[0], Exception):
+            break
+    else:
+        pytest.fail("three imports finished before the server could be killed")
+
+    facts = _store_check(env)
+    assert facts["integrity"] == "ok" and facts["foreign_keys"] == []
+    stored = sum(p["name"] in names for p in _export(env))
+    assert stored in (0, ROWS), f"part of a list is stored: {stored} of {ROWS} rows"
+    assert facts["imports"] == facts["import_entries"] == attempt + (1 if stored else 0)
+    print(f"server killed {'before' if not stored else 'after'} the list's commit")
+
+    if stored:
+        return  # it committed before the kill: the checked list may be gone with it
+    # After the restart the checked list still waits; importing it adds each row once.
+    with served(env) as (_proc, base):
+        browser = _logged_in(base)
+        page = browser.get(preview)
+        assert f"{ROWS} bereite Zeilen importieren" in page
+        done = browser.post(f"{preview}/importieren", {"csrf_token": csrf_token(page)})
+        assert f"{ROWS - stored} neu, 0 geändert, {stored} unverändert" in done
+    by_name = Counter(p["name"] for p in _export(env) if p["name"] in names)
+    assert set(by_name) == names and set(by_name.values()) == {1}

@@ -75,46 +75,111 @@ def migrate_command():
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sheet", help="The sheet (or GeoPackage layer) to read; default: the first.")
+@click.option("--dry-run", is_flag=True, help="Check and report every row; change nothing.")
 @click.option(
     "--skip-invalid",
     is_flag=True,
     help="Import the valid rows even if others fail (they are still reported).",
 )
+@click.option(
+    "--region",
+    type=click.Choice(["braunschweig", "leine-weser", "lueneburg", "weser-ems"]),
+    help="The office whose list it is: rows whose point lies in another region are refused.",
+)
 @with_appcontext
-def import_command(file: Path, skip_invalid: bool):
-    """Import projects from a GeoJSON or CSV file; rows without coordinates are geocoded.
+def import_command(
+    file: Path, sheet: str | None, dry_run: bool, skip_invalid: bool, region: str | None
+):
+    """Import a list of projects: .xlsx, .ods, CSV (any common dialect), GeoJSON or GeoPackage,
+    with German or English column headers; rows without coordinates are geocoded.
 
-    A file with any invalid row imports nothing unless --skip-invalid is given.
+    Reports every row (added, updated, unchanged, refused with every reason; an ambiguous place
+    with its candidates). A file with any refused row imports nothing unless --skip-invalid is
+    given. Importing the same list again changes nothing.
     """
-    from atlas.core.projects import RowError, clean_rows, read_rows
+    from atlas.core import importing
 
     store = _store()
     store.create_schema()
     try:
-        rows = read_rows(file.read_text(encoding="utf-8-sig"), file.name)
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{file.name} is not UTF-8 text (byte {exc.start})") from None
-    except RowError as exc:
+        sheet_ = importing.read_file(file.read_bytes(), file.name, sheet)
+    except importing.FileError as exc:
         raise click.ClickException(str(exc)) from None
+    if sheet_.unknown:
+        click.echo(
+            f"{file.name}: columns not imported (unknown): {', '.join(sheet_.unknown)}", err=True
+        )
 
     def progress(items):
         with click.progressbar(items, label=f"Prüfe {file.name}", file=sys.stderr) as bar:
             yield from bar
 
-    records, errors = clean_rows(
-        rows, progress=progress if len(rows) > 50 else None, geocode=get_geocode()
+    planned = importing.plan(
+        sheet_.rows,
+        geocode=get_geocode(),
+        region=region,
+        progress=progress if len(sheet_.rows) > 50 else None,
     )
-    for err in errors:
-        click.echo(f"{file.name}, {err}", err=True)
-    if errors and not skip_invalid:
+    refused = [p for p in planned if p.status != importing.OK]
+    for p in refused:
+        click.echo(f"{file.name}, {sheet_.unit} {p.row}: " + "; ".join(p.reasons), err=True)
+        for c in p.candidates:
+            click.echo(
+                f"    candidate: {c['label']} ({c['district']}), {c['lat']:.5f}, {c['lon']:.5f}",
+                err=True,
+            )
+    if refused and not skip_invalid:
         raise click.ClickException(
-            f"{len(errors)} of {len(rows)} rows are invalid; nothing "
+            f"{len(refused)} of {len(planned)} rows are invalid; nothing "
             f"imported (use --skip-invalid to import the valid rows)"
         )
-    counts = store.save_all(records)
+    result = importing.apply(
+        store,
+        planned,
+        file_name=file.name,
+        sheet=sheet_.sheet,
+        region=region,
+        actor="atlas import",
+        dry_run=dry_run,
+    )
+    for p in planned:
+        if p.status == importing.OK:
+            click.echo(
+                f"{file.name}, row {p.row}: {result.outcomes[p.record['id']]} ({p.record['id']})"
+            )
+    counts = result.counts
+    if result.import_id:
+        click.echo(
+            f"Import {result.import_id}; undo it within 24 hours with: "
+            f"atlas import-undo {result.import_id}"
+        )
     click.echo(
-        f"Imported {file.name}: {counts['added']} added, {counts['updated']} updated, "
-        f"{counts['unchanged']} unchanged, {len(errors)} skipped as invalid."
+        f"{'Dry run, nothing changed' if dry_run else 'Imported'} {file.name}: "
+        f"{counts['added']} added, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {len(refused)} skipped as invalid."
+    )
+
+
+@click.command("import-undo")
+@click.argument("import_id")
+@with_appcontext
+def import_undo_command(import_id: str):
+    """Undo an import as a whole within 24 hours (its id is printed by `atlas import`)."""
+    from atlas.core import importing
+
+    try:
+        counts = importing.undo(_store(), import_id, "atlas import-undo")
+    except importing.UndoError as exc:
+        raise click.ClickException(
+            {
+                "missing": f"there is no import '{import_id}'",
+                "undone": f"import '{import_id}' was undone already",
+                "too_late": f"import '{import_id}' is older than 24 hours",
+            }[exc.code]
+        ) from None
+    click.echo(
+        f"Import {import_id} undone: {counts['removed']} removed, {counts['restored']} restored."
     )
 
 
@@ -580,6 +645,7 @@ COMMANDS = [
     demo_data_command,
     init_command,
     import_command,
+    import_undo_command,
     export_command,
     geocode_command,
     locate_command,

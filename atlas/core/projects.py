@@ -7,8 +7,6 @@ every way into the store checks the same things and explains a refusal the same 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -77,6 +75,8 @@ class RowError(Exception):
 
     where: str
     reasons: list[str] = field(default_factory=list)
+    #: The geocoder's placement of the row's address (its candidates when ambiguous), if asked.
+    found: placement.Placement | None = None
 
     def __str__(self) -> str:
         return f"{self.where}: " + "; ".join(self.reasons)
@@ -198,6 +198,7 @@ def _finish(
     rec: dict, reasons: list[str], point, located: placement.Placement | None, where: str
 ) -> dict:
     """The located record, or RowError with every reason."""
+    found = rec.pop("_geocoded", None)
     if point is not None:
         lat, lon = point
         if located.problem is Problem.INVALID:
@@ -207,7 +208,7 @@ def _finish(
         else:
             rec.update(lat=lat, lon=lon, district_code=located.district_code, region=located.region)
     if reasons:
-        raise RowError(where, reasons)
+        raise RowError(where, reasons, found)
     rec["id"] = rec["id"] or slugify(" ".join(filter(None, [rec["name"], rec["city"]])))
     return rec
 
@@ -218,6 +219,7 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
         reasons.append("no coordinates and no address (street, postcode, city) to geocode")
         return None, None
     found = placement.geocode_address(query, geocode)
+    rec["_geocoded"] = found
     if found.problem is Problem.AMBIGUOUS:
         reasons.append(
             f"place '{query}' is ambiguous, add a postcode: {placement.options(found.candidates)}"
@@ -236,14 +238,12 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
 
 
 def read_rows(data: str, filename: str) -> list[tuple[str, dict]]:
-    """Raw rows of a GeoJSON or CSV text, each with where it stood ("line 7", "feature 3").
+    """Raw rows of a GeoJSON text, each with where it stood ("feature 3"): the curated data.
+    The offices' lists in every format (CSV too) are read by atlas.core.importing.
 
     A file that cannot be parsed at all raises RowError naming the place of the fault.
     """
-    data = data.removeprefix(tables.BOM)
-    if filename.lower().endswith((".geojson", ".json")) or data.lstrip().startswith("{"):
-        return _geojson_rows(data, filename)
-    return _csv_rows(data, filename)
+    return _geojson_rows(data.removeprefix(tables.BOM), filename)
 
 
 def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
@@ -284,28 +284,16 @@ def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
     return rows
 
 
-def _csv_rows(data: str, filename: str) -> list[tuple[str, dict]]:
-    try:
-        reader = csv.DictReader(io.StringIO(data, newline=""), strict=True)
-        rows = []
-        for row in reader:
-            where = f"line {reader.line_num}"
-            if None in row:
-                rows.append((where, {"__error__": "has more cells than the header"}))
-            else:
-                # Cells the atlas neutralised on export ('=…) read back as they were.
-                rows.append(
-                    (where, {k: v if v is None else tables.restore(v) for k, v in row.items()})
-                )
-    except csv.Error as exc:
-        raise RowError(filename, [f"not valid CSV at line {reader.line_num}: {exc}"]) from None
-    if reader.fieldnames is None or "name" not in reader.fieldnames:
-        raise RowError(filename, ["CSV has no header row with a 'name' column"])
-    return rows
-
-
 def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     """Clean every row; return (records, errors). Duplicate ids within one file are errors."""
+    records, errors = [], []
+    for outcome in clean_each(rows, progress=progress, geocode=geocode):
+        (errors if isinstance(outcome, RowError) else records).append(outcome)
+    return records, errors
+
+
+def clean_each(rows: list[tuple[str, dict]], *, progress=None, geocode=None) -> list:
+    """Each row cleaned, in order: its record, or the RowError with every reason."""
     # One answer per distinct query within the file: files repeat their places.
     geocode = cache(geocode or geocoding.resolve)
     checked = []
@@ -317,7 +305,7 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
     # All points of the file located at once; then each row finished as clean_record would.
     points = [c[2] for _, c in checked if not isinstance(c, RowError) and c[2] is not None]
     places = iter(placement.locate([placement.Placement(lat=lat, lon=lon) for lat, lon in points]))
-    records, errors, seen = [], [], {}
+    outcomes, seen = [], {}
     for where, c in checked:
         try:
             if isinstance(c, RowError):
@@ -327,10 +315,10 @@ def clean_rows(rows: list[tuple[str, dict]], *, progress=None, geocode=None):
             if rec["id"] in seen:
                 raise RowError(where, [f"id '{rec['id']}' already used by {seen[rec['id']]}"])
             seen[rec["id"]] = where
-            records.append(rec)
+            outcomes.append(rec)
         except RowError as exc:
-            errors.append(exc)
-    return records, errors
+            outcomes.append(exc)
+    return outcomes
 
 
 # --- writing files -------------------------------------------------------------------------
@@ -397,8 +385,8 @@ GERMAN_HEADERS = {
 
 
 def write_csv(projects, out, flavour: tables.Flavour = tables.CSV) -> None:
-    """The projects as CSV (see atlas.core.tables: neutralised cells, byte order mark); the
-    plain flavour is what `read_rows` reads back."""
+    """The projects as CSV (see atlas.core.tables: neutralised cells, byte order mark); both
+    flavours are what `atlas import` (atlas.core.importing) reads back."""
     table = tables.Table(out, PROPERTIES + ["lat", "lon"], flavour, GERMAN_HEADERS)
     for p in projects:
         row = public_properties(p)

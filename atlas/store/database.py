@@ -69,6 +69,10 @@ def _private_sqlite_file(url: str) -> None:
         pass
 
 
+class _DryRun(Exception):
+    """Leaves a dry run's transaction, which rolls it back."""
+
+
 class Store:
     """One database: an engine and its sessions."""
 
@@ -147,13 +151,32 @@ class Store:
     def count(self, status: str | None = Status.PUBLISHED) -> int:
         return len(self.projects(status))
 
-    def save_all(self, records: list[dict], *, replace: bool = True) -> dict[str, int]:
+    def save_all(
+        self,
+        records: list[dict],
+        *,
+        replace: bool = True,
+        outcomes: dict | None = None,
+        keep: tuple[str, ...] = (),
+        within=None,
+        dry_run: bool = False,
+    ) -> dict[str, int]:
         """Insert or update records in ONE transaction, so an import lands whole or not at all.
 
         With replace=False an existing id is left as it is (what `atlas init` needs to be
-        idempotent). Returns counts of added, updated and unchanged records.
+        idempotent). Returns counts of added, updated and unchanged records. `outcomes` (a dict)
+        receives id → (outcome, previous values of an updated record); keys in `keep` (an
+        import's provenance) do not make a record count as changed; `within(session, counts)`
+        runs in the same transaction after the writes; `dry_run` rolls everything back.
         """
         counts = {"added": 0, "updated": 0, "unchanged": 0}
+        try:
+            self._save_all(records, replace, outcomes, keep, within, dry_run, counts)
+        except _DryRun:
+            pass
+        return counts
+
+    def _save_all(self, records, replace, outcomes, keep, within, dry_run, counts) -> None:
         columns = {c.key for c in Project.__table__.columns} - {"created_at", "updated_at"}
         with self.session.begin() as s, s.no_autoflush:
             # One SELECT per chunk of ids instead of a get per record; new records go in as one
@@ -173,12 +196,18 @@ class Store:
                 if existing is None and pending is None:
                     new[values["id"]] = values
                     counts["added"] += 1
+                    if outcomes is not None:
+                        outcomes[values["id"]] = ("added", None)
                     continue
                 # Stored already, or earlier in this batch.
                 current = pending.get if existing is None else partial(getattr, existing)
-                if not replace or all(current(k) == v for k, v in values.items()):
+                if not replace or all(current(k) == v for k, v in values.items() if k not in keep):
                     counts["unchanged"] += 1
+                    if outcomes is not None:
+                        outcomes.setdefault(values["id"], ("unchanged", None))
                     continue
+                if outcomes is not None and existing is not None:
+                    outcomes[values["id"]] = ("updated", {k: current(k) for k in values})
                 if existing is None:
                     pending.update(values)
                 else:
@@ -194,7 +223,11 @@ class Store:
                         new.values(), key=lambda v: sorted(k for k, x in v.items() if x is not None)
                     ),
                 )
-        return counts
+            if within is not None:
+                s.flush()
+                within(s, counts)
+            if dry_run:
+                raise _DryRun
 
     def replace_synthetic(self, records: list[dict]) -> int:
         """Drop earlier synthetic projects and bulk-insert new ones (no ORM object each)."""

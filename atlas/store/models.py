@@ -86,6 +86,9 @@ class Project(Base):
     ask_consent: Mapped[bool | None] = mapped_column(Boolean)
     consent_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The import of an office's list this record came from, and its row there (issue 18).
+    import_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    import_row: Mapped[int | None] = mapped_column(Integer)
 
 
 # The listing's order (name within a status) straight from an index, also for 100k projects.
@@ -236,3 +239,39 @@ class Throttle(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     next_at: Mapped[float] = mapped_column(Float)
+
+
+class ImportLog(Base):
+    """One import of an office's list (issue 18): where it came from, who, the counts, and what
+    it changed (ids added, previous values of ids updated), so it can be undone as a whole."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(254))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sheet: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PendingImport(Base):
+    """A list checked in the browser but not imported yet: its rows with their geocoding."""
+
+    __tablename__ = "pending_imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    region: Mapped[str | None] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sheet: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    unknown_columns: Mapped[list] = mapped_column(JSON, default=list)
+    rows: Mapped[list] = mapped_column(JSON, default=list)

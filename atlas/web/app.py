@@ -27,6 +27,7 @@ from atlas.web import (
     errors,
     feeds,
     handout,
+    imports,
     instances,
     moderation,
     ogc,
@@ -73,7 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     auth.init_app(app)
     assets.local_assets(app.static_url_path)
-    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp, ogc.bp):
+    for blueprint in (pages.bp, api.bp, coverage.bp, submit.bp, moderation.bp, ogc.bp, imports.bp):
         app.register_blueprint(blueprint)
     for blueprint in (feeds.bp, demand.bp, embed.bp, handout.bp, alerts.bp):  # issue 22
         app.register_blueprint(blueprint)

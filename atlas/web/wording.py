@@ -42,6 +42,8 @@ ACTIONS = {
     "change requested": "Änderung beantragt (wieder zur Prüfung)",
     "unpublished": "aus dem Atlas genommen",
     "republished": "wieder freigegeben",
+    "import": "Liste importiert",
+    "import_undone": "Import rückgängig gemacht",
 }
 #: The audit log's changed columns in German.
 COLUMNS = {
@@ -61,6 +63,15 @@ COLUMNS = {
     "region": "Region",
     "status": "Stand",
     "decision_note": "Begründung / Hinweis",
+    # an import of a list (issue 18)
+    "file": "Datei",
+    "sheet": "Tabellenblatt",
+    "added": "neu",
+    "updated": "geändert",
+    "unchanged": "unverändert",
+    "refused": "abgelehnt",
+    "removed": "entfernt",
+    "restored": "wiederhergestellt",
 }
 
 

@@ -1,0 +1,215 @@
+"""The offices' lists in the browser (/verwaltung/import) against a real database: upload a real
+.xlsx, see every row, fix an ambiguous one, import the good rows, see the source on the project
+page, undo. Synthetic rows only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from atlas.core.accounts import add_user
+from atlas.store.models import AuditEntry, ImportLog, PendingImport
+from atlas.web.app import create_app
+from atlas.web.extensions import get_store
+from tests.support.forms import csrf_token
+from tests.test_importing import ROWS, write_xlsx
+
+PASSWORD = "ein langes Passwort 123"
+OUTSIDE = ["Jobpaten Hannover", "AWO", "", "30159", "Hannover", "Sprache", "", ""]
+AMBIGUOUS = ["Treffpunkt Winsen", "", "", "", "Winsen", "Sprache", "", ""]
+
+
+@pytest.fixture
+def app(instance):
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False})
+    store = get_store(app)
+    store.create_schema()
+    add_user(store, "lg@arl.example", PASSWORD, "lueneburg", False)
+    add_user(store, "admin@land.example", PASSWORD, None, True)
+    return app
+
+
+def login(client, email="lg@arl.example"):
+    token = csrf_token(client.get("/verwaltung/login").get_data(as_text=True))
+    data = {"email": email, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/verwaltung/login", data=data).status_code == 303
+
+
+def upload(client, path, **extra):
+    token = csrf_token(client.get("/verwaltung/import").get_data(as_text=True))
+    with open(path, "rb") as f:
+        data = {"datei": (f, path.name), "csrf_token": token, **extra}
+        return client.post("/verwaltung/import", data=data, content_type="multipart/form-data")
+
+
+def test_only_officers_reach_the_page_and_uploads_need_the_token(app, tmp_path):
+    client = app.test_client()
+    assert client.get("/verwaltung/import").status_code in (302, 303)
+    login(client)
+    with open(write_xlsx(tmp_path / "liste.xlsx"), "rb") as f:
+        refused = client.post(
+            "/verwaltung/import",
+            data={"datei": (f, "liste.xlsx")},
+            content_type="multipart/form-data",
+        )
+    assert refused.status_code == 400
+    assert "abgelaufen" in refused.get_data(as_text=True)
+
+
+def test_upload_preview_fix_import_source_and_undo(app, tmp_path):
+    store = get_store(app)
+    client = app.test_client()
+    login(client)
+    path = write_xlsx(tmp_path / "liste.xlsx", rows=[*ROWS, OUTSIDE, AMBIGUOUS])
+    answer = upload(client, path)
+    assert answer.status_code == 303
+    preview_url = answer.headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    # Every row is in the table with its state; the unknown column is named.
+    assert page.count('<tr id="z') == 5
+    assert "Bemerkung" in page
+    assert (
+        "außerhalb der Region" in page
+        and "liegt in der Region Leine-Weser, nicht in der Region Lüneburg" in page
+    )
+    assert "Ort mehrdeutig" in page and "Gemeint ist: Winsen (Luhe) (Harburg)" in page
+    assert "3 bereite Zeilen importieren" in page
+    # The ambiguous row fixed by picking the candidate in the region.
+    token = csrf_token(page)
+    choices = re.findall(r'name="kandidat" value="(\d)">\s*<button[^>]*>Gemeint ist: ([^<]+)', page)
+    luhe = next(i for i, label in choices if label.startswith("Winsen (Luhe)"))
+    fixed = client.post(
+        f"{preview_url}/zeile/6",
+        data={"aktion": "kandidat", "kandidat": luhe, "csrf_token": token},
+    )
+    assert fixed.status_code == 303
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "4 bereite Zeilen importieren" in page
+    # Import: the good rows go in, the one outside the region does not.
+    done = client.post(f"{preview_url}/importieren", data={"csrf_token": token})
+    assert done.status_code == 303
+    listing = client.get("/verwaltung/import").get_data(as_text=True)
+    assert "liste.xlsx importiert: 4 neu, 0 geändert, 0 unverändert, 1 nicht übernommen" in listing
+    assert store.get("jobpaten-hannover-hannover") is None
+    winsen = store.get("treffpunkt-winsen-winsen")
+    assert (winsen.region, winsen.district_code, winsen.import_row) == ("lueneburg", "03353", 6)
+    with store.session() as s:
+        assert s.scalars(select(PendingImport)).all() == []
+        (entry,) = s.scalars(select(AuditEntry).where(AuditEntry.action == "import")).all()
+        log = s.scalars(select(ImportLog)).one()
+    assert entry.actor == "lg@arl.example" and entry.changes["added"] == [None, 4]
+    # The project page names the office's list, not the file.
+    detail = client.get("/projekte/treffpunkt-winsen-winsen").get_data(as_text=True)
+    month = log.created_at.strftime("%Y-%m")
+    assert f"Liste des ArL Lüneburg, {month}" in detail and "liste.xlsx" not in detail
+    # Undo as a whole.
+    token = csrf_token(listing)
+    undone = client.post(
+        f"/verwaltung/import/liste/{log.id}/rueckgaengig", data={"csrf_token": token}
+    )
+    assert undone.status_code == 303
+    assert "4 entfernt, 0 wiederhergestellt" in client.get("/verwaltung/import").get_data(
+        as_text=True
+    )
+    assert store.get("treffpunkt-winsen-winsen") is None
+    again = client.post(
+        f"/verwaltung/import/liste/{log.id}/rueckgaengig", data={"csrf_token": token}
+    )
+    assert again.status_code == 409
+
+
+def test_a_point_placed_by_hand_and_an_edited_address(app, tmp_path):
+    store = get_store(app)
+    client = app.test_client()
+    login(client)
+    rows = [["Ohne Ort", "", "", "", "Gibtsnichtdorf", "Sprache", "", ""], AMBIGUOUS]
+    preview_url = upload(client, write_xlsx(tmp_path / "liste.xlsx", rows=rows)).headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "Ort nicht gefunden" in page
+    token = csrf_token(page)
+    client.post(
+        f"{preview_url}/zeile/2",
+        data={"aktion": "punkt", "lat": "53,2464", "lon": "10,4115", "csrf_token": token},
+    )
+    client.post(
+        f"{preview_url}/zeile/3",
+        data={"aktion": "adresse", "postcode": "21423", "city": "Winsen", "csrf_token": token},
+    )
+    assert "2 bereite Zeilen importieren" in client.get(preview_url).get_data(as_text=True)
+    client.post(f"{preview_url}/importieren", data={"csrf_token": token})
+    placed = store.get("ohne-ort-gibtsnichtdorf")
+    assert (placed.precision, placed.region) == ("manual", "lueneburg")
+    assert store.get("treffpunkt-winsen-winsen").postcode == "21423"
+
+
+def test_another_officer_cannot_see_a_preview(app, tmp_path):
+    client = app.test_client()
+    login(client)
+    preview_url = upload(client, write_xlsx(tmp_path / "liste.xlsx")).headers["Location"]
+    other = app.test_client()
+    login(other, "admin@land.example")
+    assert other.get(preview_url).status_code == 404
+
+
+def test_templates_to_download(app):
+    client = app.test_client()
+    login(client)
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/verwaltung/import/vorlage.xlsx").data))
+    header, example = list(book.active.iter_rows(values_only=True))
+    assert header[:4] == ("Name", "Träger", "Beschreibung", "Handlungsfelder")
+    assert example[0].startswith("BEISPIEL (wird nicht importiert)")
+    text = client.get("/verwaltung/import/vorlage.csv").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][:2] == ["Name", "Träger"] and rows[1][0].startswith("BEISPIEL")
+    # The filled-in template as it comes back: the example row is skipped.
+    from atlas.core import importing
+
+    sheet = importing.read_file(client.get("/verwaltung/import/vorlage.xlsx").data, "v.xlsx")
+    assert sheet.rows == [] and sheet.unknown == []
+
+
+def test_a_list_larger_than_other_forms_is_taken_up_to_its_own_limit(app, tmp_path):
+    client = app.test_client()
+    login(client)
+    rows = [
+        [f"Projekt {i}", "Träger " + "x" * 100, "", "21335", "Lüneburg", "Sprache", "", ""]
+        for i in range(300)
+    ]
+    path = write_xlsx(tmp_path / "gross.xlsx", rows=rows)
+    app.config["MAX_CONTENT_LENGTH"] = path.stat().st_size // 2  # the limit of other forms
+    answer = upload(client, path)
+    assert answer.status_code == 303
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "300 bereite Zeilen importieren" in page, re.findall(r"\d+ Zeilen:[^.]*", page)
+    app.config["IMPORT_MAX_BYTES"] = path.stat().st_size - 1
+    assert upload(client, path).status_code == 413
+
+
+def test_a_file_that_is_no_list_is_explained_in_german(app, tmp_path):
+    client = app.test_client()
+    login(client)
+    path = write_xlsx(tmp_path / "falsch.xlsx", header=["Was", "Ort"], rows=[["x", "y"]])
+    answer = upload(client, path)
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert "fehlt eine Spalte für den Namen" in page and "Was, Ort" in page
+    assert upload(client, path, blatt="Gibtsnicht").status_code == 400
+    broken = tmp_path / "kaputt.xlsx"
+    broken.write_bytes(b"PK\x03\x04 kein Arbeitsbuch")
+    assert "Die Datei lässt sich nicht lesen" in upload(client, broken).get_data(as_text=True)
+
+
+def test_an_import_is_one_entry_in_the_audit_log(app, cli, tmp_path):
+    assert (
+        cli("import", write_xlsx(tmp_path / "liste.xlsx"), "--region", "lueneburg").exit_code == 0
+    )
+    client = app.test_client()
+    login(client, "admin@land.example")
+    page = client.get("/verwaltung/protokoll").get_data(as_text=True)
+    assert page.count("Liste importiert") == 1
+    assert "Liste (Import)" in page and "liste.xlsx" in page and "gelöscht <span" not in page
