@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -43,7 +42,7 @@ def confirm_instance(tmp_path_factory):
             )
         )
     with served(env, port=port) as (_proc, base):
-        secret = (Path(folder) / "secret_key").read_text().strip()
+        secret = env["ATLAS_SECRET_KEY"]  # atlas_env gives the instances one shared key
         yield base, secret, store
 
 

@@ -94,7 +94,7 @@ def test_the_map_says_in_its_status_line_which_places_there_are(client):
     status = re.search(r'<div id="map-status"[^>]*>(.*?)</div>', html, re.S).group(1)
     assert "„Winsen“ gibt es mehrmals" in status
     assert "Winsen (Luhe)</a> (Landkreis Harburg)" in status
-    assert 'data-markers=""' in html  # no marker feed that would only answer 400
+    assert 'data-clusters=""' in html  # no cluster feed that would only answer 400
     assert "ambiguous" not in html
 
 
