@@ -2,6 +2,7 @@
    (textContent only), so nothing a submitter typed can become markup. */
 (function () {
   "use strict";
+  var t = window.atlasText.t, count = window.atlasText.count;
   var config = document.getElementById("atlas-map-config");
   if (config) { initMap(config); }
   initLocationButton();
@@ -27,19 +28,19 @@
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         // The API's German wording (`de`); its `error` is English, for programs.
-        if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
+        if (!res.ok) { status.textContent = res.body.de || t("loadFailed"); return; }
         var markers = res.body.rows.map(function (row) {
           var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none"), iconSize: [16, 16] });
           // The project's name is the marker's accessible name (and its tooltip).
-          var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || "Projekt", alt: row[4] || "Projekt" });
+          var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || t("project"), alt: row[4] || t("project") });
           marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });
           return marker;
         });
         cluster.addLayers(markers);
-        status.textContent = markers.length === 1 ? "1 Projekt auf der Karte" : markers.length + " Projekte auf der Karte";
+        status.textContent = count("onMap", markers.length);
         status.dataset.count = String(markers.length);
       })
-      .catch(function () { status.textContent = "Die Projekte konnten nicht geladen werden."; });
+      .catch(function () { status.textContent = t("loadFailed"); });
   }
 
   // A cluster reads as "12 Projekte – vergrößern" (its visible number first), not just "12".
@@ -57,7 +58,7 @@
       html: "<div><span>" + n + "</span></div>",
       className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
       iconSize: L.point(40, 40),
-      label: n + " Projekte – vergrößern"
+      label: count("cluster", n)
     });
   }
 
@@ -69,26 +70,26 @@
   }
 
   function popupFor(id, marker, fields) {
-    var box = el("div", "Lädt …", "popup");
+    var box = el("div", t("loading"), "popup");
     fetch("/api/projects/" + encodeURIComponent(id))
       .then(function (r) { return r.json(); })
       .then(function (feature) {
         var p = feature.properties;
         box.textContent = "";
         var title = el("h3", p.name);
-        if (p.synthetic) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", "Testdaten", "badge synthetic")); }
+        if (p.synthetic) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", t("synthetic"), "badge synthetic")); }
         box.appendChild(title);
         if (p.organisation) { box.appendChild(el("p", p.organisation, "org")); }
         var place = [p.postcode, p.city].filter(Boolean).join(" ");
         box.appendChild(el("p", [place, p.district].filter(Boolean).join(" · ")));
         box.appendChild(el("p", (p.fields || []).map(function (f) { return fields[f] || f; }).join(", ")));
-        var link = el("a", "Details ansehen");
+        var link = el("a", t("details"));
         link.href = "/projekte/" + encodeURIComponent(p.id);
         box.appendChild(link);
         // setContent, not update(): update() would call this content function again.
         if (marker.getPopup()) { marker.getPopup().setContent(box); }
       })
-      .catch(function () { box.textContent = "Details konnten nicht geladen werden."; });
+      .catch(function () { box.textContent = t("detailsFailed"); });
     return box;
   }
 
@@ -98,7 +99,7 @@
     var status = document.getElementById("location-status");
     button.hidden = false;
     button.addEventListener("click", function () {
-      status.textContent = "Standort wird ermittelt …";
+      status.textContent = t("locating");
       navigator.geolocation.getCurrentPosition(function (pos) {
         var input = document.getElementById("f-near");
         input.value = pos.coords.latitude.toFixed(5) + "," + pos.coords.longitude.toFixed(5);
@@ -106,7 +107,7 @@
         document.getElementById("f-near-source").value = "device";
         input.form.submit();
       }, function () {
-        status.textContent = "Ihr Standort ist nicht verfügbar. Bitte geben Sie Ort oder Postleitzahl ein.";
+        status.textContent = t("noLocation");
       }, { timeout: 10000 });
     });
     // A place typed over the coordinates is not the device's location any more.

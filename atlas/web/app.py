@@ -20,13 +20,15 @@ from atlas.web import (
     auth,
     coverage,
     errors,
+    i18n,
     moderation,
     pages,
     security,
     submit,
     wording,
 )
-from atlas.web.extensions import babel, get_store, limiter, select_locale
+from atlas.web.extensions import babel, get_store, limiter
+from atlas.web.i18n import select_locale
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -82,6 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     wording.init_app(app)
+    i18n.init_app(app)
     return app
 
 
