@@ -11,7 +11,7 @@ PYBABEL="${PYBABEL:-$(command -v .venv/bin/pybabel || command -v pybabel)}"
 DIR=atlas/translations
 LANGS="en ar uk fa tr ru"
 if [ "${1:-}" != compile ]; then
-  "$PYBABEL" extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -k _l --no-location \
+  "$PYBABEL" extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -k _l -k _plural:1,2 --no-location \
     --sort-output --project="Gemeinsame Sache" --copyright-holder="Gemeinsame Sache" \
     --msgid-bugs-address="" -o "$DIR/messages.pot" .
   for lang in $LANGS; do
