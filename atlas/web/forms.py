@@ -107,7 +107,7 @@ class ProjectForm(FlaskForm):
         _l("Träger / Organisation"), filters=[_strip], validators=[Optional(), _length(0, 200)]
     )
     description = TextAreaField(
-        "Beschreibung",
+        _l("Beschreibung"),
         filters=[_strip],
         validators=[
             DataRequired(_l("Bitte beschreiben Sie kurz, was das Projekt tut.")),
@@ -115,7 +115,7 @@ class ProjectForm(FlaskForm):
         ],
     )
     fields = MultiCheckboxField(
-        "Handlungsfelder",
+        _l("Handlungsfelder"),
         choices=[SelectChoice(k, _l(v)) for k, v in FIELDS.items()],
         validators=[DataRequired(_l("Bitte mindestens ein Handlungsfeld wählen."))],
     )
@@ -123,7 +123,7 @@ class ProjectForm(FlaskForm):
         "Straße und Hausnummer", filters=[_strip], validators=[Optional(), _length(0, 200)]
     )
     postcode = StringField(
-        "Postleitzahl",
+        _l("Postleitzahl"),
         filters=[_strip],
         validators=[
             DataRequired(_l("Bitte die Postleitzahl angeben.")),
@@ -131,12 +131,12 @@ class ProjectForm(FlaskForm):
         ],
     )
     city = StringField(
-        "Ort",
+        _l("Ort"),
         filters=[_strip],
         validators=[DataRequired(_l("Bitte den Ort angeben.")), _length(2, 120)],
     )
     website = URLField(
-        "Website", filters=[_strip], validators=[Optional(), _length(0, 300), _http_url]
+        _l("Website"), filters=[_strip], validators=[Optional(), _length(0, 300), _http_url]
     )
     lat = HiddenField(validators=[Optional(), _number])
     lon = HiddenField(validators=[Optional(), _number])
@@ -154,10 +154,10 @@ class ProjectForm(FlaskForm):
 
 class SubmissionForm(ProjectForm):
     contact_name = StringField(
-        "Ansprechperson", filters=[_strip], validators=[Optional(), _length(0, 120)]
+        _l("Ansprechperson"), filters=[_strip], validators=[Optional(), _length(0, 120)]
     )
     contact_email = EmailField(
-        "E-Mail-Adresse",
+        _l("E-Mail-Adresse"),
         filters=[_strip],
         validators=[
             DataRequired(_l("Bitte eine E-Mail-Adresse angeben, damit wir Sie erreichen.")),
