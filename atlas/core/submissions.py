@@ -207,6 +207,7 @@ def create(store: Store, values: dict, placement: Placement, compose=None) -> tu
         status=Status.PENDING,
         token_hash=hash_token(token),
         source=["Einreichung"],
+        language=values.get("language"),
         tags=[],
         synthetic=False,
         version=1,

@@ -71,6 +71,8 @@ class Project(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    #: The interface language the submitter used ("de", "ar" …; issue 16): mails to them use it.
+    language: Mapped[str | None] = mapped_column(String(8))
     #: Bumped by every change, so two officers acting at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,6 +18,8 @@ from flask import Flask, request
 from flask_babel import format_decimal, format_number, get_locale, get_translations, gettext
 
 from atlas.resources import TRANSLATIONS_DIR
+from atlas.web.charts import project_words
+from atlas.web.problems import problem_text
 
 #: The interface languages, each named in itself (the switcher shows these names).
 LANGUAGES = {
@@ -169,4 +171,6 @@ def init_app(app: Flask) -> None:
             "js_texts": js_texts,
             "format_number": format_number,
             "format_decimal": format_decimal,
+            "problem_text": problem_text,
+            "project_count": project_words,
         }

@@ -13,7 +13,7 @@ from atlas.core import submissions
 from atlas.geo import regions
 from atlas.geo.geocoding import PRECISION_LABELS, Precision
 from atlas.store import Status
-from atlas.web import mail, maps
+from atlas.web import i18n, mail, maps
 from atlas.web.errors import wait_text
 from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, SubmissionForm
@@ -301,6 +301,7 @@ def submit():
             ),
         ]
 
+    data["language"] = i18n.current()  # later mails to the submitter use it (issue 16)
     _project_id, token, messages = submissions.create(store, data, placement, compose)
     mail.deliver(store, messages)
     return redirect(url_for("submit.status", token=token, neu=1), 303)
