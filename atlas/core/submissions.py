@@ -37,6 +37,7 @@ EDITABLE = (
     "organisation",
     "description",
     "fields",
+    "languages",
     "street",
     "postcode",
     "city",

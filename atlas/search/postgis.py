@@ -71,7 +71,14 @@ class PostgisBackend:
         plain = (
             query.sort == "distance"
             and k <= _WALK_UP_TO
-            and not (query.region or query.district or query.field or query.q or query.bbox)
+            and not (
+                query.region
+                or query.district
+                or query.field
+                or query.language
+                or query.q
+                or query.bbox
+            )
         )
         if plain:
             with store.reader() as s:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from atlas.core import languages
 from atlas.core.fields import FIELDS
 from atlas.geo import geocoding
 from atlas.geo.geodesy import circle_box
@@ -71,6 +72,8 @@ class Query:
     region: str | None = None
     district: str | None = None
     field: str | None = None
+    #: An ISO 639-1 code: projects that work with people in that language (issue 16).
+    language: str | None = None
     q: str | None = None
     near: Near | None = None
     bbox: tuple[float, float, float, float] | None = None
@@ -148,6 +151,14 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
                 de="Dieses Handlungsfeld gibt es nicht; bitte wählen Sie eines aus der Liste.",
             )
         query.field = slug
+    if code := (args.get("language") or "").strip().lower():
+        if not languages.is_known(code):
+            raise BadQuery(
+                f"unknown language '{code}'; use an ISO 639-1 code such as ar, fa, uk",
+                code="unknown_language",
+                de="Diese Sprache kennen wir nicht; bitte wählen Sie eine aus der Liste.",
+            )
+        query.language = code
     query.q = " ".join((args.get("q") or "").split())[:200] or None
     if raw := (args.get("bbox") or "").strip():
         query.bbox = _bbox(raw)

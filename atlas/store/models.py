@@ -73,6 +73,8 @@ class Project(Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
     #: The interface language the submitter used ("de", "ar" …; issue 16): mails to them use it.
     language: Mapped[str | None] = mapped_column(String(8))
+    #: ISO 639-1 codes of the languages the initiative works in with people (issue 16).
+    languages: Mapped[list | None] = mapped_column(JSON, default=list)
     #: Bumped by every change, so two officers acting at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -31,6 +31,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from atlas.core.fields import FIELDS
 from atlas.geo.regions import REGIONS
+from atlas.web.i18n import language_choices
 
 CSRF_MESSAGE = _l(
     "Das Formular ist abgelaufen oder unvollständig übertragen worden. "
@@ -119,15 +120,20 @@ class ProjectForm(FlaskForm):
         choices=[SelectChoice(k, _l(v)) for k, v in FIELDS.items()],
         validators=[DataRequired(_l("Bitte mindestens ein Handlungsfeld wählen."))],
     )
+    languages = MultiCheckboxField(
+        _l("Sprachen, in denen das Projekt mit Menschen arbeitet"),
+        choices=language_choices(),
+        validators=[Optional()],
+    )
     street = StringField(
-        "Straße und Hausnummer", filters=[_strip], validators=[Optional(), _length(0, 200)]
+        _l("Straße und Hausnummer"), filters=[_strip], validators=[Optional(), _length(0, 200)]
     )
     postcode = StringField(
         _l("Postleitzahl"),
         filters=[_strip],
         validators=[
             DataRequired(_l("Bitte die Postleitzahl angeben.")),
-            Regexp(r"^\s*\d{5}\s*$", message="Eine Postleitzahl hat fünf Ziffern."),
+            Regexp(r"^\s*\d{5}\s*$", message=_l("Eine Postleitzahl hat fünf Ziffern.")),
         ],
     )
     city = StringField(

@@ -13,10 +13,18 @@ import logging
 from pathlib import Path
 from urllib.parse import urlencode
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from flask import Flask, request
-from flask_babel import format_decimal, format_number, get_locale, get_translations, gettext
+from flask_babel import (
+    LazyString,
+    format_decimal,
+    format_number,
+    get_locale,
+    get_translations,
+    gettext,
+)
 
+from atlas.core import languages
 from atlas.resources import TRANSLATIONS_DIR
 from atlas.web.charts import project_words
 from atlas.web.problems import problem_text
@@ -133,6 +141,32 @@ def js_texts() -> dict:
     }
 
 
+def language_name(code: str, lang: str | None = None) -> str:
+    """A language an initiative works in, named in the reader's language, with its own name
+    when that differs: "Arabisch (العربية)" on a German page."""
+    here = Locale.parse(lang or current()).languages.get(code) or code
+    try:
+        itself = Locale.parse(code).get_display_name(code) or ""
+    except (ValueError, LookupError, UnknownLocaleError):  # no CLDR data for it
+        itself = ""
+    itself = itself.split(" (")[0]
+    return f"{here} ({itself})" if itself and itself.casefold() != here.casefold() else here
+
+
+def language_names(codes) -> list[str]:
+    return [language_name(c) for c in codes or ()]
+
+
+def language_choices() -> list:
+    """The common languages as form choices, each named in the request's language."""
+    from wtforms.fields.choices import SelectChoice
+
+    return [
+        SelectChoice(code, LazyString(lambda code=code: language_name(code)))
+        for code in languages.COMMON
+    ]
+
+
 def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
     """Compile every `.po` whose `.mo` is missing or older; returns the files written. A
     read-only install (whose wheel carries them compiled) is left as it is."""
@@ -173,4 +207,7 @@ def init_app(app: Flask) -> None:
             "format_decimal": format_decimal,
             "problem_text": problem_text,
             "project_count": project_words,
+            "language_name": language_name,
+            "language_names": language_names,
+            "COMMON_LANGUAGES": languages.COMMON,
         }

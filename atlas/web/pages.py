@@ -22,7 +22,17 @@ bp = Blueprint("pages", __name__)
 
 PER_PAGE = 20
 MAP_LIST_LENGTH = 20
-FILTER_KEYS = ("field", "region", "district", "q", "near", "near_source", "radius_km", "sort")
+FILTER_KEYS = (
+    "field",
+    "language",
+    "region",
+    "district",
+    "q",
+    "near",
+    "near_source",
+    "radius_km",
+    "sort",
+)
 SORT_LABELS = {"name": "Name", "distance": "Entfernung", "newest": "Neueste zuerst"}
 
 

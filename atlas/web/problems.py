@@ -22,6 +22,7 @@ TEXTS = {
     "unknown_field": _l(
         "Dieses Handlungsfeld gibt es nicht; bitte wählen Sie eines aus der Liste."
     ),
+    "unknown_language": _l("Diese Sprache kennen wir nicht; bitte wählen Sie eine aus der Liste."),
     "unknown_near_source": _l("Unbekannte Herkunft des Standorts."),
     "unknown_sort": _l("Diese Sortierung gibt es nicht."),
     "distance_needs_place": _l("Nach Entfernung sortieren geht nur mit einem Ort."),

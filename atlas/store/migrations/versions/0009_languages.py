@@ -3,6 +3,8 @@
 - `projects.language`: the interface language a submitter used the form in ("de", "ar" …), so
   every later mail to them is in that language; empty for imported projects and for
   submissions made before this revision (they get German).
+- `projects.languages`: ISO 639-1 codes of the languages the initiative works in with people
+  (a JSON list, like `fields`); empty until someone says.
 
 Revision ID: 0009
 Revises: 0008
@@ -21,8 +23,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("projects") as batch_op:
         batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("languages", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("projects") as batch_op:
+        batch_op.drop_column("languages")
         batch_op.drop_column("language")
