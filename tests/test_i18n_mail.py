@@ -31,3 +31,29 @@ def test_a_submission_in_german_keeps_german_mails(app, client):
     project = the_only(app)
     assert project.language == "de"
     assert mails(app, "Ihre Einreichung")
+
+
+def test_a_description_in_another_language_is_shown_to_its_readers(app, client):
+    _link, project = approved(
+        app,
+        client,
+        other_language="ar",
+        other_description="دروس لغة ألمانية مع متطوعين يتحدثون العربية.",
+    )
+    assert stored(app, project.id).descriptions == {
+        "ar": "دروس لغة ألمانية مع متطوعين يتحدثون العربية."
+    }
+    arabic = client.get(f"/projekte/{project.id}?lang=ar").get_data(as_text=True)
+    assert 'lang="ar" id="own-description">دروس لغة ألمانية' in arabic
+    assert f'<p class="description" lang="de">{project.description}</p>' in arabic
+    english = client.get(f"/projekte/{project.id}?lang=en").get_data(as_text=True)
+    assert "own-description" not in english and "This description is in German." in english
+    german = client.get(f"/projekte/{project.id}?lang=de").get_data(as_text=True)
+    assert "own-description" not in german and "Diese Beschreibung ist auf Deutsch" not in german
+
+
+def test_a_further_description_needs_its_language(app, client):
+    page = base.submit(client, step="preview", other_description="Ohne Sprache").get_data(
+        as_text=True
+    )
+    assert "Bitte wählen Sie die Sprache dieser Beschreibung." in page

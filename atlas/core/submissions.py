@@ -209,6 +209,7 @@ def create(store: Store, values: dict, placement: Placement, compose=None) -> tu
         token_hash=hash_token(token),
         source=["Einreichung"],
         language=values.get("language"),
+        descriptions=values.get("descriptions") or None,
         tags=[],
         synthetic=False,
         version=1,

@@ -31,7 +31,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from atlas.core.fields import FIELDS
 from atlas.geo.regions import REGIONS
-from atlas.web.i18n import language_choices
+from atlas.web.i18n import description_language_choices, language_choices
 
 CSRF_MESSAGE = _l(
     "Das Formular ist abgelaufen oder unvollständig übertragen worden. "
@@ -159,6 +159,23 @@ class ProjectForm(FlaskForm):
 
 
 class SubmissionForm(ProjectForm):
+    #: A short description in one more language (issue 16); the project page shows it to
+    #: readers of that language.
+    other_language = SelectField(
+        _l("Weitere Sprache der Beschreibung"),
+        choices=lambda: [SelectChoice("", _l("keine"))] + description_language_choices(),
+        validators=[Optional()],
+    )
+    other_description = TextAreaField(
+        _l("Kurze Beschreibung in dieser Sprache (freiwillig)"),
+        filters=[_strip],
+        validators=[Optional(), _length(0, 1000)],
+    )
+
+    def validate_other_description(self, field):
+        if field.data and not self.other_language.data:
+            raise ValidationError(_l("Bitte wählen Sie die Sprache dieser Beschreibung."))
+
     contact_name = StringField(
         _l("Ansprechperson"), filters=[_strip], validators=[Optional(), _length(0, 120)]
     )

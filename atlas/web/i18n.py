@@ -167,6 +167,15 @@ def language_choices() -> list:
     ]
 
 
+def description_language_choices() -> list:
+    """The languages a project's further description can be in: the interface languages
+    but German, then the other common ones."""
+    from wtforms.fields.choices import SelectChoice
+
+    codes = dict.fromkeys([c for c in LANGUAGES if c != DEFAULT] + list(languages.COMMON))
+    return [SelectChoice(code, language_name(code)) for code in codes]
+
+
 def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
     """Compile every `.po` whose `.mo` is missing or older; returns the files written. A
     read-only install (whose wheel carries them compiled) is left as it is."""

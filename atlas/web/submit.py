@@ -302,6 +302,8 @@ def submit():
         ]
 
     data["language"] = i18n.current()  # later mails to the submitter use it (issue 16)
+    if data.get("other_language") and data.get("other_description"):
+        data["descriptions"] = {data["other_language"]: data["other_description"]}
     _project_id, token, messages = submissions.create(store, data, placement, compose)
     mail.deliver(store, messages)
     return redirect(url_for("submit.status", token=token, neu=1), 303)
