@@ -109,3 +109,20 @@ def test_the_list_filters_by_language_and_the_page_names_them(app, store):
     [project] = [p for p in store.projects() if p.name == "Ukrainischer Treff"]
     detail = client.get(f"/projekte/{project.id}?lang=de").get_data(as_text=True)
     assert "Ukrainisch (українська), Russisch (русский)" in detail
+
+
+@pytest.mark.parametrize(
+    ("spelling", "label"),
+    [
+        ("هانوفر", "Hannover"),  # Arabic
+        ("Ганновер", "Hannover"),  # Russian
+        ("Гёттинген", "Göttingen"),
+        ("أسنابروك", "Osnabrück"),
+        ("Брауншвейг", "Braunschweig"),
+    ],
+)
+def test_place_names_in_arabic_and_cyrillic_script_find_the_town(spelling, label):
+    from atlas.geo.geocoding import resolve
+
+    answer = resolve(spelling)
+    assert (answer["status"], answer["label"]) == ("ok", label)
