@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test,postgres,redis]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-.PHONY: run test
+.PHONY: run test translations
 run: $(STAMP)
 	$(VENV)/bin/atlas init
 	$(VENV)/bin/atlas serve
@@ -33,3 +33,8 @@ test: $(STAMP)
 	  echo "== PostgreSQL run skipped: no PostgreSQL/PostGIS here ($$(tail -n 1 /tmp/atlas-pg-setup.log))."; \
 	  echo "   To enable it: apt-get install postgresql postgresql-15-postgis-3, then make test again."; \
 	fi
+
+# Interface texts (issue 16): extract every _() into atlas/translations/messages.pot, update each
+# language's messages.po and compile; then translate the empty/fuzzy entries (README "Languages").
+translations: $(STAMP)
+	scripts/translations.sh

@@ -65,8 +65,21 @@ OTHER_STATES = (
     "Thüringen",
     "Niederlande",
 )
-#: Latin script only: alternate names in Cyrillic, Arabic, CJK help nobody typing in the atlas.
+#: Latin script, and (issue 16) the scripts of the interface languages: Cyrillic (Ukrainian,
+#: Russian) and Arabic (Arabic, Persian), so "Ганновер" and "هانوفر" find Hannover. Other
+#: scripts (CJK, Greek, Hebrew …) help nobody typing in the atlas.
 LATIN_MAX = 0x24F
+OTHER_SCRIPTS = ((0x0400, 0x04FF), (0x0600, 0x06FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+
+
+def in_other_script(text: str) -> bool:
+    """Written in Cyrillic or Arabic letters (spaces, hyphens and brackets allowed)."""
+    letters = [c for c in text if c not in " -()‌"]
+    return bool(letters) and all(
+        any(lo <= ord(c) <= hi for lo, hi in OTHER_SCRIPTS) for c in letters
+    )
+
+
 #: Cities this big also keep their foreign names (Hanover, Brunswick): newcomers type them.
 EXONYM_MIN_POPULATION = 100_000
 
@@ -129,6 +142,9 @@ def useful_alternates(name: str, alternates: list[str], population: int) -> list
     keep = []
     for alt in alternates:
         alt = alt.strip()
+        if len(alt) >= 3 and in_other_script(alt) and normalize(alt):
+            keep.append(alt)  # an exonym in the script of an interface language
+            continue
         if (
             len(alt) < 3
             or not alt[0].isupper()

@@ -126,6 +126,13 @@ for path, (needle, ctype) in checks.items():
     static |= set(re.findall(r'"(/static/[^"?#]+)', body.decode()))
     print(f"   {path}: 200, {len(body):,} bytes")
 
+# The compiled catalogues are in the wheel (issue 16): pages in English and Arabic.
+for path, needle in [("/projekte?lang=en", b"12 projects"), ("/regionen?lang=ar", b'dir="rtl"')]:
+    status, _, body = get(path)
+    if status != 200 or needle not in body or b"Projekte in den vier Regionen" in body:
+        sys.exit(f"{path}: {status}, without {needle!r} or still German")
+    print(f"   {path}: 200, translated")
+
 vendor = sorted(p for p in static if p.startswith("/static/vendor/"))
 if not vendor:
     sys.exit("the pages link no vendored file under /static/vendor/")

@@ -299,7 +299,8 @@ def test_empty_query(query):
     answer = resolve(query)
     assert answer["status"] == "not_found"
     assert answer["error"]
-    assert set(answer) == TOP_KEYS | {"suggestions", "error"}
+    # error_code and error_params let a page word the error in its language (issue 16).
+    assert set(answer) == TOP_KEYS | {"suggestions", "error", "error_code", "error_params"}
 
 
 @pytest.mark.parametrize(

@@ -69,11 +69,13 @@ def parse(args: Mapping, region: str | None = None) -> Params:
     if not slug:
         raise BadQuery(
             f"parameter region is missing; valid regions: {', '.join(regions.REGIONS)}",
+            code="no_region",
             de="Bitte wählen Sie eine Region.",
         )
     if slug not in regions.REGIONS:
         raise BadQuery(
             f"unknown region '{slug}'; valid regions: {', '.join(regions.REGIONS)}",
+            code="unknown_region",
             de=f"Die Region „{slug}“ gibt es nicht.",
         )
     field = parse_field(args)
@@ -84,11 +86,16 @@ def parse(args: Mapping, region: str | None = None) -> Params:
             distance = float(raw.replace(",", "."))
         except ValueError:
             raise BadQuery(
-                f"distance_km '{raw}' is not a number", de=f"Die Entfernung „{raw}“ ist keine Zahl."
+                f"distance_km '{raw}' is not a number",
+                code="not_a_distance",
+                params={"raw": raw},
+                de=f"Die Entfernung „{raw}“ ist keine Zahl.",
             ) from None
         if not (math.isfinite(distance) and 0 < distance <= MAX_DISTANCE_KM):
             raise BadQuery(
                 f"distance_km must be more than 0 and at most {MAX_DISTANCE_KM:g}, not {raw}",
+                code="bad_distance",
+                params={"max": MAX_DISTANCE_KM},
                 de=f"Die Entfernung muss größer als 0 und höchstens {MAX_DISTANCE_KM:g} km sein.",
             )
     return Params(slug, field, distance)
@@ -99,6 +106,7 @@ def parse_field(args: Mapping) -> str | None:
     if field is not None and field not in FIELDS:
         raise BadQuery(
             f"unknown field '{field}'; valid fields: {', '.join(FIELDS)}",
+            code="unknown_field",
             de=f"Das Handlungsfeld „{field}“ gibt es nicht.",
         )
     return field
@@ -111,12 +119,14 @@ def parse_sort(args: Mapping) -> tuple[str, str]:
     if sort not in SORT_KEYS:
         raise BadQuery(
             f"unknown sort '{sort}'; valid: {', '.join(SORT_KEYS)}",
+            code="unknown_sort",
             de=f"Nach „{sort}“ kann die Tabelle nicht sortiert werden.",
         )
     order = (args.get("order") or ("asc" if sort in ("code", "name") else "desc")).strip()
     if order not in ("asc", "desc"):
         raise BadQuery(
             f"order must be asc or desc, not '{order}'",
+            code="unknown_order",
             de="Die Sortierrichtung muss „asc“ oder „desc“ sein.",
         )
     return sort, order

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import urlparse
 
-from atlas.core import placement, tables
+from atlas.core import languages, placement, tables
 from atlas.core.fields import FIELDS, unknown_fields
 from atlas.core.placement import Problem
 from atlas.core.text import normalize
@@ -45,8 +45,9 @@ PROPERTIES = [
     "synthetic",
     "contact_email",
     "confirmed_at",
+    "languages",
 ]
-LIST_PROPERTIES = {"fields", "tags", "source"}
+LIST_PROPERTIES = {"fields", "tags", "source", "languages"}
 MAX_LENGTH = {
     "id": 120,
     "name": 200,
@@ -159,6 +160,9 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
         reasons.append(
             f"unknown field(s) {', '.join(repr(b) for b in bad)}; valid fields: {', '.join(FIELDS)}"
         )
+    if bad := languages.unknown(rec["languages"]):
+        reasons.append(f"unknown language code(s) {', '.join(repr(b) for b in bad)}; use ISO 639-1")
+    rec["languages"] = languages.clean(rec["languages"])
     if rec["id"] and not _ID.match(rec["id"]):
         reasons.append(f"id '{rec['id']}' must be lower-case letters, digits and hyphens")
     if rec["website"]:
@@ -379,6 +383,7 @@ GERMAN_HEADERS = {
     "synthetic": "Testdaten",
     "contact_email": "E-Mail",
     "confirmed_at": "Zuletzt bestätigt",
+    "languages": "Sprachen",
     "lat": "Breite",
     "lon": "Länge",
 }

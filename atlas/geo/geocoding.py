@@ -380,7 +380,11 @@ def _ambiguous(query: str, candidates: list[dict]) -> dict:
     }
 
 
-def _not_found(query: str, error: str, suggestions: list[dict] = ()) -> dict:
+def _not_found(
+    query: str, error: str, suggestions: list[dict] = (), code: str = "", **params
+) -> dict:
+    """`error` in German; `error_code` and `error_params` let a page word it in another language
+    (atlas.web.problems)."""
     return {
         "query": query,
         "status": "not_found",
@@ -388,6 +392,8 @@ def _not_found(query: str, error: str, suggestions: list[dict] = ()) -> dict:
         "candidates": [],
         "suggestions": list(suggestions),
         "error": error,
+        "error_code": code,
+        "error_params": params,
     }
 
 
@@ -505,15 +511,15 @@ def resolve_offline(query) -> dict:
     query = query if isinstance(query, str) else ("" if query is None else str(query))
     text = " ".join(query.split())
     if not text:
-        return _not_found(query, "Bitte einen Ort oder eine Postleitzahl eingeben.")
+        return _not_found(query, "Bitte einen Ort oder eine Postleitzahl eingeben.", code="empty")
     if text.isdigit() and len(text) != 5:
-        return _not_found(query, "Eine Postleitzahl hat fünf Ziffern.")
+        return _not_found(query, "Eine Postleitzahl hat fünf Ziffern.", code="postcode_digits")
     g = gazetteer()
     q = parse(text)
     if q.postcode:
         return _resolve_postcode(g, query, q)
     if not q.place:
-        return _not_found(query, "Bitte einen Ort oder eine Postleitzahl angeben.")
+        return _not_found(query, "Bitte einen Ort oder eine Postleitzahl angeben.", code="empty")
     return _resolve_place(g, query, q)
 
 
@@ -550,9 +556,18 @@ def _resolve_place(g: Gazetteer, query: str, q: Parsed) -> dict:
     if districts:
         return _ambiguous(query, [_district_answer(c) for c in sorted(districts)])
     if g.outside(place):
-        return _not_found(query, f"„{quote(place)}“ liegt nicht in Niedersachsen.")
+        return _not_found(
+            query,
+            f"„{quote(place)}“ liegt nicht in Niedersachsen.",
+            code="outside",
+            place=quote(place),
+        )
     return _not_found(
-        query, f"„{quote(place)}“ wurde in Niedersachsen nicht gefunden.", _suggestions(g, place)
+        query,
+        f"„{quote(place)}“ wurde in Niedersachsen nicht gefunden.",
+        _suggestions(g, place),
+        code="not_found",
+        place=quote(place),
     )
 
 
@@ -563,10 +578,20 @@ def _resolve_postcode(g: Gazetteer, query: str, q: Parsed) -> dict:
         named = [_entity_answer(e) for e in g.match(q.place)] if q.place else []
         if q.postcode in g.outside_postcodes:
             return _not_found(
-                query, f"Die Postleitzahl {q.postcode} liegt nicht in Niedersachsen.", named
+                query,
+                f"Die Postleitzahl {q.postcode} liegt nicht in Niedersachsen.",
+                named,
+                code="postcode_outside",
+                postcode=q.postcode,
             )
         fuzzy = _suggestions(g, q.place) if q.place and not named else []
-        return _not_found(query, f"Die Postleitzahl {q.postcode} gibt es nicht.", named + fuzzy)
+        return _not_found(
+            query,
+            f"Die Postleitzahl {q.postcode} gibt es nicht.",
+            named + fuzzy,
+            code="postcode_unknown",
+            postcode=q.postcode,
+        )
     if not q.place:
         return _ok(query, _postcode_answer(record, street=q.street))
     place = _place_in_postcode(g, record, q.place)
@@ -813,7 +838,9 @@ def resolve(query: str, geocoder=None) -> dict:
     except Exception:  # a bug must not take the search page down; log it, answer "not found"
         log.exception("offline geocoding failed for %r", query)
         return _not_found(
-            query if isinstance(query, str) else str(query), "Interner Fehler bei der Ortssuche."
+            query if isinstance(query, str) else str(query),
+            "Interner Fehler bei der Ortssuche.",
+            code="internal",
         )
     if geocoder is None or isinstance(geocoder, OfflineGeocoder) or offline["query"].strip() == "":
         return offline

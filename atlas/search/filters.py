@@ -32,6 +32,11 @@ def has_field(slug: str):
     return cast(Project.fields, String).like(f'%"{slug}"%')
 
 
+def has_language(code: str):
+    """Projects working with people in a language: a match on the JSON text, as `has_field`."""
+    return cast(Project.languages, String).like(f'%"{code}"%')
+
+
 def conditions(query: Query) -> list:
     """Published projects that match every filter; with a place, those in the box around its
     circle (the back end decides which of them are inside the circle)."""
@@ -55,6 +60,8 @@ def attributes(query: Query) -> list:
             cond.append(Project.updated_at >= start)
         if end is not None:
             cond.append(Project.updated_at <= end)
+    if query.language:
+        cond.append(has_language(query.language))
     if query.q:
         for word in normalize(query.q).split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

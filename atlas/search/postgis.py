@@ -75,6 +75,7 @@ class PostgisBackend:
                 query.region
                 or query.district
                 or query.field
+                or query.language
                 or query.q
                 or query.bbox
                 or query.precision

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from atlas.core import languages
 from atlas.core.fields import FIELDS
 from atlas.geo import geocoding
 from atlas.geo.geodesy import circle_box
@@ -32,9 +33,13 @@ class BadQuery(ValueError):
     the German wording for the pages (`de`) and, for a place, `candidates` or `suggestions`
     (each with `near`: the text that searches for exactly it)."""
 
-    def __init__(self, message: str, **extra):
+    def __init__(self, message: str, *, code: str = "", params: dict | None = None, **extra):
         super().__init__(message)
         self.extra = extra
+        #: What is wrong, for the pages to word in the reader's language (atlas.web.problems):
+        #: a code and the values its text names.
+        self.code = code
+        self.params = params or {}
 
 
 @dataclass
@@ -67,6 +72,8 @@ class Query:
     region: str | None = None
     district: str | None = None
     field: str | None = None
+    #: An ISO 639-1 code: projects that work with people in that language (issue 16).
+    language: str | None = None
     q: str | None = None
     near: Near | None = None
     bbox: tuple[float, float, float, float] | None = None
@@ -88,11 +95,16 @@ def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
         value = int(str(raw).strip())
     except ValueError:
         raise BadQuery(
-            f"{name} '{raw}' is not a whole number", de=f"„{name}“ muss eine ganze Zahl sein."
+            f"{name} '{raw}' is not a whole number",
+            code="not_whole",
+            params={"name": name},
+            de=f"„{name}“ muss eine ganze Zahl sein.",
         ) from None
     if not low <= value <= high:
         raise BadQuery(
             f"{name} must be between {low} and {high}, not {value}",
+            code="out_of_range",
+            params={"name": name, "low": low, "high": high},
             de=f"„{name}“ muss zwischen {low} und {high} liegen.",
         )
     return value
@@ -105,6 +117,7 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
         if region not in REGIONS:
             raise BadQuery(
                 f"unknown region '{region}'; valid regions: {', '.join(REGIONS)}",
+                code="unknown_region",
                 de="Diese Region gibt es nicht; bitte wählen Sie eine aus der Liste.",
             )
         query.region = region
@@ -113,6 +126,7 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
             raise BadQuery(
                 f"unknown district key '{code}'; use a 5-digit key such as 03241 "
                 f"(see /api/districts)",
+                code="unknown_district",
                 de="Diesen Landkreis gibt es nicht; bitte wählen Sie einen aus der Liste.",
             )
         query.district = code
@@ -120,6 +134,12 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
         own = district(query.district)["region"]
         raise BadQuery(
             f"district {query.district} lies in region '{own}', not in '{query.region}'",
+            code="district_outside_region",
+            params={
+                "district": district(query.district)["name"],
+                "own": REGIONS[own]["name"],
+                "region": REGIONS[query.region]["name"],
+            },
             de=(
                 f"„{district(query.district)['name']}“ liegt in der Region "
                 f"{REGIONS[own]['name']}, nicht in der Region {REGIONS[query.region]['name']}. "
@@ -131,9 +151,18 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
         if slug not in FIELDS:
             raise BadQuery(
                 f"unknown field '{slug}'; valid fields: {', '.join(FIELDS)}",
+                code="unknown_field",
                 de="Dieses Handlungsfeld gibt es nicht; bitte wählen Sie eines aus der Liste.",
             )
         query.field = slug
+    if code := (args.get("language") or "").strip().lower():
+        if not languages.is_known(code):
+            raise BadQuery(
+                f"unknown language '{code}'; use an ISO 639-1 code such as ar, fa, uk",
+                code="unknown_language",
+                de="Diese Sprache kennen wir nicht; bitte wählen Sie eine aus der Liste.",
+            )
+        query.language = code
     query.q = " ".join((args.get("q") or "").split())[:200] or None
     if raw := (args.get("bbox") or "").strip():
         query.bbox = _bbox(raw)
@@ -141,6 +170,7 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
     if source and source not in NEAR_SOURCES:
         raise BadQuery(
             f"unknown near_source '{source}'; valid: {', '.join(NEAR_SOURCES)}",
+            code="unknown_near_source",
             de="Unbekannte Herkunft des Standorts.",
         )
     if near := (args.get("near") or "").strip():
@@ -151,11 +181,13 @@ def parse(args: Mapping, *, geocode, default_limit: int = 100, max_limit: int = 
     if sort not in SORTS:
         raise BadQuery(
             f"unknown sort '{sort}'; valid: {', '.join(SORTS)}",
+            code="unknown_sort",
             de="Diese Sortierung gibt es nicht.",
         )
     if sort == "distance" and not query.near:
         raise BadQuery(
             "sort=distance needs a place in 'near'",
+            code="distance_needs_place",
             de="Nach Entfernung sortieren geht nur mit einem Ort.",
         )
     query.sort = sort
@@ -173,13 +205,16 @@ def _bbox(raw: str) -> tuple[float, float, float, float]:
     bad_box = "Der Kartenausschnitt (bbox) ist ungültig."
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise BadQuery(
-            f"bbox '{raw}' must be four numbers: minlon,minlat,maxlon,maxlat", de=bad_box
+            f"bbox '{raw}' must be four numbers: minlon,minlat,maxlon,maxlat",
+            code="bad_bbox",
+            de=bad_box,
         )
     minlon, minlat, maxlon, maxlat = values
     if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
         raise BadQuery(
             f"bbox '{raw}' is not a box: minlon < maxlon and minlat < maxlat, "
             f"within -180..180 and -90..90",
+            code="bad_bbox",
             de=bad_box,
         )
     return values
@@ -190,10 +225,18 @@ def _radius(raw) -> float:
     try:
         radius = float(raw)
     except (TypeError, ValueError):
-        raise BadQuery(f"radius_km '{raw}' is not a number", de=de) from None
+        raise BadQuery(
+            f"radius_km '{raw}' is not a number",
+            code="bad_radius",
+            params={"max": MAX_RADIUS_KM},
+            de=de,
+        ) from None
     if not (math.isfinite(radius) and 0 < radius <= MAX_RADIUS_KM):
         raise BadQuery(
-            f"radius_km must be more than 0 and at most {MAX_RADIUS_KM}, not {raw}", de=de
+            f"radius_km must be more than 0 and at most {MAX_RADIUS_KM}, not {raw}",
+            code="bad_radius",
+            params={"max": MAX_RADIUS_KM},
+            de=de,
         )
     return radius
 
@@ -209,6 +252,7 @@ def _near(text: str, radius_raw, geocode, source: str = "") -> Near:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise BadQuery(
                 f"near '{text}' is not a valid 'lat,lon'",
+                code="bad_coordinates",
                 de="Diese Koordinaten gibt es nicht.",
             )
         if source == "device":
@@ -219,12 +263,16 @@ def _near(text: str, radius_raw, geocode, source: str = "") -> Near:
     if answer["status"] == "ambiguous":
         raise BadQuery(
             f"place '{text}' is ambiguous; choose one of the candidates",
+            code="place_ambiguous",
+            params={"place": geocoding.quote(text)},
             de=f"Den Ort „{geocoding.quote(text)}“ gibt es mehrmals. Welchen meinen Sie?",
             candidates=_with_choice(answer["candidates"]),
         )
     if answer["status"] != "ok":
         raise BadQuery(
             f"place '{text}' not found in Lower Saxony",
+            code=answer.get("error_code") or ("" if answer.get("error") else "place_not_found"),
+            params=answer.get("error_params") or {},
             de=answer.get("error") or "Diesen Ort haben wir in Niedersachsen nicht gefunden.",
             suggestions=_with_choice(answer.get("suggestions") or []),
         )

@@ -8,6 +8,7 @@ text search (`q`) still goes to SQL, with the distances measured in Python.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,19 @@ REGION_KEYS = list(REGIONS)
 FIELD_KEYS = list(FIELDS)
 
 
+def _language_masks(values: list) -> dict[str, np.ndarray]:
+    """For each language some project works in, which positions do (their JSON lists)."""
+    masks: dict[str, np.ndarray] = {}
+    for position, codes in enumerate(values):
+        if isinstance(codes, str):  # a plain fetch gives the JSON text
+            codes = json.loads(codes)
+        for code in codes or ():
+            if code not in masks:
+                masks[code] = np.zeros(len(values), dtype=bool)
+            masks[code][position] = True
+    return masks
+
+
 @dataclass(frozen=True)
 class PointIndex:
     """Every published project's point and filter keys as arrays, sorted by latitude; built
@@ -43,6 +57,7 @@ class PointIndex:
     region: np.ndarray  # index into REGION_KEYS, -1 for none
     district: np.ndarray  # district key as int, -1 for none
     fields: np.ndarray  # bit i set: the project works in FIELD_KEYS[i]
+    languages: dict  # ISO 639-1 code → bool per position: the project works in it (issue 16)
     order: dict  # sort → positions in that order
     rank: dict  # sort → place of each position in that order
 
@@ -59,13 +74,14 @@ class PointIndex:
                 Project.created_at,
                 Project.region,
                 Project.district_code,
+                Project.languages,
                 *flags,
             )
             .where(Project.status == "published")
             .order_by(*ORDER["name"])
         )
         n = len(rows)
-        cols = list(zip(*rows)) if rows else [()] * (6 + len(flags))
+        cols = list(zip(*rows)) if rows else [()] * (7 + len(flags))
         lat = np.array(cols[1], dtype=float)
         by_lat = np.argsort(lat, kind="stable")  # index position → row (= name order)
 
@@ -84,7 +100,7 @@ class PointIndex:
         newest_order = np.lexsort((id_rank, -created.reshape(-1)))
         region_of = {key: i for i, key in enumerate(REGION_KEYS)}
         fields = np.zeros(n, dtype=np.int32)
-        for bit, values in enumerate(cols[6:]):
+        for bit, values in enumerate(cols[7:]):
             fields |= column(values, np.int32) << bit
         name_rank = by_lat.astype(np.int64)
         return cls(
@@ -94,6 +110,7 @@ class PointIndex:
             region=column([region_of.get(r, -1) for r in cols[4]], np.int8),
             district=column([int(c) if c else -1 for c in cols[5]], np.int32),
             fields=fields,
+            languages=_language_masks([cols[6][k] for k in by_lat] if n else []),
             order={"id": id_order, "name": order_of(name_rank), "newest": newest_order},
             rank={"id": id_rank, "name": name_rank, "newest": order_of(newest_order)},
         )
@@ -125,6 +142,9 @@ class PointIndex:
             keep &= self.district[band] == int(query.district)
         if query.field:
             keep &= (self.fields[band] & (1 << FIELD_KEYS.index(query.field))) != 0
+        if query.language:
+            mask = self.languages.get(query.language)
+            keep &= mask[band] if mask is not None else False
         found = np.flatnonzero(keep) + band.start
         if query.near:
             found, approx = self._within(query.near, found)

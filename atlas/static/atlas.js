@@ -3,6 +3,7 @@
    nodes (textContent only), so nothing a submitter typed can become markup. */
 (function () {
   "use strict";
+  var t = window.atlasText.t, count = window.atlasText.count;
   var config = document.getElementById("atlas-map-config");
   if (config) { initMap(config); }
   initLocationButton();
@@ -49,10 +50,10 @@
           if (mine !== asked) { return; }  // a later view is on its way
           status.removeAttribute("aria-busy");
           // The API's German wording (`de`); its `error` is English, for programs.
-          if (!res.ok) { status.textContent = res.body.de || "Die Projekte konnten nicht geladen werden."; return; }
+          if (!res.ok) { status.textContent = res.body.de || t("loadFailed"); return; }
           draw(res.body);
           var n = res.body.total;
-          status.textContent = n === 1 ? "1 Projekt auf der Karte" : n + " Projekte auf der Karte";
+          status.textContent = count("onMap", n);
           status.dataset.count = String(n);
           // How many views were drawn (for the benchmarks and tests: a new view has arrived).
           status.dataset.views = String(+(status.dataset.views || 0) + 1);
@@ -60,7 +61,7 @@
         .catch(function () {
           if (mine !== asked) { return; }
           status.removeAttribute("aria-busy");
-          status.textContent = "Die Projekte konnten nicht geladen werden.";
+          status.textContent = t("loadFailed");
         });
     }
 
@@ -102,7 +103,7 @@
           html: "<div><span>" + n + "</span></div>",
           className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
           iconSize: L.point(40, 40),
-          label: n + " Projekte – vergrößern",
+          label: count("cluster", n),
           ring: ring(c[5], order, n)
         }),
         // In front of single markers, as a cluster of a denser area is.
@@ -131,7 +132,7 @@
     function projectMarker(row) {
       var icon = L.divIcon({ className: "project-marker field-" + (row[3] || "none") + (row[5] ? " unconfirmed" : ""), iconSize: [16, 16] });
       // The project's name is the marker's accessible name (and its tooltip).
-      var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || "Projekt", alt: row[4] || "Projekt" });
+      var marker = L.marker([row[1], row[2]], { icon: icon, title: row[4] || t("project"), alt: row[4] || t("project") });
       marker.bindPopup(function () { return popupFor(row[0], marker, fields); }, { maxWidth: 300 });
       return marker;
     }
@@ -162,26 +163,26 @@
   }
 
   function popupFor(id, marker, fields) {
-    var box = el("div", "Lädt …", "popup");
+    var box = el("div", t("loading"), "popup");
     fetch("/api/projects/" + encodeURIComponent(id))
       .then(function (r) { return r.json(); })
       .then(function (feature) {
         var p = feature.properties;
         box.textContent = "";
         var title = el("h3", p.name);
-        if (p.synthetic) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", "Testdaten", "badge synthetic")); }
+        if (p.synthetic) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", t("synthetic"), "badge synthetic")); }
         box.appendChild(title);
         if (p.organisation) { box.appendChild(el("p", p.organisation, "org")); }
         var place = [p.postcode, p.city].filter(Boolean).join(" ");
         box.appendChild(el("p", [place, p.district].filter(Boolean).join(" · ")));
         box.appendChild(el("p", (p.fields || []).map(function (f) { return fields[f] || f; }).join(", ")));
-        var link = el("a", "Details ansehen");
+        var link = el("a", t("details"));
         link.href = "/projekte/" + encodeURIComponent(p.id);
         box.appendChild(link);
         // setContent, not update(): update() would call this content function again.
         if (marker.getPopup()) { marker.getPopup().setContent(box); }
       })
-      .catch(function () { box.textContent = "Details konnten nicht geladen werden."; });
+      .catch(function () { box.textContent = t("detailsFailed"); });
     return box;
   }
 
@@ -191,7 +192,7 @@
     var status = document.getElementById("location-status");
     button.hidden = false;
     button.addEventListener("click", function () {
-      status.textContent = "Standort wird ermittelt …";
+      status.textContent = t("locating");
       navigator.geolocation.getCurrentPosition(function (pos) {
         var input = document.getElementById("f-near");
         input.value = pos.coords.latitude.toFixed(5) + "," + pos.coords.longitude.toFixed(5);
@@ -199,7 +200,7 @@
         document.getElementById("f-near-source").value = "device";
         input.form.submit();
       }, function () {
-        status.textContent = "Ihr Standort ist nicht verfügbar. Bitte geben Sie Ort oder Postleitzahl ein.";
+        status.textContent = t("noLocation");
       }, { timeout: 10000 });
     });
     // A place typed over the coordinates is not the device's location any more.

@@ -3,6 +3,7 @@
    and the server checks the point again when the form is sent. */
 (function () {
   "use strict";
+  var t = window.atlasText.t;
   var config = document.getElementById("point-config");
   if (!config) { return; }
   var map = window[config.dataset.map];
@@ -25,8 +26,7 @@
     lon.value = latlng.lng.toFixed(6);
     fields.lat.value = german(lat.value);
     fields.lon.value = german(lon.value);
-    say("Punkt verschoben auf " + lat.value + ", " + lon.value +
-        ". Landkreis und Amt werden beim Absenden neu bestimmt.");
+    say(t("pointMoved", { lat: lat.value, lon: lon.value }));
   }
   marker.on("dragend", function () { moveTo(marker.getLatLng()); });
   map.on("click", function (event) { moveTo(event.latlng); });
@@ -35,7 +35,7 @@
   var icon = marker.getElement();
   var nameInput = document.getElementById("name");
   function nameMarker() {
-    var name = (nameInput && nameInput.value.trim()) || "Ihr Projekt";
+    var name = (nameInput && nameInput.value.trim()) || t("yourProject");
     icon.title = name;
     icon.setAttribute("alt", name);
   }
@@ -63,15 +63,19 @@
     var box = document.createElement("fieldset");
     box.className = "point-fields";
     box.innerHTML =
-      '<legend>Kartenpunkt als Koordinaten (WGS84, Grad)</legend>' +
+      '<legend></legend>' +
       '<div class="coordinates">' +
-      '<div class="field"><label for="point-lat">Breite</label>' +
+      '<div class="field"><label for="point-lat"></label>' +
       '<input id="point-lat" type="text" inputmode="decimal" autocomplete="off" spellcheck="false"></div>' +
-      '<div class="field"><label for="point-lon">Länge</label>' +
+      '<div class="field"><label for="point-lon"></label>' +
       '<input id="point-lon" type="text" inputmode="decimal" autocomplete="off" spellcheck="false"></div>' +
       '</div>' +
-      '<p class="hint" id="point-help">Ohne Maus: die Markierung mit der Tabulatortaste wählen und mit den ' +
-      'Pfeiltasten verschieben (mit Umschalttaste in größeren Schritten), oder hier Breite und Länge eingeben.</p>';
+      '<p class="hint" id="point-help"></p>';
+    // The texts go in as text, never as markup.
+    box.querySelector("legend").textContent = t("coordinates");
+    box.querySelector("label[for=point-lat]").textContent = t("latitude");
+    box.querySelector("label[for=point-lon]").textContent = t("longitude");
+    box.querySelector("#point-help").textContent = t("pointHelp");
     var anchor = map.getContainer().parentElement;
     anchor.parentNode.insertBefore(box, anchor.nextSibling);
     var out = {
@@ -94,7 +98,7 @@
   function typed() {
     var la = number(fields.lat.value), lo = number(fields.lon.value);
     if (la === null || lo === null || la < -90 || la > 90 || lo < -180 || lo > 180) {
-      say("Bitte Breite und Länge als Zahlen in Grad eingeben, zum Beispiel 52,37590 und 9,73200.");
+      say(t("badCoordinates"));
       return;
     }
     if (la === +lat.value && lo === +lon.value) { return; }

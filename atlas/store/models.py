@@ -73,6 +73,12 @@ class Project(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    #: The interface language the submitter used ("de", "ar" …; issue 16): mails to them use it.
+    language: Mapped[str | None] = mapped_column(String(8))
+    #: ISO 639-1 codes of the languages the initiative works in with people (issue 16).
+    languages: Mapped[list | None] = mapped_column(JSON, default=list)
+    #: Short descriptions in other languages than German: {"ar": "…"} (issue 16).
+    descriptions: Mapped[dict | None] = mapped_column(JSON)
     #: Bumped by every change, so two officers acting at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

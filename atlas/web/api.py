@@ -83,6 +83,7 @@ def _marker_key(query: search.Query) -> tuple:
         query.region,
         query.district,
         query.field,
+        query.language,
         query.q,
         query.bbox,
         (near.lat, near.lon, near.radius_km) if near else None,

@@ -27,6 +27,7 @@ from atlas.web import (
     errors,
     feeds,
     handout,
+    i18n,
     imports,
     instances,
     moderation,
@@ -36,7 +37,8 @@ from atlas.web import (
     submit,
     wording,
 )
-from atlas.web.extensions import babel, select_locale
+from atlas.web.extensions import babel
+from atlas.web.i18n import select_locale
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -103,6 +105,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     wording.init_app(app)
     confirm.init_app(app)  # issue 21
     caching.init_app(app)
+    i18n.init_app(app)
     return app
 
 

@@ -7,6 +7,8 @@ import math
 from decimal import Decimal
 
 from babel.numbers import format_decimal
+from flask import has_request_context
+from flask_babel import get_locale, get_translations, gettext
 
 from atlas.core.fields import FIELD_COLOURS, FIELDS
 
@@ -23,14 +25,20 @@ CHART_TOTAL = 44
 # --- German numbers -----------------------------------------------------------------------------
 
 
+def _locale() -> str:
+    """The request's language (issue 16), German outside a request."""
+    return str(get_locale() or "de_DE") if has_request_context() else "de_DE"
+
+
 def de_number(value, digits: int = 0) -> str:
-    """German number format: 1.234.567 and 12,5."""
+    """A number in the reader's format: 1.234.567 and 12,5 in German, 1,234,567 and 12.5 in
+    English."""
     if value is None:
         return "–"
     # Decimal(value) is the float's exact value: rounded as Python's own format rounds it (1.85 is
     # 1.85000000000000008…, so 1,9), where Babel would round the shortest repr "1.85" to even.
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(Decimal(value), format=pattern, locale="de_DE")
+    return format_decimal(Decimal(value), format=pattern, locale=_locale())
 
 
 def de_rate(value: float) -> str:
@@ -44,7 +52,18 @@ def de_percent(share: float) -> str:
 
 
 def project_words(n: int) -> str:
-    return f"{de_number(n)} {'Projekt' if n == 1 else 'Projekte'}"
+    # Flask-Babel's ngettext would put in the bare number; this one is formatted (1.200).
+    singular, plural = "%(num)s Projekt", "%(num)s Projekte"
+    if has_request_context():
+        text = get_translations().ungettext(singular, plural, n)
+    else:
+        text = singular if n == 1 else plural
+    return text % {"num": de_number(n)}
+
+
+def per_100k(value: float) -> str:
+    """ "12,5 je 100.000 Einw." in the reader's language."""
+    return gettext("%(rate)s je 100.000 Einw.", rate=de_rate(value))
 
 
 # --- scales -------------------------------------------------------------------------------------
@@ -90,8 +109,8 @@ def chart(rows: list[dict], name_key: str = "district") -> dict:
             width = plot * value / scale_max
             if r["by_field"][slug]:
                 title = (
-                    f"{r[name_key]} – {label}: {project_words(r['by_field'][slug])}, "
-                    f"{de_rate(value)} je 100.000 Einw."
+                    f"{r[name_key]} – {gettext(label)}: {project_words(r['by_field'][slug])}, "
+                    f"{per_100k(value)}"
                 )
                 segments.append(
                     {

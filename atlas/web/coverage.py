@@ -11,6 +11,7 @@ import io
 from functools import partial
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wsgi import wrap_file
 
@@ -25,6 +26,7 @@ from atlas.web import maps
 from atlas.web.charts import chart, de_number, de_percent, de_rate
 from atlas.web.coverage_maps import MAP_ATTRIBUTION, Classes, region_map, state_map
 from atlas.web.extensions import get_store, get_tiles, heavy
+from atlas.web.problems import problem_text
 
 bp = Blueprint("coverage", __name__)
 
@@ -35,8 +37,8 @@ TABLE_ANCHOR = "#table-heading"
 
 @bp.errorhandler(BadQuery)
 def _bad_query(exc: BadQuery):
-    message = exc.extra.get("de") or str(exc)
-    return render_template("error.html", title="Ungültige Angabe", message=message), 400
+    title = _("Ungültige Angabe")
+    return render_template("error.html", title=title, message=problem_text(exc)), 400
 
 
 def _distance_text(distance_km: float) -> str:

@@ -10,11 +10,12 @@ from functools import cache
 import folium
 import numpy as np
 import shapely
+from flask_babel import gettext, lazy_gettext
 
 from atlas.core.coverage import count_and_rate
 from atlas.geo import regions
 from atlas.web import maps
-from atlas.web.charts import de_number, de_rate, nice_step, project_words, step_digits
+from atlas.web.charts import de_number, nice_step, per_100k, project_words, step_digits
 
 #: Display-only simplification of district outlines on a region map (about 100 m): shared borders
 #: stay shared (coverage simplification), and the page stays small.
@@ -29,7 +30,7 @@ MAP_ATTRIBUTION = (
     regions.MAP_ATTRIBUTION + "; Einwohner: © Destatis 2019 (CC BY 4.0); "
     "Gemeinden: GeoNames (CC BY 4.0)"
 )
-LAYER_NAME = "Projekte je 100.000 Einwohner"
+LAYER_NAME = lazy_gettext("Projekte je 100.000 Einwohner")
 
 
 @dataclass
@@ -60,13 +61,17 @@ class Classes:
 
     def legend(self) -> list[dict]:
         digits = step_digits(self.step)
-        items = [{"colour": ZERO_COLOUR, "label": "keine Projekte (Lücke)"}]
+        items = [{"colour": ZERO_COLOUR, "label": gettext("keine Projekte (Lücke)")}]
         for i, colour in enumerate(CLASS_COLOURS):
             low, high = i * self.step, (i + 1) * self.step
             label = (
-                f"über {de_number(low, digits)} bis {de_number(high, digits)}"
+                gettext(
+                    "über %(low)s bis %(high)s",
+                    low=de_number(low, digits),
+                    high=de_number(high, digits),
+                )
                 if i < len(CLASS_COLOURS) - 1
-                else f"über {de_number(low, digits)}"
+                else gettext("über %(low)s", low=de_number(low, digits))
             )
             items.append({"colour": colour, "label": label})
         return items
@@ -121,14 +126,14 @@ def _choropleth(
                 "properties": {
                     "name": row[name_key],
                     "fill": classes.colour(value),
-                    "label": f"{project_words(count)} · {de_rate(value)} je 100.000 Einw.",
+                    "label": f"{project_words(count)} · {per_100k(value)}",
                     **({"url": links[code]} if links and code in links else {}),
                 },
             }
         )
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name=LAYER_NAME,
+        name=str(LAYER_NAME),
         style_function=lambda f: {
             "fillColor": f["properties"]["fill"],
             "fillOpacity": 0.72,
@@ -162,7 +167,7 @@ def region_map(
         ]
         folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
-            name="Weiße Flecken",
+            name=gettext("Weiße Flecken"),
             marker=folium.CircleMarker(radius=5, fill=True),
             # Literally white, ringed dark red: unlike the projects' filled dots with white rims.
             style_function=lambda f: {
@@ -182,8 +187,8 @@ def region_map(
 
 def _spot_label(spot: dict) -> str:
     if spot["nearest_km"] is None:
-        return "kein Projekt in diesem Handlungsfeld"
-    return f"nächstes Projekt {de_number(spot['nearest_km'], 1)} km entfernt"
+        return gettext("kein Projekt in diesem Handlungsfeld")
+    return gettext("nächstes Projekt %(km)s km entfernt", km=de_number(spot["nearest_km"], 1))
 
 
 def state_map(

@@ -7,6 +7,9 @@ import time
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from werkzeug.exceptions import HTTPException
 
 from atlas.web.extensions import limiter
@@ -14,36 +17,45 @@ from atlas.web.wording import berlin_time
 
 ERROR_TEXTS = {
     400: (
-        "Ungültige Anfrage",
-        "Diese Anfrage war unvollständig oder fehlerhaft. Bitte laden Sie die Seite neu und "
-        "versuchen Sie es noch einmal.",
+        _l("Ungültige Anfrage"),
+        _l(
+            "Diese Anfrage war unvollständig oder fehlerhaft. Bitte laden Sie die Seite neu und "
+            "versuchen Sie es noch einmal."
+        ),
     ),
     403: (
-        "Kein Zugriff",
-        "Diese Seite ist für Ihr Konto nicht freigegeben, zum Beispiel weil sie eine andere "
-        "Region betrifft.",
+        _l("Kein Zugriff"),
+        _l(
+            "Diese Seite ist für Ihr Konto nicht freigegeben, zum Beispiel weil sie eine andere "
+            "Region betrifft."
+        ),
     ),
-    404: ("Seite nicht gefunden", "Diese Seite gibt es nicht (mehr)."),
-    405: ("Nicht erlaubt", "Diese Anfrage ist hier nicht möglich."),
+    404: (_l("Seite nicht gefunden"), _l("Diese Seite gibt es nicht (mehr).")),
+    405: (_l("Nicht erlaubt"), _l("Diese Anfrage ist hier nicht möglich.")),
     409: (
-        "Inzwischen geändert",
-        "Der Eintrag wurde inzwischen von jemand anderem geändert. Bitte laden Sie die Seite "
-        "neu und prüfen Sie den neuen Stand.",
+        _l("Inzwischen geändert"),
+        _l(
+            "Der Eintrag wurde inzwischen von jemand anderem geändert. Bitte laden Sie die Seite "
+            "neu und prüfen Sie den neuen Stand."
+        ),
     ),
-    413: ("Zu groß", "Die gesendeten Daten sind zu groß."),
-    429: ("Zu viele Anfragen", "Bitte warten Sie einen Moment und versuchen Sie es erneut."),
-    500: ("Fehler", "Etwas ist schiefgegangen. Der Fehler wurde protokolliert."),
-    503: ("Vorübergehend nicht verfügbar", "Bitte versuchen Sie es gleich noch einmal."),
+    413: (_l("Zu groß"), _l("Die gesendeten Daten sind zu groß.")),
+    429: (
+        _l("Zu viele Anfragen"),
+        _l("Bitte warten Sie einen Moment und versuchen Sie es erneut."),
+    ),
+    500: (_l("Fehler"), _l("Etwas ist schiefgegangen. Der Fehler wurde protokolliert.")),
+    503: (_l("Vorübergehend nicht verfügbar"), _l("Bitte versuchen Sie es gleich noch einmal.")),
 }
 
-#: A rate limit's unit in German: (singular, plural).
+#: A rate limit's unit: (singular, plural) for "20 pro Stunde", "3 in 2 Minuten".
 _UNITS = {
-    "second": ("Sekunde", "Sekunden"),
-    "minute": ("Minute", "Minuten"),
-    "hour": ("Stunde", "Stunden"),
-    "day": ("Tag", "Tage"),
-    "month": ("Monat", "Monate"),
-    "year": ("Jahr", "Jahre"),
+    "second": (_l("Sekunde"), _l("Sekunden")),
+    "minute": (_l("Minute"), _l("Minuten")),
+    "hour": (_l("Stunde"), _l("Stunden")),
+    "day": (_l("Tag"), _l("Tage")),
+    "month": (_l("Monat"), _l("Monate")),
+    "year": (_l("Jahr"), _l("Jahre")),
 }
 
 
@@ -94,28 +106,35 @@ def _limit_words(item) -> str:
     """ "20 pro Stunde", "3 in 2 Minuten": a limit as its reader says it."""
     one, many = _UNITS.get(item.GRANULARITY.name, (item.GRANULARITY.name,) * 2)
     if item.multiples == 1:
-        return f"{item.amount} pro {one}"
-    return f"{item.amount} in {item.multiples} {many}"
+        return _("%(amount)s pro %(unit)s", amount=item.amount, unit=one)
+    return _(
+        "%(amount)s in %(count)s %(unit)s", amount=item.amount, count=item.multiples, unit=many
+    )
 
 
-def wait_text(what: str = "Anfragen") -> str:
+def wait_text(what: str | None = None) -> str:
     """How long the client must wait after a rate limit, in German: "Bitte warten Sie noch
     etwa 12 Minuten (bis 05.01.2026, 15:42 MEZ) …"."""
 
+    what = what or _("Anfragen")
     hit = limiter.current_limit
     if hit is None:
         return ERROR_TEXTS[429][1]
     seconds = max(1, hit.reset_at - time.time())
     if seconds < 60:
-        wait = "noch knapp eine Minute"
+        wait = _("noch knapp eine Minute")
     elif seconds < 2 * 3600:
         minutes = math.ceil(seconds / 60)
-        wait = f"noch etwa {minutes} {'Minute' if minutes == 1 else 'Minuten'}"
+        wait = ngettext("noch etwa %(num)s Minute", "noch etwa %(num)s Minuten", minutes)
     else:
-        wait = f"noch etwa {math.ceil(seconds / 3600)} Stunden"
+        hours = math.ceil(seconds / 3600)
+        wait = ngettext("noch etwa %(num)s Stunde", "noch etwa %(num)s Stunden", hours)
     until = berlin_time(datetime.fromtimestamp(hit.reset_at, UTC))
-    return (
-        f"Von Ihrem Anschluss kamen in kurzer Zeit zu viele {what} (höchstens "
-        f"{_limit_words(hit.limit)}). Bitte warten Sie {wait} (bis {until}) und versuchen "
-        "Sie es dann erneut."
+    return _(
+        "Von Ihrem Anschluss kamen in kurzer Zeit zu viele %(what)s (höchstens %(limit)s). "
+        "Bitte warten Sie %(wait)s (bis %(until)s) und versuchen Sie es dann erneut.",
+        what=what,
+        limit=_limit_words(hit.limit),
+        wait=wait,
+        until=until,
     )

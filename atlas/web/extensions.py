@@ -19,12 +19,8 @@ limiter = Limiter(key_func=get_remote_address)
 
 #: Translations of the interface (gettext catalogues under atlas/translations). In code,
 #: `from flask_babel import gettext as _` (or `lazy_gettext` at import time); in templates `_()`.
+#: The language of a request: atlas.web.i18n.select_locale.
 babel = Babel()
-
-
-def select_locale() -> str:
-    """The interface language of this request: German until the language choice exists."""
-    return "de"
 
 
 def _heavy_limit() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -31,8 +31,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from atlas.core.fields import FIELDS
 from atlas.geo.regions import REGIONS
+from atlas.web.i18n import description_language_choices, language_choices
 
-CSRF_MESSAGE = (
+CSRF_MESSAGE = _l(
     "Das Formular ist abgelaufen oder unvollständig übertragen worden. "
     "Bitte laden Sie die Seite neu und senden Sie es noch einmal."
 )
@@ -40,8 +41,12 @@ CSRF_MESSAGE = (
 
 def _length(low: int, high: int):
     if low:
-        return Length(low, high, message=f"Bitte {low} bis {high} Zeichen eingeben.")
-    return Length(max=high, message=f"Höchstens {high} Zeichen.")
+        return Length(
+            low,
+            high,
+            message=_l("Bitte %(low)s bis %(high)s Zeichen eingeben.", low=low, high=high),
+        )
+    return Length(max=high, message=_l("Höchstens %(high)s Zeichen.", high=high))
 
 
 def _strip(value):
@@ -55,14 +60,14 @@ def _http_url(form, field):
     if not value:
         return
     if not value.lower().startswith(("http://", "https://")):
-        raise ValidationError("Nur Adressen mit http:// oder https:// sind möglich.")
+        raise ValidationError(_l("Nur Adressen mit http:// oder https:// sind möglich."))
     try:
         host = urlsplit(value).hostname or ""
     except ValueError:
         host = ""
     if "." not in host.strip(".") or any(c.isspace() for c in value):
         raise ValidationError(
-            "Bitte eine vollständige Adresse angeben, z. B. https://www.beispiel.de."
+            _l("Bitte eine vollständige Adresse angeben, z. B. https://www.beispiel.de.")
         )
 
 
@@ -71,7 +76,7 @@ def _number(form, field):
         try:
             float(field.data)
         except ValueError:
-            raise ValidationError("Ungültige Koordinate.") from None
+            raise ValidationError(_l("Ungültige Koordinate.")) from None
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -83,8 +88,11 @@ class MultiCheckboxField(SelectMultipleField):
         unknown = [v for v in self.data or [] if v not in valid]
         if unknown:
             raise ValidationError(
-                f"Unbekanntes Handlungsfeld: {', '.join(unknown)}. Möglich sind: "
-                f"{', '.join(c.label for c in self.choices)}."
+                _l(
+                    "Unbekanntes Handlungsfeld: %(unknown)s. Möglich sind: %(known)s.",
+                    unknown=", ".join(unknown),
+                    known=", ".join(str(c.label) for c in self.choices),
+                )
             )
 
 
@@ -92,44 +100,49 @@ class ProjectForm(FlaskForm):
     """The project's public description and place: shared by submission and moderation."""
 
     name = StringField(
-        "Name des Projekts",
+        _l("Name des Projekts"),
         filters=[_strip],
-        validators=[DataRequired("Bitte den Namen des Projekts angeben."), _length(3, 200)],
+        validators=[DataRequired(_l("Bitte den Namen des Projekts angeben.")), _length(3, 200)],
     )
     organisation = StringField(
-        "Träger / Organisation", filters=[_strip], validators=[Optional(), _length(0, 200)]
+        _l("Träger / Organisation"), filters=[_strip], validators=[Optional(), _length(0, 200)]
     )
     description = TextAreaField(
-        "Beschreibung",
+        _l("Beschreibung"),
         filters=[_strip],
         validators=[
-            DataRequired("Bitte beschreiben Sie kurz, was das Projekt tut."),
+            DataRequired(_l("Bitte beschreiben Sie kurz, was das Projekt tut.")),
             _length(20, 4000),
         ],
     )
     fields = MultiCheckboxField(
-        "Handlungsfelder",
-        choices=[SelectChoice(k, v) for k, v in FIELDS.items()],
-        validators=[DataRequired("Bitte mindestens ein Handlungsfeld wählen.")],
+        _l("Handlungsfelder"),
+        choices=[SelectChoice(k, _l(v)) for k, v in FIELDS.items()],
+        validators=[DataRequired(_l("Bitte mindestens ein Handlungsfeld wählen."))],
+    )
+    languages = MultiCheckboxField(
+        _l("Sprachen, in denen das Projekt mit Menschen arbeitet"),
+        choices=language_choices(),
+        validators=[Optional()],
     )
     street = StringField(
-        "Straße und Hausnummer", filters=[_strip], validators=[Optional(), _length(0, 200)]
+        _l("Straße und Hausnummer"), filters=[_strip], validators=[Optional(), _length(0, 200)]
     )
     postcode = StringField(
-        "Postleitzahl",
+        _l("Postleitzahl"),
         filters=[_strip],
         validators=[
-            DataRequired("Bitte die Postleitzahl angeben."),
-            Regexp(r"^\s*\d{5}\s*$", message="Eine Postleitzahl hat fünf Ziffern."),
+            DataRequired(_l("Bitte die Postleitzahl angeben.")),
+            Regexp(r"^\s*\d{5}\s*$", message=_l("Eine Postleitzahl hat fünf Ziffern.")),
         ],
     )
     city = StringField(
-        "Ort",
+        _l("Ort"),
         filters=[_strip],
-        validators=[DataRequired("Bitte den Ort angeben."), _length(2, 120)],
+        validators=[DataRequired(_l("Bitte den Ort angeben.")), _length(2, 120)],
     )
     website = URLField(
-        "Website", filters=[_strip], validators=[Optional(), _length(0, 300), _http_url]
+        _l("Website"), filters=[_strip], validators=[Optional(), _length(0, 300), _http_url]
     )
     lat = HiddenField(validators=[Optional(), _number])
     lon = HiddenField(validators=[Optional(), _number])
@@ -146,36 +159,55 @@ class ProjectForm(FlaskForm):
 
 
 class SubmissionForm(ProjectForm):
+    #: A short description in one more language (issue 16); the project page shows it to
+    #: readers of that language.
+    other_language = SelectField(
+        _l("Weitere Sprache der Beschreibung"),
+        choices=lambda: [SelectChoice("", _l("keine"))] + description_language_choices(),
+        validators=[Optional()],
+    )
+    other_description = TextAreaField(
+        _l("Kurze Beschreibung in dieser Sprache (freiwillig)"),
+        filters=[_strip],
+        validators=[Optional(), _length(0, 1000)],
+    )
+
+    def validate_other_description(self, field):
+        if field.data and not self.other_language.data:
+            raise ValidationError(_l("Bitte wählen Sie die Sprache dieser Beschreibung."))
+
     contact_name = StringField(
-        "Ansprechperson", filters=[_strip], validators=[Optional(), _length(0, 120)]
+        _l("Ansprechperson"), filters=[_strip], validators=[Optional(), _length(0, 120)]
     )
     contact_email = EmailField(
-        "E-Mail-Adresse",
+        _l("E-Mail-Adresse"),
         filters=[_strip],
         validators=[
-            DataRequired("Bitte eine E-Mail-Adresse angeben, damit wir Sie erreichen."),
-            Email("Das ist keine gültige E-Mail-Adresse.", check_deliverability=False),
+            DataRequired(_l("Bitte eine E-Mail-Adresse angeben, damit wir Sie erreichen.")),
+            Email(_l("Das ist keine gültige E-Mail-Adresse."), check_deliverability=False),
             _length(0, 254),
         ],
     )
-    publish_email = BooleanField("Die E-Mail-Adresse darf im Atlas veröffentlicht werden.")
+    publish_email = BooleanField(_l("Die E-Mail-Adresse darf im Atlas veröffentlicht werden."))
     consent = BooleanField(
-        "Ich habe die Datenschutzhinweise gelesen und bin einverstanden, "
-        "dass meine Angaben zur Prüfung gespeichert werden.",
+        _l(
+            "Ich habe die Datenschutzhinweise gelesen und bin einverstanden, "
+            "dass meine Angaben zur Prüfung gespeichert werden."
+        ),
         validators=[
-            DataRequired("Ohne Ihre Einwilligung können wir die Einreichung nicht annehmen.")
+            DataRequired(_l("Ohne Ihre Einwilligung können wir die Einreichung nicht annehmen."))
         ],
     )
     #: Issue 21: may the atlas ask now and then whether the project still runs? Never preset.
     ask_consent = BooleanField(
-        lazy_gettext(
+        _l(
             "Sie dürfen mich einmal im Jahr per E-Mail fragen, ob das Projekt noch läuft "
             "(ein Klick genügt; abbestellen können Sie es über Ihren persönlichen Link)."
         )
     )
     #: Honeypot: hidden from people, filled by simple bots.
-    homepage = StringField("Bitte leer lassen")
-    confirm_duplicate = BooleanField("Es handelt sich trotzdem um ein eigenes Projekt.")
+    homepage = StringField(_l("Bitte leer lassen"))
+    confirm_duplicate = BooleanField(_l("Es handelt sich trotzdem um ein eigenes Projekt."))
     #: Set by the button pressed: "preview" or "confirm".
     step = HiddenField(default="preview")
 

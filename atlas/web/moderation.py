@@ -24,7 +24,7 @@ from atlas.core.outbox import outbox as outbox_messages
 from atlas.core.outbox import resend as resend_mail
 from atlas.geo import regions
 from atlas.store import Status
-from atlas.web import auth, mail, maps, wording
+from atlas.web import auth, mail, maps, submitter_mail
 from atlas.web.extensions import get_store, get_tiles
 from atlas.web.forms import (
     CSRF_MESSAGE,
@@ -256,55 +256,16 @@ def _stale(project_id: str):
 
 
 def _notify_decision(project, approved: bool, reason: str | None) -> None:
-    if not project.contact_email:
-        return
-    office = regions.REGIONS[project.region]["office"]
-    if approved:
-        body = (
-            f"Ihr Projekt „{project.name}“ wurde vom {office} freigegeben und ist jetzt im "
-            f"Atlas zu sehen:\n{mail.link('pages.detail', project_id=project.id)}\n"
-        )
-    else:
-        body = (
-            f"Ihr Projekt „{project.name}“ wurde vom {office} nicht freigegeben.\n\n"
-            f"Begründung: {reason}\n"
-        )
-    mail.send(
-        get_store(),
-        [project.contact_email],
-        f"Entscheidung zu Ihrer Einreichung: {project.name}",
-        body,
-        project_id=project.id,
-    )
-
-
-def _tell_submitter(project, subject: str, body: str) -> None:
-    """A mail to the submitter, if there is one (imported projects have none)."""
-    if project.contact_email:
-        mail.send(get_store(), [project.contact_email], f"{subject}: {project.name}", body)
-
-
-_PRIVATE_LINK = (
-    "Über den persönlichen Link aus unserer ersten Nachricht können Sie die Angaben ändern "
-    "oder die Einreichung zurückziehen.\n"
-)
+    submitter_mail.decision(project, approved, reason)
 
 
 def _notify_office_edit(before, after, note: str | None, republished: bool) -> None:
-    office = regions.REGIONS[after.region]["office"]
     changed = [
-        wording.COLUMNS.get(k, k)
+        k
         for k in (*submissions.EDITABLE, "lat", "lon")
         if k not in submissions.PERSONAL and getattr(before, k) != getattr(after, k)
     ]
-    what = "geändert und wieder freigegeben" if republished else "im Atlas geändert"
-    body = f"Das {office} hat Ihr Projekt „{after.name}“ {what}.\n\n"
-    if changed:
-        body += f"Geändert: {', '.join(dict.fromkeys(changed))}\n\n"
-    if note:
-        body += f"Hinweis: {note}\n\n"
-    body += f"{mail.link('pages.detail', project_id=after.id)}\n\n{_PRIVATE_LINK}"
-    _tell_submitter(after, "Ihr Projekt wurde geändert", body)
+    submitter_mail.office_edit(after, changed, note, republished)
 
 
 def _posted_decision(project, reason_required: str | None = None):
@@ -433,21 +394,7 @@ def _take_off_or_put_back(project_id: str, publish: bool):
     done = act(get_store(), project_id, version, auth.current_user().email, text)
     if done is None:
         return _stale(project_id)
-    office = regions.REGIONS[done.region]["office"]
-    if publish:
-        subject = f"Ihr Projekt ist {again}im Atlas"
-        body = (
-            f"Das {office} hat Ihr Projekt „{done.name}“ {again}freigegeben:\n"
-            f"{mail.link('pages.detail', project_id=done.id)}\n\n"
-            + (f"Hinweis: {text}\n\n" if text else "")
-        )
-    else:
-        subject = "Ihr Projekt ist nicht mehr im Atlas"
-        body = (
-            f"Das {office} hat Ihr Projekt „{done.name}“ aus dem Atlas genommen.\n\n"
-            f"Begründung: {text}\n\n"
-        )
-    _tell_submitter(done, subject, body + _PRIVATE_LINK)
+    submitter_mail.taken_off_or_put_back(done, publish, bool(again), text)
     flash(f"„{done.name}“ ist {again if publish else 'nicht mehr '}im Atlas.")
     return redirect(url_for("moderation.item", project_id=project_id), 303)
 

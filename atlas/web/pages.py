@@ -13,15 +13,27 @@ from atlas import search
 from atlas.core import demand
 from atlas.core.fields import FIELD_COLOURS, FIELDS
 from atlas.geo import geocoding, regions
+from atlas.geo.geocoding import PRECISION_LABELS
 from atlas.store import Status
 from atlas.web import maps
 from atlas.web.extensions import get_geocode, get_store, get_tiles
+from atlas.web.terms import office_name, translated
 
 bp = Blueprint("pages", __name__)
 
 PER_PAGE = 20
 MAP_LIST_LENGTH = 20
-FILTER_KEYS = ("field", "region", "district", "q", "near", "near_source", "radius_km", "sort")
+FILTER_KEYS = (
+    "field",
+    "language",
+    "region",
+    "district",
+    "q",
+    "near",
+    "near_source",
+    "radius_km",
+    "sort",
+)
 SORT_LABELS = {"name": "Name", "distance": "Entfernung", "newest": "Neueste zuerst"}
 
 
@@ -57,52 +69,65 @@ def district_phrase(d: dict) -> Markup:
     """ "im Landkreis Harburg", "in der Region Hannover", "in der kreisfreien Stadt Emden"."""
     name = Markup("<strong>%s</strong>") % d["name"]
     if d["kind"] == "Region":
-        return Markup("in der ") + name
+        return Markup(_("in der %(name)s", name=name))
     if d["kind"] == "Kreisfreie Stadt":
-        return Markup("in der kreisfreien Stadt ") + name
-    return (
-        Markup("im ") + name
-        if d["name"].startswith("Landkreis")
-        else Markup("im Landkreis ") + name
-    )
+        return Markup(_("in der kreisfreien Stadt %(name)s", name=name))
+    if d["name"].startswith("Landkreis"):
+        return Markup(_("im %(name)s", name=name))
+    return Markup(_("im Landkreis %(name)s", name=name))
 
 
 #: What a point stands for, said after the place in a heading ("um 30175 Hannover (Ortsmitte)").
-_CENTRE = {"municipality": " (Ortsmitte)", "place": " (Ortsmitte)", "district": " (Kreismitte)"}
+def _centre(precision) -> str:
+    if precision in ("municipality", "place"):
+        return " " + _("(Ortsmitte)")
+    return " " + _("(Kreismitte)") if precision == "district" else ""
 
 
 def near_phrase(near: search.Near) -> str:
     """What the distances are measured from, after "im Umkreis von 25 km": "um 30451 Hannover",
     "um Winsen (Luhe) (Ortsmitte)", "um Ihren Standort"; never coordinates."""
     if near.source == "device":
-        return "um Ihren Standort"
+        return _("um Ihren Standort")
     if near.source == "point":
-        return f"um einen Punkt bei {near.label}" if near.label else "um den gewählten Punkt"
-    return f"um {near.label}{_CENTRE.get(near.precision, '')}"
+        if near.label:
+            return _("um einen Punkt bei %(place)s", place=near.label)
+        return _("um den gewählten Punkt")
+    return _("um %(place)s", place=f"{near.label}{_centre(near.precision)}")
 
 
 def near_note(near: search.Near) -> str:
     """One sentence on the point the distances are measured from, as exact as it really is."""
-    street = " Straßen kennt die Ortssuche nicht." if near.street_ignored else ""
+    street = " " + _("Straßen kennt die Ortssuche nicht.") if near.street_ignored else ""
     if near.source == "device":
-        return "Gemessen ab dem Standort, den Ihr Browser ermittelt hat."
+        return _("Gemessen ab dem Standort, den Ihr Browser ermittelt hat.")
     if near.source == "point":
-        return "Gemessen ab dem Punkt mit den angegebenen Koordinaten."
+        return _("Gemessen ab dem Punkt mit den angegebenen Koordinaten.")
     if near.precision == geocoding.Precision.ADDRESS:
-        return "Gemessen ab der gefundenen Adresse."
+        return _("Gemessen ab der gefundenen Adresse.")
     if near.precision == geocoding.Precision.POSTCODE:
-        return f"Gemessen ab der ungefähren Mitte des Postleitzahlgebiets {near.postcode}.{street}"
-    if near.precision == geocoding.Precision.DISTRICT:
         return (
+            _(
+                "Gemessen ab der ungefähren Mitte des Postleitzahlgebiets %(code)s.",
+                code=near.postcode,
+            )
+            + street
+        )
+    if near.precision == geocoding.Precision.DISTRICT:
+        return _(
             "Gemessen ab der Mitte des Landkreises. Für genauere Entfernungen geben Sie einen "
             "Ort oder eine Postleitzahl ein."
         )
     if near.postcode:
         return (
-            f"Für die Postleitzahl {near.postcode} kennt der Atlas nur den Ort: gemessen wird "
-            f"ab der Ortsmitte.{street}"
+            _(
+                "Für die Postleitzahl %(code)s kennt der Atlas nur den Ort: gemessen wird "
+                "ab der Ortsmitte.",
+                code=near.postcode,
+            )
+            + street
         )
-    return f"Gemessen ab der Ortsmitte.{street}"
+    return _("Gemessen ab der Ortsmitte.") + street
 
 
 def area_phrase(query: search.Query) -> Markup:
@@ -111,7 +136,8 @@ def area_phrase(query: search.Query) -> Markup:
     if query.district:
         return Markup(" ") + district_phrase(regions.district(query.district))
     if query.region:
-        return Markup(" in der Region <strong>%s</strong>") % regions.REGIONS[query.region]["name"]
+        name = Markup("<strong>%s</strong>") % regions.REGIONS[query.region]["name"]
+        return Markup(" ") + Markup(_("in der Region %(name)s", name=name))
     return Markup("")
 
 
@@ -123,11 +149,13 @@ def _districts_of(region: str) -> list[dict]:
 @bp.app_context_processor
 def _common():
     return {
-        "FIELDS": FIELDS,
+        "FIELDS": translated(FIELDS),
         "FIELD_COLOURS": FIELD_COLOURS,
         "REGIONS": regions.REGIONS,
         "RADII": search.RADII_KM,
-        "SORT_LABELS": SORT_LABELS,
+        "SORT_LABELS": translated(SORT_LABELS),
+        "PRECISION_LABELS": translated(PRECISION_LABELS),
+        "office_name": office_name,
         "district": regions.district,
         "boundary_attribution": regions.ATTRIBUTION,
         "geocoder_attribution": geocoding.ATTRIBUTION,
@@ -223,3 +251,9 @@ def privacy():
         tiles_origin=get_tiles().origin,
         nominatim=urlsplit(nominatim).netloc if nominatim else None,
     )
+
+
+@bp.get("/leichte-sprache")
+def easy_language():
+    """What the atlas is, how to find an initiative and how to submit one, in Leichte Sprache."""
+    return render_template("easy_language.html")

@@ -13,10 +13,11 @@ from atlas.core import submissions
 from atlas.geo import regions
 from atlas.geo.geocoding import PRECISION_LABELS, Precision
 from atlas.store import Status
-from atlas.web import mail, maps
+from atlas.web import i18n, mail, maps
 from atlas.web.errors import wait_text
 from atlas.web.extensions import get_geocode, get_store, get_tiles, limiter
 from atlas.web.forms import CSRF_MESSAGE, ActionForm, SubmissionForm
+from atlas.web.terms import office_name
 
 bp = Blueprint("submit", __name__)
 
@@ -167,10 +168,12 @@ def street_missed(street: str | None, placement: submissions.Placement) -> str |
     """What to say when a street was given but the point stands only for the town or postcode."""
     if not street or not placement.ok or placement.precision not in _ROUGH:
         return None
-    return (
-        f"Die Straße „{street}“ haben wir nicht gefunden. Der Punkt steht vorerst nur ungefähr "
-        f"({PRECISION_LABELS[placement.precision]}). Bitte ziehen Sie die Markierung an die "
-        "richtige Stelle oder klicken Sie dort in die Karte."
+    return _(
+        "Die Straße „%(street)s“ haben wir nicht gefunden. Der Punkt steht vorerst nur ungefähr "
+        "(%(precision)s). Bitte ziehen Sie die Markierung an die "
+        "richtige Stelle oder klicken Sie dort in die Karte.",
+        street=street,
+        precision=_(PRECISION_LABELS[placement.precision]),
     )
 
 
@@ -242,8 +245,8 @@ def submit():
         # Looks like a bot: store nothing, say nothing useful.
         return render_template(
             "error.html",
-            title="Nicht angenommen",
-            message="Diese Einreichung konnte nicht angenommen werden.",
+            title=_("Nicht angenommen"),
+            message=_("Diese Einreichung konnte nicht angenommen werden."),
         ), 400
     if not form.validate():
         return _render(form, status=400)
@@ -261,8 +264,10 @@ def submit():
     if form.step.data != "confirm" or (dups and not form.confirm_duplicate.data):
         if form.step.data == "confirm" and dups:
             form.confirm_duplicate.errors = [
-                "Bitte prüfen Sie die ähnlichen Projekte und "
-                "bestätigen Sie, dass es ein eigenes Projekt ist."
+                _(
+                    "Bitte prüfen Sie die ähnlichen Projekte und "
+                    "bestätigen Sie, dass es ein eigenes Projekt ist."
+                )
             ]
         form.step.data = "confirm"
         return _render(form, placement, dups, status=200, notes=data["notes"])
@@ -281,14 +286,24 @@ def submit():
             ),
             (
                 [data["contact_email"]],
-                f"Ihre Einreichung: {data['name']}",
-                f"Vielen Dank! Ihre Einreichung wird vom {office['office']} geprüft.\n\n"
-                f"Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
-                f"ändern oder die Einreichung zurückziehen – auch nach der Freigabe:\n"
-                f"{mail.link('submit.status', token=token)}\n",
+                # In the language the submitter used the form in.
+                _("Ihre Einreichung: %(name)s", name=data["name"]),
+                _(
+                    "Vielen Dank! Ihre Einreichung wird vom %(office)s geprüft.",
+                    office=office_name(office),
+                )
+                + "\n\n"
+                + _(
+                    "Unter diesem persönlichen Link sehen Sie den Stand, können die Angaben "
+                    "ändern oder die Einreichung zurückziehen – auch nach der Freigabe:"
+                )
+                + f"\n{mail.link('submit.status', token=token)}\n",
             ),
         ]
 
+    data["language"] = i18n.current()  # later mails to the submitter use it (issue 16)
+    if data.get("other_language") and data.get("other_description"):
+        data["descriptions"] = {data["other_language"]: data["other_description"]}
     try:
         _project_id, token, messages = submissions.create(store, data, placement, compose)
     except submissions.AlreadySubmitted:
@@ -313,11 +328,13 @@ def _too_many(exc: RateLimitExceeded):
     if request.endpoint == "submit.status":
         project = submissions.by_token(get_store(), request.view_args.get("token", ""))
         if project is not None:
-            message = wait_text("Änderungen") + " Ihre Eingaben stehen unten noch im Formular."
+            message = (
+                wait_text(_("Änderungen")) + " " + _("Ihre Eingaben stehen unten noch im Formular.")
+            )
             return _status_page(project, form, stored_placement(project), message, 429)
     if request.endpoint != "submit.submit":
-        return render_template("error.html", title="Zu viele Anfragen", message=wait_text()), 429
-    problem = wait_text("Einreichungen") + " Ihre Angaben stehen unten noch im Formular."
+        return render_template("error.html", title=_("Zu viele Anfragen"), message=wait_text()), 429
+    problem = wait_text(_("Einreichungen")) + " " + _("Ihre Angaben stehen unten noch im Formular.")
     return _render(form, status=429, problem=problem)
 
 
@@ -380,7 +397,7 @@ def status(token: str):
     form = SubmissionForm()
     if not form.validate():
         return _status_page(
-            project, form, placement, "Bitte prüfen Sie die markierten Felder.", 400
+            project, form, placement, _("Bitte prüfen Sie die markierten Felder."), 400
         )
     data = form_values(form)
     new_place = place_form(data)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from flask import Flask
+from flask import Flask, has_request_context
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from atlas.core.fields import FIELDS
 from atlas.geo import regions
@@ -17,12 +19,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 #: A submission's state as its submitter reads it on the private page.
 STATUS_FOR_SUBMITTER = {
-    "pending": "wird geprüft",
-    "published": "freigegeben und im Atlas sichtbar",
-    "rejected": "nicht freigegeben",
+    "pending": _l("wird geprüft"),
+    "published": _l("freigegeben und im Atlas sichtbar"),
+    "rejected": _l("nicht freigegeben"),
 }
 #: A rejected project that was published before and taken off by its office.
-TAKEN_OFF = "vom Amt aus dem Atlas genommen"
+TAKEN_OFF = _l("vom Amt aus dem Atlas genommen")
 #: A project's state as an office reads it.
 STATUS_FOR_OFFICE = {
     "pending": "wartet auf Prüfung",
@@ -47,31 +49,32 @@ ACTIONS = {
 }
 #: The audit log's changed columns in German.
 COLUMNS = {
-    "name": "Name",
-    "organisation": "Träger",
-    "description": "Beschreibung",
-    "fields": "Handlungsfelder",
-    "street": "Straße",
-    "postcode": "Postleitzahl",
-    "city": "Ort",
-    "website": "Website",
-    "publish_email": "E-Mail veröffentlichen",
-    "lat": "Breite",
-    "lon": "Länge",
-    "precision": "Genauigkeit",
-    "district_code": "Landkreis",
-    "region": "Region",
-    "status": "Stand",
-    "decision_note": "Begründung / Hinweis",
+    "name": _l("Name"),
+    "organisation": _l("Träger"),
+    "description": _l("Beschreibung"),
+    "fields": _l("Handlungsfelder"),
+    "street": _l("Straße"),
+    "postcode": _l("Postleitzahl"),
+    "city": _l("Ort"),
+    "website": _l("Website"),
+    "publish_email": _l("E-Mail veröffentlichen"),
+    "lat": _l("Breite"),
+    "lon": _l("Länge"),
+    "precision": _l("Genauigkeit"),
+    "district_code": _l("Landkreis"),
+    "region": _l("Region"),
+    "status": _l("Stand"),
+    "decision_note": _l("Begründung / Hinweis"),
+    "language": _l("Sprache der Einreichung"),
     # an import of a list (issue 18)
-    "file": "Datei",
-    "sheet": "Tabellenblatt",
-    "added": "neu",
-    "updated": "geändert",
-    "unchanged": "unverändert",
-    "refused": "abgelehnt",
-    "removed": "entfernt",
-    "restored": "wiederhergestellt",
+    "file": _l("Datei"),
+    "sheet": _l("Tabellenblatt"),
+    "added": _l("neu"),
+    "updated": _l("geändert"),
+    "unchanged": _l("unverändert"),
+    "refused": _l("abgelehnt"),
+    "removed": _l("entfernt"),
+    "restored": _l("wiederhergestellt"),
 }
 
 
@@ -81,8 +84,13 @@ def berlin_time(moment: datetime | None, seconds: bool = False) -> str:
         return "–"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    pattern = "dd.MM.yyyy, HH:mm:ss zzz" if seconds else "dd.MM.yyyy, HH:mm zzz"
-    return format_datetime(moment, pattern, tzinfo=BERLIN, locale="de_DE")
+    lang = str(get_locale() or "de") if has_request_context() else "de"
+    if lang.startswith("de"):
+        pattern = "dd.MM.yyyy, HH:mm:ss zzz" if seconds else "dd.MM.yyyy, HH:mm zzz"
+        return format_datetime(moment, pattern, tzinfo=BERLIN, locale="de_DE")
+    # Another interface language (issue 16): its own date format, the zone as in German.
+    day = format_datetime(moment, "medium" if seconds else "short", tzinfo=BERLIN, locale=lang)
+    return f"{day} {format_datetime(moment, 'zzz', tzinfo=BERLIN, locale='de_DE')}"
 
 
 def _value(column: str, value) -> str:
