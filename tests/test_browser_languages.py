@@ -79,7 +79,7 @@ def test_pages_in_arabic_and_english(browser, server, lang, size):
         for name, path in PAGES.items():
             if path is None:
                 page.goto(f"{server}/projekte?lang={lang}")
-                path = page.locator("main a[href^='/projekte/']").first.get_attribute("href")
+                path = page.locator("main li.project h3 a").first.get_attribute("href")
             page.goto(f"{server}{path}{'&' if '?' in path else '?'}lang={lang}")
             if name == "start":
                 page.locator("#map-status[data-count]").wait_for()

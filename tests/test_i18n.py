@@ -61,7 +61,8 @@ def test_data_labels_are_marked_for_translation():
 def _german_outside_gettext(text: str) -> list[str]:
     text = re.sub(r"\{#.*?#\}", " ", text, flags=re.S)
     text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", text, flags=re.S)
-    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
+    # Scripts, styles and code (paths, HTTP methods) are not interface text.
+    text = re.sub(r"<(script|style|code)\b.*?</\1>", " ", text, flags=re.S)
     text = re.sub(r"<[^>]*>", " ", text, flags=re.S)
     text = unescape(text)
     for name in NAMES:

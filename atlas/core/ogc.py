@@ -157,6 +157,8 @@ STRING = {"type": "string"}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 DATE_TIME = {"type": "string", "format": "date-time"}
 FIELD_ENUM = {"type": "string", "enum": list(FIELDS)}
+LANGUAGE = {"type": "string", "pattern": "^[a-z]{2}$"}  # ISO 639-1
+LANGUAGES = {"type": "array", "items": LANGUAGE}
 REGION_ENUM = {"type": "string", "enum": list(regions.REGIONS)}
 DISTRICT_CODE = {"type": "string", "pattern": "^03[1-4][0-9]{2}$"}
 
@@ -187,6 +189,14 @@ PROJECT_PROPERTIES: dict[str, dict] = {
     "region": {**REGION_ENUM, "title": N_("Region")},
     "contact_email": {"type": "string", "format": "email", "title": N_("E-Mail")},
     "synthetic": {"type": "boolean", "title": N_("Testdaten")},
+    "languages": {**LANGUAGES, "title": N_("Sprachen, in denen das Projekt mit Menschen arbeitet")},
+    # Issue 21's dates (titles not in the catalogue yet: German in every language).
+    "confirmed_at": {**DATE_TIME, "title": "Zuletzt bestätigt"},
+    "source_date": {
+        "type": "string",
+        "pattern": "^[0-9]{4}(-[0-9]{2}){0,2}$",
+        "title": "Stand laut Quelle",
+    },
     "created": {**DATE_TIME, "title": N_("Aufgenommen")},
     "updated": {**DATE_TIME, "title": N_("Geändert")},
     **{
@@ -330,6 +340,7 @@ COLLECTIONS: dict[str, Collection] = {
                 "region": REGION_ENUM,
                 "district_code": DISTRICT_CODE,
                 "field": FIELD_ENUM,
+                "language": LANGUAGE,
                 "precision": PROJECT_PROPERTIES["precision"],
             },
             PROJECT_PROPERTIES,
@@ -514,6 +525,7 @@ def project_query(args: Mapping, geocode) -> tuple[search.Query, tuple]:
         "region": args.get("region"),
         "district": args.get("district_code"),
         "field": args.get("field"),
+        "language": args.get("language"),
         "q": args.get("q"),
         "near": args.get("near"),
         "radius_km": args.get("radius_km"),

@@ -96,8 +96,6 @@ class ClusterIndex:
         self.lon = np.array([r[2] for r in rows], dtype=float)
         self.field = [r[3] for r in rows]
         self.names = [r[4] for r in rows]
-        # Unanswered reminders (issue 21): the marker is drawn muted.
-        self.muted = [1 if len(r) > 5 and r[5] else 0 for r in rows]
         n = len(rows)
         fields = np.zeros((n, len(FIELD_KEYS)), dtype=np.int32)
         column = {key: i for i, key in enumerate(FIELD_KEYS)}
@@ -141,14 +139,7 @@ class ClusterIndex:
         singles = inside[level.point[inside] >= 0]
         many = inside[level.point[inside] < 0]
         projects = [
-            [
-                self.ids[p],
-                float(self.lat[p]),
-                float(self.lon[p]),
-                self.field[p],
-                self.names[p],
-                self.muted[p],
-            ]
+            [self.ids[p], float(self.lat[p]), float(self.lon[p]), self.field[p], self.names[p]]
             for p in level.point[singles].tolist()
         ]
         lats = np.round(y_lat(level.y[many].astype(float)), 5).tolist()

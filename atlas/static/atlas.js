@@ -175,6 +175,7 @@
         if (p.organisation) { box.appendChild(el("p", p.organisation, "org")); }
         var place = [p.postcode, p.city].filter(Boolean).join(" ");
         box.appendChild(el("p", [place, p.district].filter(Boolean).join(" · ")));
+        if (p.freshness) { box.appendChild(el("p", p.freshness, "freshness")); }
         box.appendChild(el("p", (p.fields || []).map(function (f) { return fields[f] || f; }).join(", ")));
         var link = el("a", t("details"));
         link.href = "/projekte/" + encodeURIComponent(p.id);

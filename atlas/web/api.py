@@ -137,7 +137,8 @@ def clusters():
         "in_view": view.in_view,
         "fields": list(FIELDS),
         "clusters": view.clusters,
-        "projects": view.projects,
+        # Unanswered reminders (issue 21) are drawn muted: a flag that turns by time alone.
+        "projects": freshness.mark_unconfirmed(get_store(), view.projects),
     }
     return Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
