@@ -172,3 +172,26 @@ def test_sign_ups_count_against_the_submission_limit(make_app):  # noqa: F811
     assert forged.status_code == 403  # posted from another site: refused, and not counted
     codes = [client.post("/benachrichtigen", data=SIGN_UP).status_code for _ in range(3)]
     assert codes == [303, 303, 429]
+
+
+def test_two_instances_sending_at_once_send_one_digest(make_app):  # noqa: F811
+    """Two processes on one database both find the sign-up due (the service's runner and
+    `atlas alerts send`, or two instances): the database lets one of them send it."""
+    from atlas.core.projects import clean_record
+    from atlas.web.alerts import _send_digest
+    from tests.test_api import PROJECTS
+
+    with smtp_server() as smtp:
+        app = make_app(SMTP_HOST=smtp.host, SMTP_PORT=smtp.port)
+        store = get_store(app)
+        key = alerts.subscribe(store, READER, {"field": "sprache"}, "weekly", "de")
+        alerts.confirm(store, key, now=utcnow() - timedelta(days=8))
+        store.save_all([clean_record(PROJECTS[0], "test 0")])
+        now = utcnow()
+        [sub] = alerts.due(store, now)  # both processes read it as due ...
+        digest = alerts.new_projects(store, sub, None)
+        with app.test_request_context():
+            _send_digest(app, store, digest, now)  # ... and both send
+            _send_digest(app, store, digest, now)
+        assert len(smtp.mailbox.to(READER)) == 1
+        assert send_due(app) == []  # and it is no longer due

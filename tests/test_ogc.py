@@ -240,6 +240,14 @@ def test_etag_and_cors(client):
     etag = first.headers["ETag"]
     again = client.get("/ogc/collections/projects/items?limit=5", headers={"If-None-Match": etag})
     assert again.status_code == 304
+    # A GIS client that takes gzip gets the compressed answer and may revalidate it as well.
+    url = "/ogc/collections/districts/items"
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    held = client.get(
+        url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}
+    )
+    assert held.status_code == 304
     store = get_store(client.application)
     with store.session.begin() as s:
         s.get(Project, "sprachcafe-linden-hannover").name = "Sprachcafé Linden-Nord"

@@ -148,11 +148,19 @@ def new_projects(store: Store, sub: AlertSubscription, geocode) -> Digest:
     return Digest(sub, query, found[:DIGEST_MAX])
 
 
-def mark_sent(store: Store, sub_id: int, now: datetime) -> None:
-    with store.session.begin() as s:
-        s.execute(
-            update(AlertSubscription).where(AlertSubscription.id == sub_id).values(last_sent_at=now)
+def claim(session, sub: AlertSubscription, now: datetime) -> bool:
+    """Take a due digest for this process, within the transaction that queues its mail: the
+    database moves `last_sent_at` to now only while the sign-up is still due, so of several
+    instances (or the service and `atlas alerts send`) exactly one sends it."""
+    done = session.execute(
+        update(AlertSubscription)
+        .where(
+            AlertSubscription.id == sub.id,
+            AlertSubscription.last_sent_at <= now - FREQUENCIES[sub.frequency],
         )
+        .values(last_sent_at=now)
+    )
+    return done.rowcount == 1
 
 
 def aware(moment: datetime) -> datetime:

@@ -148,12 +148,11 @@ def send_due(app: Flask, dry_run: bool = False, now: datetime | None = None) -> 
             if dry_run:
                 continue
             if digest.projects:  # nothing new: nothing sent, and the next round looks again
-                _send_digest(app, store, digest)
-                alerts.mark_sent(store, sub.id, now)
+                _send_digest(app, store, digest, now)
     return report
 
 
-def _send_digest(app: Flask, store, digest: alerts.Digest) -> None:
+def _send_digest(app: Flask, store, digest: alerts.Digest, now: datetime) -> None:
     sub = digest.subscription
     unsubscribe_url = mail.link("alerts.unsubscribe", key=sub.key)
     with force_locale(sub.locale):
@@ -174,6 +173,8 @@ def _send_digest(app: Flask, store, digest: alerts.Digest) -> None:
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     with store.session.begin() as s:
+        if not alerts.claim(s, sub, now):
+            return  # another process sent this digest a moment ago
         messages = outbox.enqueue(s, "alert", [sub.email], subject, body, headers=headers)
     outbox.deliver(store, messages, app.config)
 

@@ -25,6 +25,12 @@ def data_etag(*extra) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
+def client_holds(tag: str) -> bool:
+    """The client's copy (If-None-Match) is the answer with this ETag; Flask-Compress marks a
+    compressed answer's ETag "<tag>:gzip", which counts as the same."""
+    return tag in {t.split(":", 1)[0] for t in request.if_none_match.as_set()}
+
+
 def data_versioned(view):
     """Answer 304 when the client's copy (If-None-Match) is of the current data version;
     otherwise the view's answer, with that version's ETag when it is a 200."""
@@ -32,9 +38,7 @@ def data_versioned(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         tag = data_etag()
-        # Flask-Compress marks a compressed answer's ETag "<tag>:gzip".
-        held = {t.split(":", 1)[0] for t in request.if_none_match.as_set()}
-        if tag in held:
+        if client_holds(tag):
             response = Response(status=304)
         else:
             response = make_response(view(*args, **kwargs))

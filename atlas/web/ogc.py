@@ -10,7 +10,6 @@ ETag from the store's data version (a matching If-None-Match answers 304). Error
 
 from __future__ import annotations
 
-import hashlib
 import json
 from urllib.parse import urlencode
 
@@ -21,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from atlas.core import ogc, ogc_docs
 from atlas.core.fields import FIELDS
 from atlas.store import VersionedCache
+from atlas.web import caching
 from atlas.web.errors import ERROR_TEXTS
 from atlas.web.extensions import get_geocode, get_store, heavy
 
@@ -83,17 +83,10 @@ def _conditional():
         fmt = _format()
     except ogc.OgcError:
         return None
-    key = "|".join(
-        [
-            str(get_store().data_version()),
-            request.full_path,
-            fmt,
-            current_app.config["PUBLIC_URL"],
-            current_app.config["DATA_LICENSE"],
-        ]
+    g.ogc_etag = caching.data_etag(
+        fmt, current_app.config["PUBLIC_URL"], current_app.config["DATA_LICENSE"]
     )
-    g.ogc_etag = hashlib.sha256(key.encode()).hexdigest()[:32]
-    if g.ogc_etag in request.if_none_match:
+    if caching.client_holds(g.ogc_etag):
         response = Response(status=304)
         response.set_etag(g.ogc_etag)
         return response
