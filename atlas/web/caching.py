@@ -14,6 +14,7 @@ from functools import wraps
 from flask import Flask, Response, make_response, request
 from flask_compress import Compress
 
+from atlas.store import utcnow
 from atlas.web.assets import fingerprint
 from atlas.web.extensions import get_store
 
@@ -21,7 +22,9 @@ from atlas.web.extensions import get_store
 def data_etag(*extra) -> str:
     """A strong ETag for this request's answer at the current data version."""
     version = get_store().data_version()
-    raw = "|".join(map(str, (version, request.path, request.query_string.decode(), *extra)))
+    # The day too: an entry turns unconfirmed by time alone (issue 21), with no data change.
+    day = utcnow().date()
+    raw = "|".join(map(str, (version, day, request.path, request.query_string.decode(), *extra)))
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
