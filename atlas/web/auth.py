@@ -27,6 +27,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 
 from atlas.core import accounts
+from atlas.geo import regions
 from atlas.store import User
 from atlas.web.extensions import get_store, limiter
 from atlas.web.forms import LoginForm
@@ -78,6 +79,14 @@ def log_out() -> None:
 def current_user() -> User | None:
     officer = flask_login.current_user
     return officer.user if officer.is_authenticated else None
+
+
+def region_of(user: User, chosen: str | None) -> str | None:
+    """The region an office page shows or acts for: an officer's own; an administrator's
+    `chosen` one when it is a region, else statewide (None)."""
+    if not user.is_admin:
+        return user.region
+    return chosen if chosen in regions.REGIONS else None
 
 
 #: Logged in, whether enrolled in a required two-factor login or not (the enrolment page).

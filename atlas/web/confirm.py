@@ -185,16 +185,11 @@ def _tell_office(project) -> None:
 # --- the office's page ------------------------------------------------------------------------
 
 
-def _region_of(user) -> str | None:
-    region = user.region if not user.is_admin else (request.args.get("region") or None)
-    return region if region in regions.REGIONS else None
-
-
 @bp.get("/verwaltung/ueberfaellig")
 @auth.login_required
 def overdue():
     user = auth.current_user()
-    region = _region_of(user)
+    region = auth.region_of(user, request.args.get("region"))
     config = current_app.config
     items = reminders.overdue(
         get_store(),

@@ -65,14 +65,6 @@ def import_source(project) -> str | None:
     return _("Importierte Liste, %(when)s", when=when)
 
 
-def _region_of(user) -> str | None:
-    """The region an import is for: the officer's; an administrator's choice, or statewide."""
-    if not user.is_admin:
-        return user.region
-    chosen = request.form.get("region") or None
-    return chosen if chosen in regions.REGIONS else None
-
-
 @bp.get("")
 @auth.login_required
 def index(message: str | None = None, status: int = 200):
@@ -113,7 +105,7 @@ def upload():
         sheet = importing.read_file(upload.read(), name, request.form.get("blatt") or None)
     except importing.FileError as exc:
         return index(_file_problem(exc), 400)
-    region = _region_of(user)
+    region = auth.region_of(user, request.form.get("region"))
     planned = importing.plan(sheet.rows, geocode=get_geocode(), region=region)
     pending_id = importing.keep_pending(
         get_store(), user_id=user.id, region=region, sheet=sheet, planned=planned

@@ -172,9 +172,7 @@ def logout():
 @auth.login_required
 def queue():
     user = auth.current_user()
-    region = user.region if not user.is_admin else (request.args.get("region") or None)
-    if region is not None and region not in regions.REGIONS:
-        region = None
+    region = auth.region_of(user, request.args.get("region"))
     items = submissions.queue(get_store(), region)
     tiles = get_tiles()
     rendered = maps.render(
@@ -412,9 +410,7 @@ LISTED = {
 def projects():
     """The projects of the officer's region in one state, to edit, take off or publish again."""
     user = auth.current_user()
-    region = user.region if not user.is_admin else (request.args.get("region") or None)
-    if region is not None and region not in regions.REGIONS:
-        region = None
+    region = auth.region_of(user, request.args.get("region"))
     status = request.args.get("stand", Status.PUBLISHED)
     if status not in LISTED:
         status = Status.PUBLISHED
