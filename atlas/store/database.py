@@ -241,10 +241,14 @@ class Store:
     def analyze(self) -> None:
         """Refresh the planner's statistics after a bulk change, so it picks the right index.
         PostgreSQL also vacuums the projects: index-only scans (the box counts) need the
-        visibility map that a bulk insert leaves unset until autovacuum comes by."""
+        visibility map that a bulk insert leaves unset until autovacuum comes by. Only the
+        projects table: a bare ANALYZE on PostgreSQL walks every schema of the database, holding
+        each table's lock to the end of its transaction, and deadlocks with anyone dropping or
+        migrating another schema there (seen in CI: the test workers each have their own)."""
         if self.is_postgres:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM (ANALYZE) projects"))
+            return
         with self.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
 
