@@ -93,3 +93,22 @@ def test_map_status_and_list_agree_after_filtering(watched, server):
     assert zoomed["zoom"] == view["zoom"] + 2
     assert sum(n["count"] for n in zoomed["nodes"]) <= filtered
     assert marker_count(page) == filtered
+
+
+def test_the_first_view_comes_with_the_page_and_the_next_is_asked_for(watched, server):
+    """On a desk's and a phone's screen the map draws its first view from the page itself (no
+    request waited for); a zoom asks the server for the new view."""
+    page = watched.page
+    asked = []
+    page.on("request", lambda r: "/api/clusters" in r.url and asked.append(r.url))
+    for width, height in ((1280, 860), (390, 844)):
+        asked.clear()
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(server + "/")
+        total = marker_count(page)
+        assert sum(n["count"] for n in drawn(page)["nodes"]) == total
+        assert asked == [], f"the first view at {width} px waited for {asked}"
+    page.locator(".leaflet-control-zoom-in").click()
+    settle(page)
+    assert len(asked) == 1 and "zoom=" in asked[0]
+    assert marker_count(page) == total

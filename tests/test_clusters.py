@@ -179,6 +179,33 @@ def test_the_api_answers_compact_views_and_says_what_is_wrong(store, app):
     assert bad.status_code == 400 and "field" in bad.json["error"]
 
 
+@pytest.mark.parametrize(
+    "page, filters",
+    [
+        ("/", {}),
+        ("/?field=sprache&region=lueneburg", {"field": "sprache", "region": "lueneburg"}),
+        ("/?near=52.3745,9.7386&radius_km=10", {"near": "52.3745,9.7386", "radius_km": "10"}),
+        ("/regionen/weser-ems", {"region": "weser-ems"}),
+        ("/embed/karte?district=03241", {"district": "03241"}),
+    ],
+)
+def test_map_pages_carry_their_first_view_as_the_api_answers_it(store, app, page, filters):
+    client = app.test_client()
+    html = client.get(page).get_data(as_text=True)
+    island = re.search(r'id="atlas-first-views"[^>]*>(.*?)</script>', html, re.S)
+    views = json.loads(island.group(1))
+    assert views, page
+    listing = client.get("/api/projects", query_string={**filters, "limit": 1}).json["total"]
+    for view in views:
+        box = ",".join(str(v) for v in view["bbox"])
+        asked = {**filters, "bbox": box, "zoom": view["answer"]["zoom"]}
+        assert client.get("/api/clusters", query_string=asked).json == view["answer"]
+        assert view["answer"]["total"] == listing
+    # A filter the page cannot use sends no first view (the status line says why).
+    bad = client.get("/?field=nope").get_data(as_text=True)
+    assert re.search(r'id="atlas-first-views"[^>]*>\[\]</script>', bad)
+
+
 def test_answers_are_compressed_and_downloads_still_stream(store, app):
     client = app.test_client()
     answer = client.get("/api/markers", headers={"Accept-Encoding": "gzip"})

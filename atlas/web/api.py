@@ -20,7 +20,7 @@ from atlas.core.fields import FIELDS
 from atlas.core.projects import to_feature
 from atlas.geo import regions
 from atlas.store import Project, Status, VersionedCache, utcnow
-from atlas.web import freshness
+from atlas.web import freshness, maps
 from atlas.web.caching import data_versioned
 from atlas.web.errors import error
 from atlas.web.extensions import get_geocode, get_store, heavy
@@ -126,12 +126,19 @@ def clusters():
     it splits, counts per field (in the order of `fields`)], projects [id, lat, lon, first
     field, name, 1 if unconfirmed]; `total` counts every match, `in_view` those in the box."""
     filters = {k: v for k, v in request.args.items() if k not in _VIEW_PARAMETERS}
-    query = search.parse(filters, geocode=get_geocode())
     bbox = search.parse({"bbox": request.args.get("bbox") or "-180,-85,180,85"}, geocode=None)
-    zoom = _zoom(request.args.get("zoom"))
+    body = cluster_answer(filters, bbox.bbox, _zoom(request.args.get("zoom")))
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
+    )
+
+
+def cluster_answer(filters: dict, bbox: tuple, zoom: float) -> dict:
+    """The body of /api/clusters for the listing's `filters`, a box and a zoom."""
+    query = search.parse(filters, geocode=get_geocode())
     index = search.clusters(get_store(), query)
-    view = index.view(bbox.bbox, zoom)
-    body = {
+    view = index.view(bbox, zoom)
+    return {
         "zoom": view.zoom,
         "total": index.total,
         "in_view": view.in_view,
@@ -140,9 +147,22 @@ def clusters():
         # Unanswered reminders (issue 21) are drawn muted: a flag that turns by time alone.
         "projects": freshness.mark_unconfirmed(get_store(), view.projects),
     }
-    return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
-    )
+
+
+def first_views(filters: dict, bounds: list) -> list[dict]:
+    """What /api/clusters answers for a map page's first view, sent with the page so the map
+    draws without waiting for a request: one answer for each zoom that Leaflet's fitBounds can
+    give `bounds` ([[south, west], [north, east]]) on the atlas's map panes, for the box its
+    view covers there (`maps.first_view_boxes`). Empty when the filters are unusable (the page
+    says why instead)."""
+    boxes = {z: tuple(round(v, 5) for v in box) for z, box in maps.first_view_boxes(bounds).items()}
+    try:
+        return [
+            {"bbox": list(box), "answer": cluster_answer(filters, box, zoom)}
+            for zoom, box in boxes.items()
+        ]
+    except search.BadQuery:
+        return []
 
 
 def _zoom(raw) -> float:

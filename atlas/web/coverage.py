@@ -23,6 +23,7 @@ from atlas.geo import regions
 from atlas.search import BadQuery
 from atlas.store import Project, VersionedCache
 from atlas.web import maps
+from atlas.web.api import first_views
 from atlas.web.charts import chart, de_number, de_percent, de_rate
 from atlas.web.coverage_maps import MAP_ATTRIBUTION, Classes, region_map, state_map
 from atlas.web.extensions import get_store, get_tiles, heavy
@@ -121,7 +122,8 @@ def region_page(slug: str):
             return link(sort=key, order="desc" if order == "asc" else "asc") + TABLE_ANCHOR
         return link(sort=key, order="asc" if key in ("code", "name") else "desc") + TABLE_ANCHOR
 
-    clusters = url_for("api.clusters", region=slug, **_field_args(params.field))
+    cluster_filters = {"region": slug, **_field_args(params.field)}
+    clusters = url_for("api.clusters", **cluster_filters)
     downloads_args = {"field": params.field, "distance_km": params.distance_km}
     return render_template(
         "coverage_region.html",
@@ -141,6 +143,7 @@ def region_page(slug: str):
         field_links={s: link(field=s) for s in [None, *FIELDS]},
         distance_choices=DISTANCE_CHOICES_KM,
         clusters_url=clusters,
+        first_views=first_views(cluster_filters, maps.area_bounds(slug)),
         distance_text=_distance_text(params.distance_km),
         de_number=de_number,
         de_rate=de_rate,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request, url_for
 
 from atlas.web import maps, pages
+from atlas.web.api import first_views
 from atlas.web.extensions import babel, get_tiles
 from atlas.web.feeds import public
 
@@ -36,11 +37,8 @@ def _args() -> dict:
 @bp.get("/embed/karte")
 def embed_map():
     query, _result, problem = pages._query(1, count_unmet=False)
-    view = maps.overview(
-        get_tiles(),
-        near=query.near if query else None,
-        bounds=maps.area_bounds(query.region, query.district) if query else None,
-    )
+    near, bounds = pages._view_of(query)
+    view = maps.overview(get_tiles(), near=near, bounds=bounds)
     filters = {k: v for k, v in _args().items() if k != "lang"}
     return render_template(
         "embed_map.html",
@@ -48,6 +46,7 @@ def embed_map():
         problem=problem,
         map=maps.render(view, g.csp_nonce),
         clusters_url="" if problem else url_for("api.clusters", **filters),
+        first_views=[] if problem else first_views(filters, maps.first_bounds(near, bounds)),
         atlas_url=public(url_for("pages.index", **_args())),
     )
 

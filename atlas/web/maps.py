@@ -13,16 +13,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import folium
+from branca.element import MacroElement
+from folium.template import Template
 from markupsafe import Markup, escape
 
 from atlas.core.fields import FIELD_COLOURS
 from atlas.geo import regions
+from atlas.search.clusters import lat_y, lon_x, x_lon, y_lat
 
 #: Lower Saxony's extent, for the first view of the map.
 BOUNDS = [[51.29, 6.65], [53.9, 11.6]]
 #: Display-only simplification of the region outlines (about 300 m): drawn at state scale,
 #: where the data files' 50 m accuracy is invisible but would multiply the page's HTML.
 DISPLAY_TOLERANCE_DEG = 0.003
+
+#: Map panes (CSS pixels) whose first view is sent with the page (`fit_zooms`): a phone's map
+#: (the screen's width, 70 % of its height) and a desk's (beside the 300–380 px sidebar).
+PANE_SIZES = [(w, h) for w in (320, 412, 480) for h in (400, 650)] + [
+    (w, h) for w in (600, 900, 1300) for h in (500, 800)
+]
 
 _VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\s*', re.S)
 _BODY_STYLE = re.compile(r"<style>\s*html, body \{.*?</style>\s*", re.S)
@@ -92,6 +101,31 @@ class LeanMap(folium.Map):
         return [(name, url) for name, url in folium.Map.default_css if name == "leaflet_css"]
 
 
+class Label(MacroElement):
+    """A text on the map that is not a control: a Leaflet marker made with its div icon at
+    once. (Folium's Marker with a DivIcon first makes Leaflet's default image icon, which
+    makes Leaflet probe the page's styles for the image path and fetch two images, on the way
+    to the first view.)"""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+L.marker({{ this.location|tojson }}, {icon: L.divIcon({{ this.icon|tojson }}),
+  interactive: false, keyboard: false}).addTo({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, location, html: str, class_name: str, size: tuple[int, int]):
+        super().__init__()
+        self._name = "Label"
+        self.location = [float(location[0]), float(location[1])]
+        self.icon = {
+            "html": str(html),
+            "className": class_name,
+            "iconSize": list(size),
+            "iconAnchor": [size[0] // 2, size[1] // 2],
+        }
+
+
 def _base_map(tiles: Tiles, **kwargs) -> folium.Map:
     m = LeanMap(tiles=None, control_scale=True, **kwargs)
     if tiles.url:
@@ -110,6 +144,43 @@ def _region_outlines() -> tuple[dict, list[tuple[str, float, float]]]:
         point = row.geometry.representative_point()
         labels.append((row.name, point.y, point.x))
     return frame.__geo_interface__, labels
+
+
+def fit_zoom(bounds: list, width: float, height: float) -> int:
+    """The zoom Leaflet's fitBounds gives `bounds` ([[south, west], [north, east]]) on a map
+    pane of width × height pixels: the deepest whole zoom at which they fit (zoomSnap 1)."""
+    (south, west), (north, east) = bounds
+    span_x = (float(lon_x(east)) - float(lon_x(west))) * 256
+    span_y = (float(lat_y(south)) - float(lat_y(north))) * 256
+    scale = min(width / max(span_x, 1e-9), height / max(span_y, 1e-9))
+    # Leaflet rounds to a hundredth of a zoom before flooring ("don't jump if within 1 %").
+    return max(0, min(18, math.floor(round(math.log2(scale), 2))))
+
+
+def first_view_boxes(bounds: list) -> dict[int, tuple[float, float, float, float]]:
+    """Each zoom the first view of `bounds` can have on the atlas's map panes (PANE_SIZES),
+    with the box (minlon, minlat, maxlon, maxlat) that holds that view on the largest of those
+    panes, and a margin: fitBounds centres the view on the bounds' projected middle."""
+    (south, west), (north, east) = bounds
+    cx = (float(lon_x(west)) + float(lon_x(east))) / 2
+    cy = (float(lat_y(north)) + float(lat_y(south))) / 2
+    panes: dict[int, tuple[int, int]] = {}
+    for w, h in PANE_SIZES:
+        zoom = fit_zoom(bounds, w, h)
+        most = panes.get(zoom, (0, 0))
+        panes[zoom] = (max(most[0], w), max(most[1], h))
+    boxes = {}
+    for zoom, (w, h) in sorted(panes.items()):
+        half_x, half_y = 0.6 * w / (256 * 2**zoom), 0.6 * h / (256 * 2**zoom)
+        x0, x1 = max(0.0, cx - half_x), min(1.0, cx + half_x)
+        y0, y1 = max(0.0, cy - half_y), min(1.0, cy + half_y)
+        boxes[zoom] = (
+            float(x_lon(x0)),
+            max(-85.0, float(y_lat(y1))),
+            float(x_lon(x1)),
+            min(85.0, float(y_lat(y0))),
+        )
+    return boxes
 
 
 def area_bounds(region: str | None = None, district: str | None = None) -> list | None:
@@ -144,16 +215,11 @@ def overview(tiles: Tiles, near=None, bounds: list | None = None) -> folium.Map:
         },
     ).add_to(m)
     for name, lat, lon in labels:
-        folium.Marker(
+        Label(
             [lat, lon],
-            icon=folium.DivIcon(
-                html=f'<span class="region-label">{escape(name)}</span>',
-                class_name="region-label-icon",
-                icon_size=(140, 24),
-                icon_anchor=(70, 12),
-            ),
-            interactive=False,
-            keyboard=False,
+            html=f'<span class="region-label">{escape(name)}</span>',
+            class_name="region-label-icon",
+            size=(140, 24),
         ).add_to(m)
     if near is not None:
         folium.Circle(
@@ -175,12 +241,18 @@ def overview(tiles: Tiles, near=None, bounds: list | None = None) -> folium.Map:
             fill_opacity=1,
             interactive=False,
         ).add_to(m)
+    m.fit_bounds(first_bounds(near, bounds))
+    return m
+
+
+def first_bounds(near=None, bounds: list | None = None) -> list:
+    """What the overview's first view fits: the radius around `near`, else `bounds`, else the
+    state."""
+    if near is not None:
         dlat = near.radius_km / 110.0
         dlon = dlat / max(0.2, math.cos(math.radians(near.lat)))
-        m.fit_bounds([[near.lat - dlat, near.lon - dlon], [near.lat + dlat, near.lon + dlon]])
-    else:
-        m.fit_bounds(bounds or BOUNDS)
-    return m
+        return [[near.lat - dlat, near.lon - dlon], [near.lat + dlat, near.lon + dlon]]
+    return bounds or BOUNDS
 
 
 def project_map(tiles: Tiles, project) -> folium.Map:
@@ -204,17 +276,12 @@ def numbered_points(tiles: Tiles, points: list[tuple[float, float]]) -> folium.M
     """Points labelled 1, 2, 3 … as in a table beside the map; no submitted text on the map."""
     m = overview(tiles)
     for number, (lat, lon) in enumerate(points, start=1):
-        folium.Marker(
+        # Labels, as the table's numbers are: nothing to click, so no nameless tab stop.
+        Label(
             [lat, lon],
-            icon=folium.DivIcon(
-                html=f'<span class="queue-number">{number}</span>',
-                class_name="queue-marker",
-                icon_size=(26, 26),
-                icon_anchor=(13, 13),
-            ),
-            # Labels, as the table's numbers are: nothing to click, so no nameless tab stop.
-            interactive=False,
-            keyboard=False,
+            html=f'<span class="queue-number">{number}</span>',
+            class_name="queue-marker",
+            size=(26, 26),
         ).add_to(m)
     if points:
         lats, lons = [p[0] for p in points], [p[1] for p in points]

@@ -16,6 +16,7 @@ from atlas.geo import geocoding, regions
 from atlas.geo.geocoding import PRECISION_LABELS
 from atlas.store import Status
 from atlas.web import maps
+from atlas.web.api import first_views
 from atlas.web.extensions import get_geocode, get_store, get_tiles
 from atlas.web.terms import office_name, translated
 
@@ -175,11 +176,8 @@ def _common():
 def index():
     filters = _filters()
     query, result, problem = _query(MAP_LIST_LENGTH)
-    view = maps.overview(
-        get_tiles(),
-        near=query.near if query else None,
-        bounds=maps.area_bounds(query.region, query.district) if query else None,
-    )
+    near, bounds = _view_of(query)
+    view = maps.overview(get_tiles(), near=near, bounds=bounds)
     api_args = {k: v for k, v in filters.items() if v and k != "sort"}
     return render_template(
         "map.html",
@@ -190,8 +188,16 @@ def index():
         map=maps.render(view, g.csp_nonce),
         # With a filter that cannot be used, the status line says why instead of loading markers.
         clusters_url="" if problem else "/api/clusters" + _link(api_args),
+        first_views=[] if problem else first_views(api_args, maps.first_bounds(near, bounds)),
         list_url="/projekte" + _link(filters),
     )
+
+
+def _view_of(query) -> tuple:
+    """The overview's radius (`near`) and area bounds for a search (None, None: the state)."""
+    if not query:
+        return None, None
+    return query.near, maps.area_bounds(query.region, query.district)
 
 
 @bp.get("/projekte")
