@@ -57,6 +57,8 @@ from atlas.web.assets import local_assets  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 HEADING = "## Map in the browser"
+#: A region page (issue 17: the same budget): the coverage choropleth, white spots and clusters.
+REGION_PAGE = "/regionen/leine-weser"
 PROFILES = {
     "desk": {"viewport": {"width": 1280, "height": 860}, "cpu": 1, "network": None},
     "phone": {
@@ -185,6 +187,8 @@ def _noted(cdp, expression: str, timeout: float) -> float:
 
 def redraw(page) -> float:
     """Two zoom levels in on the middle: ms until the new view's clusters are drawn."""
+    # Playwright's waiting script goes into the page now, before the clock starts.
+    page.wait_for_function("() => true")
     views = page.evaluate("() => +(document.getElementById('map-status').dataset.views || 0)")
     page.evaluate("""() => {
         const map = window[document.getElementById('atlas-map-config').dataset.map];
@@ -291,6 +295,7 @@ def main() -> None:
                         for name, profile in PROFILES.items():
                             for what, url, drawn in (
                                 ("atlas", base + "/", ATLAS_DRAWN),
+                                ("region", base + REGION_PAGE, ATLAS_DRAWN),
                                 ("folium", static_base + "/folium.html", FOLIUM_DRAWN),
                             ):
                                 atlas = what == "atlas"
@@ -343,6 +348,12 @@ def section(results: dict[int, dict], info: dict, args) -> str:
         rows.append(
             f"| Folium FastMarkerCluster, {profile}: drawn; bytes; JS heap | "
             + " | ".join(cell(n, "folium", profile) for n in sizes)
+            + " |"
+        )
+    for profile in PROFILES:
+        rows.append(
+            f"| **atlas** `{REGION_PAGE}`, {profile}: drawn; bytes; JS heap | "
+            + " | ".join(cell(n, "region", profile) for n in sizes)
             + " |"
         )
     for profile in PROFILES:

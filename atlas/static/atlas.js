@@ -20,7 +20,7 @@
     map.attributionControl.addAttribution(span.innerHTML);
 
     // No cluster feed: the page could not use a filter, and the status line says why.
-    if (!config.dataset.clusters) { return; }
+    if (!config.dataset.clusters) { map.fire("atlas:drawn"); return; }
     // Without a basemap (ATLAS_TILES=none) nothing sets a zoom limit; clusters need one.
     if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(18); }
     var layer = L.layerGroup().addTo(map);
@@ -64,6 +64,8 @@
           // The API's German wording (`de`); its `error` is English, for programs.
           if (!res.ok) { status.textContent = res.body.de || t("loadFailed"); return; }
           draw(res.body);
+          // What waited for the first view (the region outlines) may follow now.
+          map.fire("atlas:drawn");
           var n = res.body.total;
           status.textContent = count("onMap", n);
           status.dataset.count = String(n);

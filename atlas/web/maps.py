@@ -7,6 +7,7 @@ projects of each view (computed on the server), so the page stays the same size 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -126,6 +127,39 @@ L.marker({{ this.location|tojson }}, {icon: L.divIcon({{ this.icon|tojson }}),
         }
 
 
+class Outlines(MacroElement):
+    """The four regions' outlines. On a map whose projects atlas.js draws, they follow its first
+    view (the projects are what a visitor waits for: about 40 ms sooner on a phone), or a
+    second later at most; elsewhere at once. The GeoJSON comes as a string for JSON.parse,
+    which reads it faster than the same data written as a script's object literal."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (map, text) {
+  var done = false;
+  function add() {
+    if (done) { return; }
+    done = true;
+    L.geoJson(JSON.parse(text), {interactive: false,
+      style: function () { return {{ this.style|tojson }}; }}).addTo(map);
+  }
+  if (document.getElementById("atlas-first-views")) {
+    map.once("atlas:drawn", add);
+    setTimeout(add, 1000);
+  } else {
+    add();
+  }
+})({{ this._parent.get_name() }}, {{ this.text|tojson }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, data: dict):
+        super().__init__()
+        self._name = "Outlines"
+        self.text = json.dumps(data, separators=(",", ":"))
+        self.style = {"color": "#24507a", "weight": 2, "fill": False, "interactive": False}
+
+
 def _base_map(tiles: Tiles, **kwargs) -> folium.Map:
     m = LeanMap(tiles=None, control_scale=True, **kwargs)
     if tiles.url:
@@ -204,16 +238,7 @@ def overview(tiles: Tiles, near=None, bounds: list | None = None) -> folium.Map:
     the view on it), else the view on `bounds` (a region's or district's, `area_bounds`)."""
     m = _base_map(tiles, location=[52.75, 9.2], zoom_start=7)
     outlines, labels = _region_outlines()
-    folium.GeoJson(
-        outlines,
-        name="ArL-Regionen",
-        style_function=lambda _f: {
-            "color": "#24507a",
-            "weight": 2,
-            "fill": False,
-            "interactive": False,
-        },
-    ).add_to(m)
+    Outlines(outlines).add_to(m)
     for name, lat, lon in labels:
         Label(
             [lat, lon],
