@@ -71,6 +71,24 @@ def test_listing_and_map_offer_the_handout(client):  # noqa: F811
         assert "Aushang drucken" in html
 
 
+def test_a_handout_is_kept_until_a_project_changes(app, client, tools, tmp_path):  # noqa: F811
+    """Typesetting takes a second or two: a browser that holds the handout gets a 304, and a
+    change to the projects gives a new one at once."""
+    from atlas.core.projects import clean_record
+    from atlas.web.extensions import get_store
+
+    url = "/projekte/aushang.pdf?field=teilhabe"
+    first = client.get(url)
+    tag = first.headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    record = {"name": "Neue Werkstatt Lingen", "fields": "teilhabe", "lat": 52.52, "lon": 7.32}
+    get_store(app).save_all([clean_record(record, "t")])
+    after = client.get(url, headers={"If-None-Match": tag})
+    assert after.status_code == 200 and after.headers["ETag"] != tag
+    _path, _info, text = _pdf(client, "?field=teilhabe", tmp_path)
+    assert "Neue Werkstatt Lingen" in text
+
+
 def test_a_bad_filter_is_a_german_400(client):  # noqa: F811
     response = client.get("/projekte/aushang.pdf?region=nirgendwo")
     assert response.status_code == 400
@@ -99,6 +117,7 @@ def test_an_arabic_handout_is_set_right_to_left_with_the_names_as_text(
     client.get("/projekte/aushang.pdf?district=03351&lang=ar")
     assert '<html lang="ar" dir="rtl">' in html[0]
     monkeypatch.undo()
+    handout._HANDOUTS.clear()  # the empty stand-in's answer was kept
     monkeypatch.setattr(handout, "languages", lambda: {"de", "ar"})
     _path, _info, text = _pdf(client, "?district=03351&lang=ar", tmp_path)
     assert name in re.sub("[\u202a-\u202e]", "", text)

@@ -11,8 +11,10 @@ from flask_babel import gettext as _
 
 from atlas.core import handout
 from atlas.geo import regions
+from atlas.store import VersionedCache
 from atlas.web import pages
-from atlas.web.extensions import babel, heavy
+from atlas.web.caching import data_versioned
+from atlas.web.extensions import babel, get_store, heavy
 from atlas.web.feeds import public, search_args
 
 bp = Blueprint("handout", __name__)
@@ -25,8 +27,13 @@ def languages() -> set[str]:
     return {str(locale) for locale in babel.list_translations()} | {"de"}
 
 
+#: Typeset handouts (1–2 s of CPU each), per request and day, until the projects change.
+_HANDOUTS = VersionedCache(16)
+
+
 @bp.get("/projekte/aushang.pdf")
 @heavy
+@data_versioned
 def handout_pdf():
     lang = request.args.get("lang", "de").strip()
     if lang not in languages():
@@ -35,6 +42,17 @@ def handout_pdf():
     if problem:
         message = problem.extra.get("de") or str(problem)
         return render_template("error.html", title=_("Ungültige Angabe"), message=message), 400
+    # The date is printed on it, so a handout is kept for its day.
+    key = (lang, tuple(sorted(request.args.items(multi=True))), date.today().isoformat())
+    body = _HANDOUTS.get(get_store(), key, lambda: _typeset(lang, query, result))
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": 'inline; filename="aushang.pdf"'},
+    )
+
+
+def _typeset(lang: str, query, result) -> bytes:
     args = search_args()
     live = public(url_for("pages.listing", **args))
     points = [handout.Point(i, p.lat, p.lon) for i, (p, _d) in enumerate(result.items, start=1)]
@@ -64,9 +82,4 @@ def handout_pdf():
             live_url=live,
             district=regions.district,
         )
-    body = handout.pdf(html)
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": 'inline; filename="aushang.pdf"'},
-    )
+    return handout.pdf(html)
