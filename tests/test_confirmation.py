@@ -4,6 +4,8 @@ public atlas but kept for the office's statistics. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import threading
 from datetime import timedelta
@@ -376,6 +378,21 @@ def test_coverage_counts_confirmed_projects_and_says_so(app):
     assert "Gezählt: alle veröffentlichten Projekte, auch nicht bestätigte." in page
     sorting = re.findall(r'href="([^"]*sort=[^"]*)"', page)
     assert sorting and all("include_unconfirmed=1" in link for link in sorting)  # kept
+    # The downloads and the API link count what the page counts.
+    table = re.search(r'href="([^"]*kreise\.csv[^"]*)"', page).group(1).replace("&amp;", "&")
+    assert "include_unconfirmed=1" in table
+    assert "include_unconfirmed=1" in re.search(r'href="(/api/coverage[^"]*)"', page).group(1)
+
+    def csv_total(url):
+        rows = list(
+            csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True).lstrip("\ufeff")))
+        )
+        return sum(int(r["projects"]) for r in rows if r["district_code"].isdigit())
+
+    assert csv_total(table) == 1
+    assert csv_total(f"/regionen/{region}/kreise.csv") == 0
+    overview = client.get("/regionen?include_unconfirmed=1").get_data(as_text=True)
+    assert f'href="/regionen/{region}?include_unconfirmed=1"' in overview
 
 
 def test_the_consent_box_is_not_ticked_and_the_privacy_notice_names_it(app):

@@ -48,8 +48,9 @@ def _distance_text(distance_km: float) -> str:
 
 
 def _link(endpoint: str, region: str | None = None, **params) -> str:
-    """A URL with only the parameters that differ from the defaults, so links stay short."""
-    clean = {k: v for k, v in params.items() if v not in (None, "")}
+    """A URL with only the parameters that differ from the defaults, so links stay short; it
+    counts what this page counts (issue 21: confirmed projects, or all with the switch)."""
+    clean = {**_counting_args(), **{k: v for k, v in params.items() if v not in (None, "")}}
     if "distance_km" in clean:
         if float(clean["distance_km"]) == figures.DEFAULT_DISTANCE_KM:
             clean.pop("distance_km")
@@ -72,6 +73,10 @@ def _field_args(field: str | None) -> dict:
     return {"field": field} if field else {}
 
 
+def _counting_args() -> dict:
+    return {"include_unconfirmed": "1"} if figures.counting().include_unconfirmed else {}
+
+
 @bp.get("/regionen")
 @heavy
 def overview():
@@ -88,6 +93,7 @@ def overview():
         field=field,
         map=rendered,
         legend=classes.legend(),
+        region_links=links,
         chart=chart(rows, "region_name"),
         field_links={slug: _link("coverage.overview", field=slug) for slug in [None, *FIELDS]},
         de_number=de_number,
@@ -111,7 +117,6 @@ def region_page(slug: str):
         region_map(get_tiles(), slug, rows, params.field, spots, classes), g.csp_nonce
     )
     state = {"field": params.field, "distance_km": params.distance_km, "sort": sort, "order": order}
-    state["include_unconfirmed"] = request.args.get("include_unconfirmed")  # issue 21
 
     def link(**change) -> str:
         return _link("coverage.region_page", slug, **{**state, **change})
@@ -152,14 +157,14 @@ def region_page(slug: str):
         map_attribution=MAP_ATTRIBUTION,
         municipality_source=figures.MUNICIPALITY_SOURCE,
         downloads={
-            "districts": url_for("coverage.download_districts", slug=slug),
-            "gaps": url_for("coverage.download_gaps", slug=slug),
+            "districts": _link("coverage.download_districts", slug),
+            "gaps": _link("coverage.download_gaps", slug),
             "white_spots": _link("coverage.download_white_spots", slug, **downloads_args),
             "geojson": url_for("coverage.download_projects", slug=slug, fmt="geojson"),
             "csv": url_for("coverage.download_projects", slug=slug, fmt="csv"),
             "excel": {
-                "districts": url_for("coverage.download_districts", slug=slug, flavour="excel"),
-                "gaps": url_for("coverage.download_gaps", slug=slug, flavour="excel"),
+                "districts": _link("coverage.download_districts", slug, flavour="excel"),
+                "gaps": _link("coverage.download_gaps", slug, flavour="excel"),
                 "white_spots": _link(
                     "coverage.download_white_spots", slug, flavour="excel", **downloads_args
                 ),
@@ -170,6 +175,7 @@ def region_page(slug: str):
                 region=slug,
                 distance_km=f"{params.distance_km:g}",
                 **_field_args(params.field),
+                **_counting_args(),
             ),
         },
         listing_link=lambda code: url_for(
