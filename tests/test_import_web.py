@@ -300,3 +300,23 @@ def test_a_list_checked_before_reasons_had_codes_still_shows_them(app, tmp_path)
         entry.rows = [dict(r, reasons=[x["text"] for x in r["reasons"]]) for r in entry.rows]
     page = client.get(preview_url).get_data(as_text=True)
     assert "name is missing" in page
+
+
+def test_every_reason_the_checks_give_has_its_german_wording():
+    """A new reason in the checks without a German wording would reach the offices in English."""
+    import ast
+    import inspect
+
+    from atlas.core import importing, projects
+    from atlas.web.wording import REASONS
+
+    codes = {
+        node.args[1].value
+        for module in (projects, importing)
+        for node in ast.walk(ast.parse(inspect.getsource(module)))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Reason"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+    assert len(codes) > 20 and codes <= set(REASONS), codes - set(REASONS)

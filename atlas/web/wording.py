@@ -199,7 +199,7 @@ REASONS = {
         "Niedersachsens."
     ),
     "id_taken": lambda p: (
-        f"Die Kennung „{p['value']}“ hat in dieser Liste schon {_where(p['where'])}."
+        f"Die Kennung „{p['value']}“ steht in dieser Liste schon in {_where(p['where'])}."
     ),
     "not_a_feature": lambda p: "Das ist kein GeoJSON-Feature.",
     "not_a_point": lambda p: "Die Geometrie ist kein Punkt.",
