@@ -5,6 +5,7 @@ page, undo. Synthetic rows only."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 
@@ -17,7 +18,7 @@ from atlas.store.models import AuditEntry, ImportLog, PendingImport
 from atlas.web.app import create_app
 from atlas.web.extensions import get_store
 from tests.support.forms import csrf_token
-from tests.test_importing import ROWS, write_xlsx
+from tests.test_importing import GERMAN, ROWS, write_xlsx
 
 PASSWORD = "ein langes Passwort 123"
 OUTSIDE = ["Jobpaten Hannover", "AWO", "", "30159", "Hannover", "Sprache", "", ""]
@@ -213,3 +214,109 @@ def test_an_import_is_one_entry_in_the_audit_log(app, cli, tmp_path):
     page = client.get("/verwaltung/protokoll").get_data(as_text=True)
     assert page.count("Liste importiert") == 1
     assert "Liste (Import)" in page and "liste.xlsx" in page and "gelöscht <span" not in page
+
+
+def _row(name, postcode="", city="", fields="Sprache", website="", lat="", lon=""):
+    """A row of a list with GERMAN's columns and the point (Breite, Länge)."""
+    return [name, "", "", postcode, city, fields, website, "", lat, lon]
+
+
+#: Rows refused for different reasons: (row, what the officer reads in German, what the command
+#: line says in English).
+REFUSED = [
+    (_row("", "21335", "Lüneburg"), "Der Name des Projekts fehlt.", "name is missing"),
+    (
+        _row("Kurs Vierstellig", "1234", "Lüneburg"),
+        "Die Postleitzahl „1234“ hat nicht fünf Ziffern.",
+        "postcode '1234' is not five digits",
+    ),
+    (
+        _row("Kurs Tippfehler", city="Lünebrug"),
+        "Den Ort „Lünebrug“ haben wir in Niedersachsen nicht gefunden. Meinten Sie: Lüneburg?",
+        "place 'Lünebrug' not found (did you mean: Lüneburg?)",
+    ),
+    (
+        _row("Kurs Bremen", lat="53.0793", lon="8.8017"),
+        "Der Punkt (Breite 53,07930, Länge 8,80170) liegt außerhalb Niedersachsens.",
+        "coordinates 53.07930, 8.80170 lie outside Lower Saxony",
+    ),
+    (
+        _row("Kurs Web", "21335", "Lüneburg", website="www.example.org"),
+        "Die Website „www.example.org“ ist keine Internetadresse",
+        "website 'www.example.org' is not an http(s) address",
+    ),
+    (
+        _row("Kurs Winsen", city="Winsen"),
+        "Der Ort „Winsen“ ist nicht eindeutig; bitte die Postleitzahl ergänzen.",
+        "place 'Winsen' is ambiguous, add a postcode",
+    ),
+    (
+        _row("Kurs Feld", "21335", "Lüneburg", fields="Kochen"),
+        "Unbekanntes Handlungsfeld „Kochen“; möglich sind: Sprache, Arbeit & Ausbildung",
+        "unknown field(s) 'Kochen'; valid fields: sprache",
+    ),
+]
+
+
+def test_every_reason_a_row_is_refused_reads_in_german_and_in_english_on_the_command_line(
+    app, cli, tmp_path
+):
+    header = [*GERMAN, "Breite", "Länge"]
+    path = write_xlsx(tmp_path / "liste.xlsx", header=header, rows=[r for r, _, _ in REFUSED])
+    client = app.test_client()
+    login(client)
+    preview_url = upload(client, path).headers["Location"]
+    page = html.unescape(client.get(preview_url).get_data(as_text=True))
+    for _, german, english in REFUSED:
+        assert german in page
+        assert english not in page
+    assert "0 bereite Zeilen importieren" in page
+    # The flash after a fix that does not help says why in German, too.
+    fixed = client.post(
+        f"{preview_url}/zeile/3",
+        data={"aktion": "adresse", "postcode": "123", "city": "Lüneburg"}
+        | {"csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "Zeile 3: fehlerhaft. Die Postleitzahl „123“ hat nicht fünf Ziffern." in html.unescape(
+        fixed.get_data(as_text=True)
+    )
+    # The command line keeps its English, word for word.
+    result = cli("import", path)
+    assert result.exit_code != 0
+    for _, german, english in REFUSED:
+        assert english in result.stderr and german not in result.stderr
+
+
+def test_a_list_checked_before_reasons_had_codes_still_shows_them(app, tmp_path):
+    """A pending list kept with its reasons as plain English text still renders (the text)."""
+    client = app.test_client()
+    login(client)
+    rows = [["", "AWO", "", "21335", "Lüneburg", "Sprache", "", ""]]
+    preview_url = upload(client, write_xlsx(tmp_path / "liste.xlsx", rows=rows)).headers["Location"]
+    store = get_store(app)
+    with store.session.begin() as s:
+        entry = s.scalars(select(PendingImport)).one()
+        entry.rows = [dict(r, reasons=[x["text"] for x in r["reasons"]]) for r in entry.rows]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "name is missing" in page
+
+
+def test_every_reason_the_checks_give_has_its_german_wording():
+    """A new reason in the checks without a German wording would reach the offices in English."""
+    import ast
+    import inspect
+
+    from atlas.core import importing, projects
+    from atlas.web.wording import REASONS
+
+    codes = {
+        node.args[1].value
+        for module in (projects, importing)
+        for node in ast.walk(ast.parse(inspect.getsource(module)))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Reason"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+    assert len(codes) > 20 and codes <= set(REASONS), codes - set(REASONS)

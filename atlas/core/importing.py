@@ -380,7 +380,7 @@ def _gpkg(data: bytes, file_name: str, sheet: str | None) -> Sheet:
         props = {name: _plain(col[i]) for name, col in zip(names, values)}
         point = _wkb_point(geometry[i]) if geometry is not None else None
         if point == "bad":
-            props["__error__"] = "geometry is not a Point"
+            props["__error__"] = projects.NOT_A_POINT_GEOMETRY
         elif point:
             props["lon"], props["lat"] = point
         features.append(props)
@@ -421,7 +421,7 @@ class PlannedRow:
     row: int
     values: dict
     status: str
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[projects.Reason] = field(default_factory=list)
     candidates: list[dict] = field(default_factory=list)
     record: dict | None = None
 
@@ -434,14 +434,16 @@ class PlannedRow:
             "row": self.row,
             "values": self.values,
             "status": self.status,
-            "reasons": self.reasons,
+            "reasons": [projects.Reason.from_json(r).as_json() for r in self.reasons],
             "candidates": self.candidates,
             "record": self.record,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> PlannedRow:
-        return cls(**data)
+        """A row as `as_json` keeps it; reasons kept as plain text (before they had codes) too."""
+        reasons = [projects.Reason.from_json(r) for r in data.get("reasons") or []]
+        return cls(**dict(data, reasons=reasons))
 
 
 def plan(
@@ -474,7 +476,14 @@ def _planned(n: int, values: dict, outcome, region: str | None) -> PlannedRow:
             n,
             values,
             OUTSIDE_REGION,
-            [f"the point lies in region '{rec['region']}', not in '{region}'"],
+            [
+                projects.Reason(
+                    f"the point lies in region '{rec['region']}', not in '{region}'",
+                    "outside_region",
+                    region=rec["region"],
+                    wanted=region,
+                )
+            ],
             record=rec,
         )
     return PlannedRow(n, values, OK, record=rec)

@@ -70,12 +70,47 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[: MAX_LENGTH["id"]].strip("-")
 
 
+class Reason(str):
+    """Why a row cannot be stored: the English text (what `str` gives: the command line, the
+    API, logs) with a `code` and its `params`, so a page words it in its readers' language
+    (atlas.web.wording.reason_de for the offices). A reason kept from before it had a code
+    (code None) is only its text."""
+
+    code: str | None
+    params: dict
+
+    def __new__(cls, text: str, code: str | None = None, **params):
+        reason = super().__new__(cls, text)
+        reason.code, reason.params = code, params
+        return reason
+
+    def as_json(self) -> dict:
+        return {"text": str(self), "code": self.code, "params": self.params}
+
+    @classmethod
+    def from_json(cls, data: str | dict) -> Reason:
+        """A reason as `as_json` keeps it, or a kept plain text (no code)."""
+        if isinstance(data, Reason):
+            return data
+        if isinstance(data, str):
+            return cls(data)
+        return cls(data["text"], data.get("code"), **(data.get("params") or {}))
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be read; `reason` says why."""
+
+    def __init__(self, reason: Reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class RowError(Exception):
     """A row that cannot be stored, with every reason, and where it stood in its file."""
 
     where: str
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     #: The geocoder's placement of the row's address (its candidates when ambiguous), if asked.
     found: placement.Placement | None = None
 
@@ -96,7 +131,7 @@ def _as_list(value) -> list[str]:
     if isinstance(value, str):
         value = re.split(r"[;,|]", value)
     if not isinstance(value, (list, tuple)):
-        raise ValueError("must be a list or a text separated by ';'")
+        raise ValueError("must be a list or a text separated by ';'")  # worded by _check
     return [str(v).strip() for v in value if str(v).strip()]
 
 
@@ -106,9 +141,18 @@ def _coordinate(value, name: str) -> float | None:
     try:
         number = float(str(value).replace(",", ".") if isinstance(value, str) else value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} '{value}' is not a number") from None
+        raise InvalidValue(
+            Reason(f"{name} '{value}' is not a number", "not_a_number", name=name, value=str(value))
+        ) from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} '{value}' is not a finite number")
+        raise InvalidValue(
+            Reason(
+                f"{name} '{value}' is not a finite number",
+                "not_finite",
+                name=name,
+                value=str(value),
+            )
+        )
     return number
 
 
@@ -125,9 +169,9 @@ def clean_record(raw: dict, where: str, *, geocode=None) -> dict:
     )
 
 
-def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | None]:
+def _check(raw: dict, geocode) -> tuple[dict, list[Reason], tuple[float, float] | None]:
     """Everything of clean_record but locating the point: (record, reasons, point to locate)."""
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     rec: dict = {}
     for key in (
         "id",
@@ -145,53 +189,104 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
         rec[key] = _text(raw.get(key))
         limit = MAX_LENGTH.get(key)
         if limit and rec[key] and len(rec[key]) > limit:
-            reasons.append(f"{key} is longer than {limit} characters")
+            reasons.append(
+                Reason(f"{key} is longer than {limit} characters", "too_long", key=key, limit=limit)
+            )
     if not rec["name"]:
-        reasons.append("name is missing")
+        reasons.append(Reason("name is missing", "name_missing"))
     for key in LIST_PROPERTIES:
         try:
             rec[key] = _as_list(raw.get(key))
         except ValueError as exc:
             rec[key] = []
-            reasons.append(f"{key} {exc}")
+            reasons.append(Reason(f"{key} {exc}", "not_a_list", key=key))
     if not rec["fields"]:
-        reasons.append(f"fields is empty; valid fields: {', '.join(FIELDS)}")
+        reasons.append(
+            Reason(f"fields is empty; valid fields: {', '.join(FIELDS)}", "fields_missing")
+        )
     elif bad := unknown_fields(rec["fields"]):
         reasons.append(
-            f"unknown field(s) {', '.join(repr(b) for b in bad)}; valid fields: {', '.join(FIELDS)}"
+            Reason(
+                f"unknown field(s) {', '.join(repr(b) for b in bad)}; "
+                f"valid fields: {', '.join(FIELDS)}",
+                "fields_unknown",
+                values=bad,
+            )
         )
     if bad := languages.unknown(rec["languages"]):
-        reasons.append(f"unknown language code(s) {', '.join(repr(b) for b in bad)}; use ISO 639-1")
+        reasons.append(
+            Reason(
+                f"unknown language code(s) {', '.join(repr(b) for b in bad)}; use ISO 639-1",
+                "languages_unknown",
+                values=bad,
+            )
+        )
     rec["languages"] = languages.clean(rec["languages"])
     if rec["id"] and not _ID.match(rec["id"]):
-        reasons.append(f"id '{rec['id']}' must be lower-case letters, digits and hyphens")
+        reasons.append(
+            Reason(
+                f"id '{rec['id']}' must be lower-case letters, digits and hyphens",
+                "id_format",
+                value=rec["id"],
+            )
+        )
     if rec["website"]:
         url = urlparse(rec["website"])
         if url.scheme not in ("http", "https") or not url.netloc:
-            reasons.append(f"website '{rec['website']}' is not an http(s) address")
+            reasons.append(
+                Reason(
+                    f"website '{rec['website']}' is not an http(s) address",
+                    "website",
+                    value=rec["website"],
+                )
+            )
     if rec["precision"]:
         try:
             rec["precision"] = Precision(rec["precision"])
         except ValueError:
-            reasons.append(f"precision '{rec['precision']}' is not one of {', '.join(Precision)}")
+            reasons.append(
+                Reason(
+                    f"precision '{rec['precision']}' is not one of {', '.join(Precision)}",
+                    "precision",
+                    value=rec["precision"],
+                )
+            )
     if rec["source_date"] and not _SOURCE_DATE.match(rec["source_date"]):
-        reasons.append(f"source_date '{rec['source_date']}' is not YYYY, YYYY-MM or YYYY-MM-DD")
+        reasons.append(
+            Reason(
+                f"source_date '{rec['source_date']}' is not YYYY, YYYY-MM or YYYY-MM-DD",
+                "source_date",
+                value=rec["source_date"],
+            )
+        )
     if rec["postcode"]:
         if not _POSTCODE.match(rec["postcode"]):
-            reasons.append(f"postcode '{rec['postcode']}' is not five digits")
+            reasons.append(
+                Reason(
+                    f"postcode '{rec['postcode']}' is not five digits",
+                    "postcode_format",
+                    value=rec["postcode"],
+                )
+            )
         elif geocode(rec["postcode"])["status"] == "not_found":
-            reasons.append(f"postcode {rec['postcode']} does not exist in Lower Saxony")
+            reasons.append(
+                Reason(
+                    f"postcode {rec['postcode']} does not exist in Lower Saxony",
+                    "postcode_unknown",
+                    value=rec["postcode"],
+                )
+            )
     rec["synthetic"] = str(raw.get("synthetic", "")).lower() in ("1", "true", "yes")
     rec["status"] = _text(raw.get("status")) or Status.PUBLISHED
 
     try:
         lat, lon = _coordinate(raw.get("lat"), "lat"), _coordinate(raw.get("lon"), "lon")
-    except ValueError as exc:
-        reasons.append(str(exc))
+    except InvalidValue as exc:
+        reasons.append(exc.reason)
         lat = lon = None
     else:
         if (lat is None) != (lon is None):
-            reasons.append("only one of lat and lon is given")
+            reasons.append(Reason("only one of lat and lon is given", "one_coordinate"))
             lat = lon = None
         elif lat is None and not reasons:
             lat, lon = _geocode_row(rec, geocode, reasons)
@@ -199,16 +294,23 @@ def _check(raw: dict, geocode) -> tuple[dict, list[str], tuple[float, float] | N
 
 
 def _finish(
-    rec: dict, reasons: list[str], point, located: placement.Placement | None, where: str
+    rec: dict, reasons: list[Reason], point, located: placement.Placement | None, where: str
 ) -> dict:
     """The located record, or RowError with every reason."""
     found = rec.pop("_geocoded", None)
     if point is not None:
         lat, lon = point
         if located.problem is Problem.INVALID:
-            reasons.append(located.detail)
+            reasons.append(Reason(located.detail, "point_invalid"))
         elif located.problem is Problem.OUTSIDE:
-            reasons.append(f"coordinates {lat:.5f}, {lon:.5f} lie outside Lower Saxony")
+            reasons.append(
+                Reason(
+                    f"coordinates {lat:.5f}, {lon:.5f} lie outside Lower Saxony",
+                    "point_outside",
+                    lat=lat,
+                    lon=lon,
+                )
+            )
         else:
             rec.update(lat=lat, lon=lon, district_code=located.district_code, region=located.region)
     if reasons:
@@ -217,21 +319,36 @@ def _finish(
     return rec
 
 
-def _geocode_row(rec: dict, geocode, reasons: list[str]):
+def _geocode_row(rec: dict, geocode, reasons: list[Reason]):
     query = placement.address_query(rec["street"], rec["postcode"], rec["city"])
     if not query:
-        reasons.append("no coordinates and no address (street, postcode, city) to geocode")
+        reasons.append(
+            Reason("no coordinates and no address (street, postcode, city) to geocode", "no_place")
+        )
         return None, None
     found = placement.geocode_address(query, geocode)
     rec["_geocoded"] = found
     if found.problem is Problem.AMBIGUOUS:
+        options = placement.options(found.candidates)
         reasons.append(
-            f"place '{query}' is ambiguous, add a postcode: {placement.options(found.candidates)}"
+            Reason(
+                f"place '{query}' is ambiguous, add a postcode: {options}",
+                "place_ambiguous",
+                query=query,
+                options=options,
+            )
         )
         return None, None
     if found.problem:
         hint = ", ".join(s["label"] for s in found.suggestions)
-        reasons.append(f"place '{query}' not found" + (f" (did you mean: {hint}?)" if hint else ""))
+        reasons.append(
+            Reason(
+                f"place '{query}' not found" + (f" (did you mean: {hint}?)" if hint else ""),
+                "place_not_found",
+                query=query,
+                suggestions=hint,
+            )
+        )
         return None, None
     rec["precision"] = rec["precision"] or found.precision
     rec["postcode"] = rec["postcode"] or found.postcode
@@ -239,6 +356,14 @@ def _geocode_row(rec: dict, geocode, reasons: list[str]):
 
 
 # --- reading files -------------------------------------------------------------------------
+
+
+#: What a file's reader says of a row it cannot read at all (as the row's "__error__").
+NOT_A_FEATURE = Reason("is not a GeoJSON Feature", "not_a_feature")
+NOT_A_POINT = Reason("geometry is not a Point with [lon, lat]", "not_a_point")
+NOT_A_POINT_GEOMETRY = Reason("geometry is not a Point", "not_a_point")
+#: The same with their codes, by their text (a reader's cells may pass as plain text).
+_ROW_ERRORS = {r: r for r in (NOT_A_FEATURE, NOT_A_POINT, NOT_A_POINT_GEOMETRY)}
 
 
 def read_rows(data: str, filename: str) -> list[tuple[str, dict]]:
@@ -267,7 +392,7 @@ def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
     for i, feature in enumerate(doc["features"], start=1):
         where = f"feature {i}"
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            rows.append((where, {"__error__": "is not a GeoJSON Feature"}))
+            rows.append((where, {"__error__": NOT_A_FEATURE}))
             continue
         props = dict(feature.get("properties") or {})
         props.pop("lat", None), props.pop("lon", None)
@@ -280,7 +405,7 @@ def _geojson_rows(data: str, filename: str) -> list[tuple[str, dict]]:
                 and isinstance(coords, list)
                 and len(coords) >= 2
             ):
-                rows.append((where, {"__error__": "geometry is not a Point with [lon, lat]"}))
+                rows.append((where, {"__error__": NOT_A_POINT}))
                 continue
             props["lon"], props["lat"] = coords[0], coords[1]
         where = f"feature {i}" + (f" ({props['name']})" if props.get("name") else "")
@@ -303,7 +428,8 @@ def clean_each(rows: list[tuple[str, dict]], *, progress=None, geocode=None) -> 
     checked = []
     for where, raw in progress(rows) if progress else rows:
         if "__error__" in raw:
-            checked.append((where, RowError(where, [raw["__error__"]])))
+            error = _ROW_ERRORS.get(raw["__error__"]) or Reason(raw["__error__"])
+            checked.append((where, RowError(where, [error])))
         else:
             checked.append((where, _check(raw, geocode)))
     # All points of the file located at once; then each row finished as clean_record would.
@@ -317,7 +443,10 @@ def clean_each(rows: list[tuple[str, dict]], *, progress=None, geocode=None) -> 
             rec, reasons, point = c
             rec = _finish(rec, reasons, point, next(places) if point is not None else None, where)
             if rec["id"] in seen:
-                raise RowError(where, [f"id '{rec['id']}' already used by {seen[rec['id']]}"])
+                text = f"id '{rec['id']}' already used by {seen[rec['id']]}"
+                raise RowError(
+                    where, [Reason(text, "id_taken", value=rec["id"], where=seen[rec["id"]])]
+                )
             seen[rec["id"]] = where
             outcomes.append(rec)
         except RowError as exc:

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 
 from atlas.core import importing
 from atlas.geo import regions
-from atlas.web import auth, maps
+from atlas.web import auth, maps, wording
 from atlas.web.extensions import get_geocode, get_store, get_tiles
 from atlas.web.forms import CSRF_MESSAGE, ActionForm
 
@@ -232,7 +232,7 @@ def fix(pending_id: str, row: int):
     importing.replace_pending_row(get_store(), pending_id, fixed)
     flash(
         _("Zeile %(row)s: %(state)s.", row=row, state=_(STATUS_LABELS[fixed.status]))
-        + (" " + "; ".join(fixed.reasons) if fixed.reasons else "")
+        + "".join(" " + wording.reason_de(r) for r in fixed.reasons)
     )
     return redirect(url_for("imports.preview", pending_id=pending_id, _anchor=f"z{row}"), 303)
 

@@ -1,8 +1,10 @@
 """How the pages word stored values in German: times in Europe/Berlin with their zone, the
-states of a submission, the audit log's actions and changes, the precision of a point."""
+states of a submission, the audit log's actions and changes, the precision of a point, why a
+row of an office's list cannot be imported."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,8 +14,9 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from atlas.core.fields import FIELDS
+from atlas.core.projects import GERMAN_HEADERS, Reason
 from atlas.geo import regions
-from atlas.geo.geocoding import PRECISION_LABELS
+from atlas.geo.geocoding import PRECISION_LABELS, Precision
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -120,6 +123,103 @@ def changes(entry_changes: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def _column(key: str) -> str:
+    """A property as the offices' lists head its column: „PLZ“, „Träger“."""
+    return f"„{GERMAN_HEADERS.get(key, key)}“"
+
+
+def _quoted(values) -> str:
+    return ", ".join(f"„{v}“" for v in values)
+
+
+def _number(value: float, places: int = 5) -> str:
+    return f"{value:.{places}f}".replace(".", ",")
+
+
+def _where(where: str) -> str:
+    """ "row 3" (as the import names a row) → "Zeile 3"."""
+    units = {"row": "Zeile", "line": "Zeile", "feature": "Objekt"}
+    found = re.match(r"(row|line|feature) (\d+)(.*)", where or "")
+    return f"{units[found[1]]} {found[2]}{found[3]}" if found else where
+
+
+def _region(slug: str | None) -> str:
+    return regions.REGIONS[slug]["name"] if slug in regions.REGIONS else str(slug)
+
+
+_VALID_FIELDS = ", ".join(FIELDS.values())
+#: Why a row cannot be imported, by the reason's code (atlas.core.projects.Reason), in German.
+REASONS = {
+    "too_long": lambda p: f"Der Text in {_column(p['key'])} ist länger als {p['limit']} Zeichen.",
+    "name_missing": lambda p: "Der Name des Projekts fehlt.",
+    "not_a_list": lambda p: (
+        f"{_column(p['key'])} muss eine Liste oder ein durch „;“ getrennter Text sein."
+    ),
+    "fields_missing": lambda p: f"Kein Handlungsfeld angegeben; möglich sind: {_VALID_FIELDS}.",
+    "fields_unknown": lambda p: (
+        f"Unbekanntes Handlungsfeld {_quoted(p['values'])}; möglich sind: {_VALID_FIELDS}."
+    ),
+    "languages_unknown": lambda p: (
+        f"Unbekanntes Sprachkürzel {_quoted(p['values'])}; bitte Kürzel nach ISO 639-1 "
+        "angeben (z. B. „de“, „en“, „ar“)."
+    ),
+    "id_format": lambda p: (
+        f"Die Kennung „{p['value']}“ darf nur Kleinbuchstaben, Ziffern und Bindestriche enthalten."
+    ),
+    "website": lambda p: (
+        f"Die Website „{p['value']}“ ist keine Internetadresse (sie muss mit http:// oder "
+        "https:// beginnen)."
+    ),
+    "precision": lambda p: (
+        f"Die Genauigkeit „{p['value']}“ ist unbekannt; möglich sind: {', '.join(Precision)}."
+    ),
+    "source_date": lambda p: (
+        f"Der Stand der Quelle „{p['value']}“ ist kein Datum der Form JJJJ, JJJJ-MM oder "
+        "JJJJ-MM-TT."
+    ),
+    "postcode_format": lambda p: f"Die Postleitzahl „{p['value']}“ hat nicht fünf Ziffern.",
+    "postcode_unknown": lambda p: f"Die Postleitzahl {p['value']} gibt es in Niedersachsen nicht.",
+    "not_a_number": lambda p: f"{GERMAN_HEADERS[p['name']]} „{p['value']}“ ist keine Zahl.",
+    "not_finite": lambda p: f"{GERMAN_HEADERS[p['name']]} „{p['value']}“ ist keine endliche Zahl.",
+    "one_coordinate": lambda p: "Nur eine der beiden Koordinaten (Breite, Länge) ist angegeben.",
+    "no_place": lambda p: (
+        "Weder Koordinaten noch eine Adresse (Straße, PLZ, Ort), nach der sich suchen ließe."
+    ),
+    "place_ambiguous": lambda p: (
+        f"Der Ort „{p['query']}“ ist nicht eindeutig; bitte die Postleitzahl ergänzen. "
+        f"Möglich sind: {p['options']}."
+    ),
+    "place_not_found": lambda p: (
+        f"Den Ort „{p['query']}“ haben wir in Niedersachsen nicht gefunden."
+        + (f" Meinten Sie: {p['suggestions']}?" if p.get("suggestions") else "")
+    ),
+    "point_invalid": lambda p: "Die Koordinaten sind ungültig.",
+    "point_outside": lambda p: (
+        f"Der Punkt (Breite {_number(p['lat'])}, Länge {_number(p['lon'])}) liegt außerhalb "
+        "Niedersachsens."
+    ),
+    "id_taken": lambda p: (
+        f"Die Kennung „{p['value']}“ steht in dieser Liste schon in {_where(p['where'])}."
+    ),
+    "not_a_feature": lambda p: "Das ist kein GeoJSON-Feature.",
+    "not_a_point": lambda p: "Die Geometrie ist kein Punkt.",
+    "outside_region": lambda p: (
+        f"Der Ort liegt in der Region {_region(p['region'])}, nicht in der Region "
+        f"{_region(p['wanted'])}."
+    ),
+}
+
+
+def reason_de(reason: Reason | str) -> str:
+    """Why a row cannot be imported, in German; a reason without a known code (kept as plain
+    text before reasons had codes) as its English text."""
+    worded = REASONS.get(getattr(reason, "code", None))
+    try:
+        return worded(reason.params) if worded else str(reason)
+    except (KeyError, TypeError, ValueError):  # parameters kept in another shape
+        return str(reason)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(berlin_time, "berlin")
     app.add_template_global(PRECISION_LABELS, "PRECISION_LABELS")
@@ -128,3 +228,4 @@ def init_app(app: Flask) -> None:
     app.add_template_global(TAKEN_OFF, "TAKEN_OFF")
     app.add_template_global(ACTIONS, "AUDIT_ACTIONS")
     app.add_template_global(changes, "audit_changes")
+    app.add_template_filter(reason_de, "reason_de")
