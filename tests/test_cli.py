@@ -45,6 +45,34 @@ def test_init_loads_curated_projects_and_is_idempotent(cli, app, instance):
     assert len(before) == len(CURATED)
 
 
+def test_init_tells_of_corrected_curated_texts_and_takes_them_when_asked(cli, app):
+    """A database loaded by an earlier release keeps its curated texts; `atlas init` says which
+    differ from the corrected file, and `--update-curated` takes them, leaving the rest."""
+    assert cli("init").exit_code == 0
+    store = get_store(app)
+    project = CURATED[0]["properties"]
+    old = "Ein älterer Text, den die Quelle so nicht sagt."
+    confirmed = "2026-03-01 00:00:00"
+    with store.engine.begin() as con:
+        con.execute(
+            text("UPDATE projects SET description = :d, confirmed_at = :c WHERE id = :i"),
+            {"d": old, "c": confirmed, "i": project["id"]},
+        )
+    told = cli("init")
+    assert told.exit_code == 0, told.output
+    assert f"1 curated projects stored here differ from projects.geojson ({project['id']})" in (
+        told.stdout
+    )
+    assert store.get(project["id"]).description == old
+    taken = cli("init", "--update-curated")
+    assert taken.exit_code == 0, taken.output
+    assert "1 curated projects took the corrected texts" in taken.stdout
+    stored = store.get(project["id"])
+    assert stored.description == project["description"]
+    assert str(stored.confirmed_at).startswith("2026-03-01")  # not the file's to change
+    assert "differ" not in cli("init").stdout
+
+
 def test_import_csv_geocodes_rows_without_coordinates(cli, app, tmp_path):
     path = write(
         tmp_path,

@@ -30,9 +30,34 @@ def get_geocode():
     return configured()
 
 
+#: What `atlas init --update-curated` takes from the curated file into a record already
+#: stored: its texts and place as the sources state them, never its status, confirmation or
+#: what an office recorded about it.
+CURATED_TEXT = (
+    "name",
+    "organisation",
+    "description",
+    "location_note",
+    "source",
+    "source_date",
+    "website",
+    "tags",
+    "fields",
+    "street",
+    "postcode",
+    "city",
+)
+
+
 @click.command("init")
+@click.option(
+    "--update-curated",
+    is_flag=True,
+    help="Also take the curated file's texts into curated projects already stored (after a "
+    "release corrected them).",
+)
 @with_appcontext
-def init_command():
+def init_command(update_curated: bool):
     """Create the schema and load the curated projects (running it again changes nothing)."""
     from atlas.core.projects import clean_rows, read_rows
 
@@ -50,6 +75,17 @@ def init_command():
         f"Database ready ({_safe_url(store.url)}): {counts['added']} curated projects "
         f"added, {counts['unchanged']} already present."
     )
+    texts = [{k: v for k, v in r.items() if k in ("id", *CURATED_TEXT)} for r in records]
+    outcomes: dict = {}
+    changed = store.save_all(texts, outcomes=outcomes, dry_run=not update_curated)["updated"]
+    if changed and update_curated:
+        click.echo(f"{changed} curated projects took the corrected texts of {PROJECTS_FILE.name}.")
+    elif changed:
+        ids = ", ".join(sorted(i for i, (outcome, _) in outcomes.items() if outcome == "updated"))
+        click.echo(
+            f"{changed} curated projects stored here differ from {PROJECTS_FILE.name} ({ids}); "
+            "`atlas init --update-curated` takes the file's texts."
+        )
 
 
 def _safe_url(url: str) -> str:
