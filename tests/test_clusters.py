@@ -206,6 +206,25 @@ def test_map_pages_carry_their_first_view_as_the_api_answers_it(store, app, page
     assert re.search(r'id="atlas-first-views"[^>]*>\[\]</script>', bad)
 
 
+def test_only_new_cluster_builds_count_against_the_limit(instance):
+    """A view of a filter set already built costs milliseconds and is not limited; building a
+    new one costs up to a second, so new builds per client share ATLAS_RATELIMIT_DOWNLOAD,
+    whether the map page or the API asks."""
+    app = create_app({"TESTING": True, "RATELIMIT_DOWNLOAD": "3 per minute"})
+    get_store(app).create_schema()
+    client = app.test_client()
+    for _ in range(10):  # the same filters, many views
+        assert client.get("/api/clusters?zoom=9&bbox=9,52,10,53").status_code == 200
+    assert client.get("/?field=sprache").status_code == 200  # a new build from the page
+    assert client.get("/api/clusters?zoom=7&q=eins").status_code == 200
+    refused = client.get("/api/clusters?zoom=7&q=zwei")
+    assert refused.status_code == 429 and "error" in refused.json
+    assert client.get("/?q=drei").status_code == 429
+    # What is built already still answers.
+    assert client.get("/api/clusters?zoom=12&q=eins").status_code == 200
+    assert client.get("/?field=sprache").status_code == 200
+
+
 def test_answers_are_compressed_and_downloads_still_stream(store, app):
     client = app.test_client()
     answer = client.get("/api/markers", headers={"Accept-Encoding": "gzip"})

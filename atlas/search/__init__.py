@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from atlas.geo.geodesy import distances_km
 from atlas.search.backend import Backend, Result
-from atlas.search.clusters import ClusterIndex, index_for
+from atlas.search.clusters import ClusterIndex, index_for, index_ready
 from atlas.search.filters import has_field
 from atlas.search.postgis import PostgisBackend
 from atlas.search.query import (
@@ -43,6 +43,7 @@ __all__ = [
     "Result",
     "backend_for",
     "clusters",
+    "clusters_ready",
     "distances_km",
     "has_field",
     "markers",
@@ -74,3 +75,8 @@ def clusters(store: Store, query: Query) -> ClusterIndex:
     """The cluster hierarchy of a query's matches (its bbox is the view, not a filter), built
     once per data version and filter set and shared by the threads of a worker."""
     return index_for(store, query, backend_for(store))
+
+
+def clusters_ready(store: Store, query: Query) -> bool:
+    """Whether `clusters(store, query)` is built already (answers at once)."""
+    return index_ready(store, query)

@@ -268,6 +268,11 @@ def build_index(store: Store, query: Query, backend: Backend) -> ClusterIndex:
     return ClusterIndex(rows)
 
 
+def index_ready(store: Store, query: Query) -> bool:
+    """Whether the query's cluster index is built already (a view of it costs milliseconds)."""
+    return _INDEXES.holds(store, ("clusters", filter_key(query)))
+
+
 def index_for(store: Store, query: Query, backend: Backend) -> ClusterIndex:
     """`build_index`, once per store, data version and filter set."""
     return _INDEXES.get(

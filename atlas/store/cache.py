@@ -41,6 +41,11 @@ class VersionedCache:
         with self._lock:
             self._values.clear()
 
+    def holds(self, store: Store, what: tuple) -> bool:
+        """Whether the value for `what` at the current data version is kept (no compute)."""
+        with self._lock:
+            return (store.url, what, store.data_version()) in self._values
+
     def get(self, store: Store, what: tuple, compute):
         key = (store.url, what, store.data_version())
         with self._lock:

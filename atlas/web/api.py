@@ -23,7 +23,7 @@ from atlas.store import Project, Status, VersionedCache, utcnow
 from atlas.web import freshness, maps
 from atlas.web.caching import data_versioned
 from atlas.web.errors import error
-from atlas.web.extensions import get_geocode, get_store, heavy
+from atlas.web.extensions import builds_clusters, get_geocode, get_store, heavy
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -118,14 +118,19 @@ def markers():
 _VIEW_PARAMETERS = ("bbox", "zoom")
 
 
+def _cluster_filters() -> dict:
+    return {k: v for k, v in request.args.items() if k not in _VIEW_PARAMETERS}
+
+
 @bp.get("/clusters")
+@builds_clusters(_cluster_filters)
 @data_versioned
 def clusters():
     """The clusters and single projects of a map view: `bbox` (minlon,minlat,maxlon,maxlat)
     and `zoom`, with the listing's filters. Clusters are [id, lat, lon, count, zoom at which
     it splits, counts per field (in the order of `fields`)], projects [id, lat, lon, first
     field, name, 1 if unconfirmed]; `total` counts every match, `in_view` those in the box."""
-    filters = {k: v for k, v in request.args.items() if k not in _VIEW_PARAMETERS}
+    filters = _cluster_filters()
     bbox = search.parse({"bbox": request.args.get("bbox") or "-180,-85,180,85"}, geocode=None)
     body = cluster_answer(filters, bbox.bbox, _zoom(request.args.get("zoom")))
     return Response(

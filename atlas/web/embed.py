@@ -14,7 +14,7 @@ from flask import Blueprint, g, render_template, request, url_for
 
 from atlas.web import maps, pages
 from atlas.web.api import first_views
-from atlas.web.extensions import babel, get_tiles
+from atlas.web.extensions import babel, builds_clusters, get_tiles
 from atlas.web.feeds import public
 
 bp = Blueprint("embed", __name__)
@@ -35,6 +35,7 @@ def _args() -> dict:
 
 
 @bp.get("/embed/karte")
+@builds_clusters(pages._map_filters)
 def embed_map():
     query, _result, problem = pages._query(1, count_unmet=False)
     near, bounds = pages._view_of(query)

@@ -9,6 +9,7 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from atlas import search
 from atlas.geo import geocoding
 from atlas.store import Store
 from atlas.web.maps import Tiles
@@ -32,6 +33,21 @@ def heavy(view):
     or costly to build (downloads, coverage, the marker feed), each counted on its own. Over
     the limit, HTML pages get the German 429 page and /api/ a JSON error (atlas.web.errors)."""
     return limiter.limit(_heavy_limit)(view)
+
+
+def builds_clusters(filters):
+    """Limit a view that may build a cluster index (a second of CPU at 100,000 projects) by
+    ATLAS_RATELIMIT_DOWNLOAD, shared by the map pages and /api/clusters; views of a filter set
+    already built (`filters()` → the search filters of this request) do not count."""
+
+    def ready() -> bool:
+        try:
+            query = search.parse(filters(), geocode=get_geocode())
+        except search.BadQuery:
+            return True  # answered with what is wrong, nothing built
+        return search.clusters_ready(get_store(), query)
+
+    return limiter.shared_limit(_heavy_limit, "cluster-builds", exempt_when=ready)
 
 
 def get_store(app: Flask | None = None) -> Store:

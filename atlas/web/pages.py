@@ -17,7 +17,7 @@ from atlas.geo.geocoding import PRECISION_LABELS
 from atlas.store import Status
 from atlas.web import maps
 from atlas.web.api import first_views
-from atlas.web.extensions import get_geocode, get_store, get_tiles
+from atlas.web.extensions import builds_clusters, get_geocode, get_store, get_tiles
 from atlas.web.terms import office_name, translated
 
 bp = Blueprint("pages", __name__)
@@ -172,13 +172,19 @@ def _common():
     }
 
 
+def _map_filters() -> dict:
+    """The map's filters as /api/clusters takes them (the list's order is not one)."""
+    return {k: v for k, v in _filters().items() if v and k != "sort"}
+
+
 @bp.get("/")
+@builds_clusters(_map_filters)
 def index():
     filters = _filters()
     query, result, problem = _query(MAP_LIST_LENGTH)
     near, bounds = _view_of(query)
     view = maps.overview(get_tiles(), near=near, bounds=bounds)
-    api_args = {k: v for k, v in filters.items() if v and k != "sort"}
+    api_args = _map_filters()
     return render_template(
         "map.html",
         filters=filters,
