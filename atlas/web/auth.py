@@ -48,6 +48,7 @@ class Officer(flask_login.UserMixin):
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.after_request(count_failures_only)
 
 
 @login_manager.user_loader
@@ -224,7 +225,7 @@ def login_limits(view):
 
 
 def count_failures_only(response):
-    """After a login attempt (an after-request hook of its blueprint): unless it failed, give
+    """After a login attempt (an after-request hook of the app): unless it failed, give
     back what `login_limits` counted for it, also for a refused one (a 429 is no failure)."""
     if _failed(response):
         return response

@@ -47,7 +47,6 @@ bp = Blueprint("moderation", __name__, url_prefix="/verwaltung")
 
 
 bp.register_error_handler(429, auth.limited_response)
-bp.after_request(auth.count_failures_only)
 
 
 def _local_target(target: str) -> str | None:
