@@ -48,6 +48,7 @@ class Officer(flask_login.UserMixin):
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.after_request(count_failures_only)
 
 
 @login_manager.user_loader
@@ -149,6 +150,15 @@ def admin_required(view):
 # the window, whoever tries) and per client address (many accounts tried from one place). Only
 # failures count, so colleagues behind one office address do not lock each other out by logging
 # in. A locked login is told in German how long to wait.
+#
+# An attempt is counted when it comes in, before the password is checked (the limiter's atomic
+# hit: an increment in the memory store or in Redis), and given back once it turns out not to be
+# a failure (a login, a 429, an error). Counted only once answered, a burst of wrong passwords
+# sent at the same moment would all be checked before the first was counted. The price: while
+# attempts are being checked they count, so near the limit an attempt at the same moment as
+# others may be refused although some of those then succeed.
+
+_SCOPES = ("login-account", "login-address")
 
 
 def _address_limit() -> str:
@@ -197,22 +207,41 @@ def _locked(whose: str):
 
 def login_limits(view):
     """The login's limits: failed attempts per account and per client address, shared by the
-    password step and the code step (a wrong code counts like a wrong password)."""
+    password step and the code step (a wrong code counts like a wrong password). Each attempt
+    is counted as it comes in; `count_failures_only` gives back those that did not fail."""
     view = limiter.shared_limit(
         _account_limit,
         "login-account",
         key_func=_account_key,
         methods=["POST"],
-        deduct_when=_failed,
         on_breach=_locked("für dieses Konto"),
     )(view)
     return limiter.shared_limit(
         _address_limit,
         "login-address",
         methods=["POST"],
-        deduct_when=_failed,
         on_breach=_locked("von Ihrem Anschluss aus"),
     )(view)
+
+
+def count_failures_only(response):
+    """After a login attempt (an after-request hook of the app): unless it failed, give
+    back what `login_limits` counted for it, also for a refused one (a 429 is no failure)."""
+    if _failed(response):
+        return response
+    for counted in limiter.current_limits:  # the limits this request was counted against
+        if counted.request_args[-1] in _SCOPES:  # (…, key, scope)
+            _give_back(counted)
+    return response
+
+
+def _give_back(counted) -> None:
+    # The fixed window's counter one down (Limiter is made with strategy="fixed-window"). Had
+    # the window ended meanwhile, the counter of the next one would go below zero: undone.
+    storage = limiter.limiter.storage
+    expiry = counted.limit.get_expiry()
+    if storage.incr(counted.key, expiry, amount=-1) < 0:
+        storage.incr(counted.key, expiry, amount=1)
 
 
 def limited_response(exc):

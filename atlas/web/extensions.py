@@ -15,8 +15,9 @@ from atlas.store import Store
 from atlas.web.maps import Tiles
 
 #: Per-client limits on submitting, logging in and heavy requests (ATLAS_RATELIMIT_ENABLED=0
-#: switches them off).
-limiter = Limiter(key_func=get_remote_address)
+#: switches them off). Fixed windows: the login gives back attempts that did not fail, a step
+#: down of the window's counter (atlas.web.auth.count_failures_only).
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
 
 #: Translations of the interface (gettext catalogues under atlas/translations). In code,
 #: `from flask_babel import gettext as _` (or `lazy_gettext` at import time); in templates `_()`.

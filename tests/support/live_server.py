@@ -12,9 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -196,29 +198,64 @@ def atlas_server(env: dict, threads: int = 8, probe: str = "/api/markers", worke
         yield base
 
 
+def _filled_in(conn: http.client.HTTPConnection, path: str) -> tuple[int, str | None, str]:
+    """The form page at `path` on `conn`: its status, CSRF token and session cookie."""
+    conn.request("GET", path)
+    page = conn.getresponse()
+    token = csrf_token(page.read().decode())
+    return page.status, token, page.getheader("Set-Cookie", "").split(";")[0]
+
+
+def _post(conn: http.client.HTTPConnection, path: str, fields: dict, token: str, cookie: str):
+    conn.request(
+        "POST",
+        path,
+        body=urlencode({"csrf_token": token, **fields}),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    answer = conn.getresponse()
+    return answer.status, answer.getheader("Location", ""), answer.read().decode()
+
+
+def _connection(base: str) -> http.client.HTTPConnection:
+    host = urlsplit(base)
+    return http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+
+
 def post_form(base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
     """A client filling in the form at `path` over HTTP: the page (CSRF token, session cookie),
     then the post of `fields`. Returns the status and the Location."""
-    host = urlsplit(base)
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+    conn = _connection(base)
     try:
-        conn.request("GET", path)
-        page = conn.getresponse()
-        token = csrf_token(page.read().decode())
-        cookie = page.getheader("Set-Cookie", "").split(";")[0]
-        if page.status != 200 or token is None:
-            return page.status, ""
-        conn.request(
-            "POST",
-            path,
-            body=urlencode({"csrf_token": token, **fields}),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-        )
-        answer = conn.getresponse()
-        answer.read()
-        return answer.status, answer.getheader("Location", "")
+        status, token, cookie = _filled_in(conn, path)
+        if status != 200 or token is None:
+            return status, ""
+        return _post(conn, path, fields, token, cookie)[:2]
     finally:
         conn.close()
+
+
+def post_forms_at_once(jobs: list[tuple[str, str, dict]]) -> list[tuple[int, str]]:
+    """Many clients posting forms at the same moment: each (base, path, fields) of `jobs` gets
+    its form page first, then all posts go out together (one thread each). Returns each post's
+    status and page, in the order of `jobs`."""
+    ready = threading.Barrier(len(jobs))
+
+    def one(job):
+        base, path, fields = job
+        conn = _connection(base)
+        try:
+            status, token, cookie = _filled_in(conn, path)
+            ready.wait(timeout=60)
+            if status != 200 or token is None:
+                return status, ""
+            status, _location, page = _post(conn, path, fields, token, cookie)
+            return status, page
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(one, jobs))
 
 
 def submit(base: str, name: str, email: str = "test@example.org") -> tuple[int, str]:
