@@ -221,7 +221,13 @@ def redraw(page) -> dict:
     # Nothing of the first view still on its way, and Playwright's waiting script in the page
     # before the clock starts.
     page.wait_for_function("() => !document.querySelector('[aria-busy=true]')")
-    views = page.evaluate("() => +(document.getElementById('map-status').dataset.views || 0)")
+    # The first view may be drawn once more after the page has loaded (a second moveend, from
+    # the cached answer): wait until the count of drawn views holds still, or that redraw would
+    # be taken for the zoom's.
+    count = "() => +(document.getElementById('map-status').dataset.views || 0)"
+    views = None
+    while views != (views := page.evaluate(count)):
+        page.wait_for_timeout(400)
     page.evaluate("""() => {
         const map = window[document.getElementById('atlas-map-config').dataset.map];
         map.once('zoomend', () => { window.__zoomEnd = performance.now(); });
