@@ -30,15 +30,19 @@
     // The answer for a view: the last one asked for when it holds this view at this zoom (a
     // small pan, or the zoom that the animation's start already asked for), else a new one.
     var last = null;
-    // The first view's answers came with the page (one per zoom its first view can have).
+    // The first view's answers came with the page (one per zoom its first view can have). They
+    // serve the first view, also when a late layout change redraws it; the first zoom, and
+    // anything after ten seconds, asks the server (the data may have changed since).
     var island = document.getElementById("atlas-first-views");
     var seeds = island ? JSON.parse(island.textContent) : [];
+    var seededUntil = Date.now() + 10000;
+    map.once("zoomstart", function () { seeds = []; });
     function request(center, zoom) {
       zoom = Math.floor(zoom);
       var view = boundsAt(center, zoom);
       if (last && last.zoom === zoom && last.box.contains(view)) { return last.answer; }
-      var seed = seeds.filter(function (s) { return s.answer.zoom === zoom; })[0];
-      seeds = [];  // only for the first view: later ones may follow newer data
+      var seed = Date.now() < seededUntil &&
+        seeds.filter(function (s) { return s.answer.zoom === zoom; })[0];
       if (seed) {
         var b = seed.bbox, sbox = L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
         if (sbox.contains(view)) {
