@@ -140,18 +140,28 @@ def clusters():
 
 def cluster_answer(filters: dict, bbox: tuple, zoom: float) -> dict:
     """The body of /api/clusters for the listing's `filters`, a box and a zoom."""
+    return cluster_answers(filters, [(bbox, zoom)])[0]
+
+
+def cluster_answers(filters: dict, views: list[tuple[tuple, float]]) -> list[dict]:
+    """`cluster_answer` for several (box, zoom) views of one filter set: the query parsed, its
+    index looked up and the unconfirmed entries asked for once."""
     query = search.parse(filters, geocode=get_geocode())
     index = search.clusters(get_store(), query)
-    view = index.view(bbox, zoom)
-    return {
-        "zoom": view.zoom,
-        "total": index.total,
-        "in_view": view.in_view,
-        "fields": list(FIELDS),
-        "clusters": view.clusters,
-        # Unanswered reminders (issue 21) are drawn muted: a flag that turns by time alone.
-        "projects": freshness.mark_unconfirmed(get_store(), view.projects),
-    }
+    found = [index.view(bbox, zoom) for bbox, zoom in views]
+    # Unanswered reminders (issue 21) are drawn muted: a flag that turns by time alone.
+    marked = iter(freshness.mark_unconfirmed(get_store(), [p for v in found for p in v.projects]))
+    return [
+        {
+            "zoom": view.zoom,
+            "total": index.total,
+            "in_view": view.in_view,
+            "fields": list(FIELDS),
+            "clusters": view.clusters,
+            "projects": [next(marked) for _ in view.projects],
+        }
+        for view in found
+    ]
 
 
 def first_views(filters: dict, bounds: list) -> list[dict]:
@@ -162,12 +172,10 @@ def first_views(filters: dict, bounds: list) -> list[dict]:
     says why instead)."""
     boxes = {z: tuple(round(v, 5) for v in box) for z, box in maps.first_view_boxes(bounds).items()}
     try:
-        return [
-            {"bbox": list(box), "answer": cluster_answer(filters, box, zoom)}
-            for zoom, box in boxes.items()
-        ]
+        answers = cluster_answers(filters, [(box, zoom) for zoom, box in boxes.items()])
     except search.BadQuery:
         return []
+    return [{"bbox": list(box), "answer": a} for box, a in zip(boxes.values(), answers)]
 
 
 def _zoom(raw) -> float:

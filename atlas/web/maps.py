@@ -28,7 +28,7 @@ BOUNDS = [[51.29, 6.65], [53.9, 11.6]]
 #: where the data files' 50 m accuracy is invisible but would multiply the page's HTML.
 DISPLAY_TOLERANCE_DEG = 0.003
 
-#: Map panes (CSS pixels) whose first view is sent with the page (`fit_zooms`): a phone's map
+#: Map panes (CSS pixels) whose first view is sent with the page (`first_view_boxes`): a phone's map
 #: (the screen's width, 70 % of its height) and a desk's (beside the 300–380 px sidebar).
 PANE_SIZES = [(w, h) for w in (320, 412, 480) for h in (400, 650)] + [
     (w, h) for w in (600, 900, 1300) for h in (500, 800)
